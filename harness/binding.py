@@ -1,0 +1,128 @@
+"""Resolve a bound falsifier's test in ``falsifiers/`` by reading source, never importing it,
+and fingerprint what produced a status (test source, params, harness version).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from harness.contract.model import Falsifier
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """What the source says about one falsifier test function."""
+
+    file: str
+    func: str
+    exists: bool
+    file_exists: bool
+    line: int = 0
+    source: str = ""
+    accepts: dict[str, Any] | None = None  # name → default, REQUIRED marker for required
+    records: tuple[str, ...] = ()
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    def required_params(self) -> set[str]:
+        return {k for k, v in (self.accepts or {}).items() if v is _MISSING}
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v for k, v in (self.accepts or {}).items() if v is not _MISSING}
+
+
+def _decorator_name(node: ast.expr) -> str | None:
+    target = node.func if isinstance(node, ast.Call) else node
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    if isinstance(target, ast.Name):
+        return target.id
+    return None
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _MISSING
+
+
+@lru_cache(maxsize=256)
+def _parse(path: str, mtime_ns: int, size: int) -> ast.Module | None:
+    try:
+        return ast.parse(Path(path).read_text("utf-8"), filename=path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def find_test(root: Path, test_file: str, test_func: str) -> TestInfo:
+    path = Path(root) / test_file
+    try:
+        st = path.stat()
+    except OSError:
+        return TestInfo(test_file, test_func, exists=False, file_exists=False)
+    module = _parse(str(path), st.st_mtime_ns, st.st_size)
+    if module is None:
+        return TestInfo(test_file, test_func, exists=False, file_exists=True, problems=("the file does not parse as Python",))
+    source = path.read_text("utf-8")
+    for node in module.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == test_func:
+            accepts: dict[str, Any] | None = None
+            recorded: tuple[str, ...] = ()
+            problems: list[str] = []
+            for deco in node.decorator_list:
+                name = _decorator_name(deco)
+                if name == "accepts" and isinstance(deco, ast.Call):
+                    accepts = {}
+                    for arg in deco.args:
+                        value = _literal(arg)
+                        if isinstance(value, str):
+                            accepts[value] = _MISSING
+                        else:
+                            problems.append("@accepts takes literal names")
+                    for kw in deco.keywords:
+                        if kw.arg is None:
+                            problems.append("@accepts(**...) cannot be read statically")
+                            continue
+                        value = _literal(kw.value)
+                        accepts[kw.arg] = None if value is _MISSING else value
+                elif name == "records" and isinstance(deco, ast.Call):
+                    recorded = tuple(v for v in (_literal(a) for a in deco.args) if isinstance(v, str))
+            segment = ast.get_source_segment(source, node) or ""
+            decorators = "".join(ast.get_source_segment(source, d) or "" for d in node.decorator_list)
+            return TestInfo(
+                test_file,
+                test_func,
+                exists=True,
+                file_exists=True,
+                line=node.lineno,
+                source=decorators + "\n" + segment,
+                accepts=accepts,
+                records=recorded,
+                problems=tuple(problems),
+            )
+    return TestInfo(test_file, test_func, exists=False, file_exists=True)
+
+
+def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None) -> str:
+    """A short hash of what produced a verdict: the test's source, the params and requirements,
+    the subject and the harness version. When any of these changes, a recorded status is stale."""
+    if version is None:
+        from harness import __version__ as version
+    payload = {
+        "source": test.source,
+        "params": falsifier.params,
+        "requires": sorted(falsifier.requires),
+        "subject": falsifier.subject,
+        "plausible": {k: list(v) for k, v in sorted(falsifier.plausible.items())},
+        "harness": version,
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

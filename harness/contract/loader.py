@@ -1,0 +1,305 @@
+"""Load a contract file into the model, collecting every problem as a positioned Finding.
+
+Order: bytes → text → YAML (safe, round-trip) → JSON Schema → structure (ids, ranges, references,
+paths, the harness's strict keys on bound falsifiers) → model. Never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.contract.model import (
+    FALSIFIER_STATUSES,
+    KNOWN_FOREIGN_STATUSES,
+    MANAGED_CONTRACT_STATUSES,
+    Contract,
+    Falsifier,
+    Hypothesis,
+    Promotion,
+    parse_node_id,
+)
+from harness.contract.positions import position_of
+from harness.contract.schema import schema_findings
+from harness.contract.yamlio import is_finite_number, load_text
+from harness.contract.yamlio import decode as decode_bytes
+from harness.findings import Finding, Severity, has_errors
+
+DEFAULT_FALSIFIERS_DIR = "falsifiers"
+BOUND_KEYS = frozenset(
+    {
+        "id", "rule", "prediction", "test", "if_fails", "ship_blocking", "counter_example_classes",
+        "subject", "params", "requires", "plausible", "status", "fingerprint", "evidence", "note",
+    }
+)  # fmt: skip
+# Param names whose values are artifact paths: they must stay inside the repository or an allowed root.
+PATH_PARAM = re.compile(r"(?:^|_)(path|paths|dir|dirs|file|files|vocab|shards|corpus|glob|metadata_dir|run_dir)$")
+BUILTIN_PREFIX = "builtin:"
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    try:
+        if root is not None:
+            return Path(os.path.relpath(path, root)).as_posix() if path.is_absolute() else path.as_posix()
+    except ValueError:
+        pass
+    return path.as_posix()
+
+
+def _f(findings: list[Finding], display: str, doc: Any, path: list[Any], rule: str, message: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> None:
+    line, col = position_of(doc, path, key=key)
+    findings.append(Finding(display, line, col, rule, message, severity))
+
+
+def _check_range(findings, display, doc, path, value, what) -> None:
+    if not isinstance(value, list) or len(value) != 2:
+        return  # the schema already reported it
+    low, high = value
+    if not (is_finite_number(low) and is_finite_number(high)):
+        _f(findings, display, doc, path, "bad-range", f"{what}: range bounds must be finite numbers, got [{low}, {high}]")
+    elif low > high:
+        _f(findings, display, doc, path, "bad-range", f"{what}: low {low} > high {high}")
+
+
+def check_artifact_path(value: str, root: Path, allowed_roots: tuple[Path, ...] = ()) -> str | None:
+    """Why ``value`` may not be used as an artifact path, or None when it is safe."""
+    if value.startswith(BUILTIN_PREFIX):
+        return None
+    if "\x00" in value:
+        return "contains a NUL byte"
+    candidate = Path(value)
+    roots = (root, *allowed_roots)
+    if candidate.is_absolute():
+        absolute = candidate
+    else:
+        absolute = root / candidate
+    normal = Path(os.path.normpath(absolute))
+    if not any(_is_within(normal, r) for r in roots):
+        return "escapes the repository (and every allowed artifact root)"
+    try:
+        real = Path(os.path.realpath(absolute))
+    except (OSError, ValueError):
+        return "cannot be resolved"
+    if not any(_is_within(real, Path(os.path.realpath(r))) for r in roots):
+        return "resolves through a symlink to a place outside the repository"
+    return None
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(os.path.normpath(root))
+        return True
+    except ValueError:
+        return False
+
+
+def artifact_roots_from_env() -> tuple[Path, ...]:
+    raw = os.environ.get("HARNESS_ARTIFACT_ROOTS", "")
+    return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+
+
+def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifiers_dir: str, allowed_roots: tuple[Path, ...]) -> list[Finding]:
+    findings: list[Finding] = []
+    metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
+    # contract status: managed, known foreign, or unknown (a warning: real pv contracts vary)
+    for where, holder in (("metadata", metadata), ("top", plain)):
+        status = holder.get("status")
+        if isinstance(status, str) and status not in MANAGED_CONTRACT_STATUSES + KNOWN_FOREIGN_STATUSES:
+            path = ["metadata", "status"] if where == "metadata" else ["status"]
+            _f(findings, display, doc, path, "unknown-status", f"contract status {status!r} is not one the harness knows; it is kept as written and never derived", severity=Severity.WARNING)
+    if isinstance(metadata.get("status"), str) and isinstance(plain.get("status"), str):
+        _f(findings, display, doc, ["status"], "duplicate-status", "status given both at the top level and under metadata")
+
+    tests = plain.get("falsification_tests")
+    ids: dict[str, int] = {}
+    if isinstance(tests, list):
+        for index, entry in enumerate(tests):
+            if not isinstance(entry, dict):
+                continue
+            fid = entry.get("id")
+            if isinstance(fid, str):
+                if fid in ids:
+                    _f(findings, display, doc, ["falsification_tests", index, "id"], "duplicate-id", f"falsifier id {fid!r} already used by falsification_tests[{ids[fid]}]")
+                else:
+                    ids[fid] = index
+            test = entry.get("test")
+            if not isinstance(test, str):
+                continue
+            node = parse_node_id(test)
+            bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+            if node is not None and not bound:
+                _f(findings, display, doc, ["falsification_tests", index, "test"], "binding-outside-falsifiers", f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run", severity=Severity.WARNING)
+            if node is not None and bound and (".." in Path(node[0]).parts or check_artifact_path(node[0], root) is not None):
+                _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
+            base = ["falsification_tests", index]
+            if bound:
+                for key in entry:
+                    if key not in BOUND_KEYS:
+                        _f(findings, display, doc, [*base, key], "unknown-key", f"unknown key {key!r} in bound falsifier {fid!r} (allowed: {', '.join(sorted(BOUND_KEYS))})", key=True)
+                status = entry.get("status")
+                if status is not None and status not in FALSIFIER_STATUSES:
+                    _f(findings, display, doc, [*base, "status"], "unknown-status", f"falsifier status {status!r} is not one of {', '.join(FALSIFIER_STATUSES)}")
+            else:
+                for key in ("params", "plausible", "requires", "subject"):
+                    if key in entry:
+                        _f(findings, display, doc, [*base, key], "unbound-extension", f"{key!r} only applies to bound falsifiers (test under {falsifiers_dir}/); this one is external", key=True, severity=Severity.WARNING)
+            for name, rng in (entry.get("plausible") or {}).items() if isinstance(entry.get("plausible"), dict) else ():
+                _check_range(findings, display, doc, [*base, "plausible", name], rng, f"plausible.{name}")
+            params = entry.get("params")
+            if isinstance(params, dict):
+                for name, value in params.items():
+                    if not PATH_PARAM.search(name):
+                        continue
+                    values = value if isinstance(value, list) else [value]
+                    for item in values:
+                        if isinstance(item, str):
+                            why = check_artifact_path(item, root, allowed_roots)
+                            if why:
+                                _f(findings, display, doc, [*base, "params", name], "path-escape", f"params.{name} = {item!r} {why}")
+            evidence = entry.get("evidence")
+            if isinstance(evidence, str):
+                normal = os.path.normpath(evidence)
+                if os.path.isabs(evidence) or normal.startswith("..") or not normal.startswith("evidence"):
+                    _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under evidence/")
+
+    hypotheses = plain.get("hypotheses")
+    if isinstance(hypotheses, list):
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(hypotheses):
+            if not isinstance(entry, dict):
+                continue
+            hid = entry.get("id")
+            if isinstance(hid, str):
+                if hid in seen:
+                    _f(findings, display, doc, ["hypotheses", index, "id"], "duplicate-id", f"hypothesis id {hid!r} already used by hypotheses[{seen[hid]}]")
+                seen.setdefault(hid, index)
+            for key in ("refuted_by", "supported_by"):
+                refs = entry.get(key)
+                if isinstance(refs, list):
+                    for j, ref in enumerate(refs):
+                        if isinstance(ref, str) and ref not in ids:
+                            _f(findings, display, doc, ["hypotheses", index, key, j], "unknown-falsifier", f"hypothesis {hid!r}: {key} names {ref!r}, which is not a falsifier of this contract")
+
+    promotion = metadata.get("promotion")
+    if isinstance(promotion, dict) and isinstance(promotion.get("measurements"), dict):
+        for name, rng in promotion["measurements"].items():
+            _check_range(findings, display, doc, ["metadata", "promotion", "measurements", name], rng, f"promotion.measurements.{name}")
+            if ":" in name and name.split(":", 1)[0] not in ids:
+                _f(findings, display, doc, ["metadata", "promotion", "measurements", name], "unknown-falsifier", f"promotion measurement {name!r} names falsifier {name.split(':', 1)[0]!r}, which this contract does not declare", key=True)
+    return findings
+
+
+def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str) -> Contract:
+    metadata = plain.get("metadata") or {}
+    if isinstance(metadata.get("status"), str) or "status" not in plain:
+        status, location = metadata.get("status"), "metadata"
+    else:
+        status, location = plain.get("status"), "top"
+    falsifiers: list[Falsifier] = []
+    for index, entry in enumerate(plain.get("falsification_tests") or []):
+        test = entry.get("test") if isinstance(entry.get("test"), str) else ""
+        node = parse_node_id(test)
+        bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+        falsifiers.append(
+            Falsifier(
+                id=entry["id"],
+                test=test.strip(),
+                index=index,
+                line=position_of(doc, ["falsification_tests", index])[0],
+                bound=bound,
+                test_file=node[0] if bound else None,
+                test_func=node[1] if bound else None,
+                subject=entry.get("subject"),
+                params=dict(entry.get("params") or {}),
+                requires=tuple(entry.get("requires") or ()),
+                plausible={k: (float(v[0]), float(v[1])) for k, v in (entry.get("plausible") or {}).items()},
+                status=entry.get("status"),
+                fingerprint=entry.get("fingerprint"),
+                evidence=entry.get("evidence"),
+                ship_blocking=bool(entry.get("ship_blocking", False)),
+            )
+        )
+    hypotheses = [
+        Hypothesis(
+            id=h["id"],
+            statement=h["statement"],
+            refuted_by=tuple(h.get("refuted_by") or ()),
+            supported_by=tuple(h.get("supported_by") or ()),
+            status=h.get("status"),
+            index=index,
+            line=position_of(doc, ["hypotheses", index])[0],
+        )
+        for index, h in enumerate(plain.get("hypotheses") or [])
+    ]
+    promotion = None
+    if isinstance(metadata.get("promotion"), dict):
+        raw = metadata["promotion"]
+        promotion = Promotion(
+            to=raw.get("to", "ACTIVE_RUNTIME"),
+            require_all_discharged=raw.get("require_all_discharged", True),
+            measurements={k: (float(v[0]), float(v[1])) for k, v in (raw.get("measurements") or {}).items()},
+        )
+    key = path.name.rsplit(".", 1)[0]
+    return Contract(
+        path=path,
+        display_path=display,
+        text=text,
+        doc=doc,
+        key=key,
+        id=metadata.get("id") or key,
+        status=status,
+        status_location=location,
+        falsifiers=falsifiers,
+        hypotheses=hypotheses,
+        promotion=promotion,
+    )
+
+
+def load_contract_text(
+    text: str,
+    path: Path,
+    *,
+    root: Path | None = None,
+    falsifiers_dir: str = DEFAULT_FALSIFIERS_DIR,
+    allowed_roots: tuple[Path, ...] | None = None,
+) -> tuple[Contract | None, list[Finding]]:
+    root = Path(root or Path.cwd()).absolute()
+    display = display_path(path, root)
+    loaded, findings = load_text(text, display)
+    if loaded is None:
+        return None, findings
+    if not isinstance(loaded.plain, dict):
+        kind = "empty document" if loaded.plain is None else f"a {type(loaded.plain).__name__}"
+        return None, [Finding(display, 1, 1, "not-a-mapping", f"a contract is a mapping with at least `metadata`; this file holds {kind}")]
+    findings = schema_findings(loaded.doc, loaded.plain, display)
+    if allowed_roots is None:
+        allowed_roots = artifact_roots_from_env()
+    findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots)
+    findings.sort(key=lambda f: (f.line, f.col, f.rule))
+    if has_errors(findings):
+        return None, findings
+    return _build(path, display, text, loaded.doc, loaded.plain, falsifiers_dir), findings
+
+
+def load_contract(
+    path: Path,
+    *,
+    root: Path | None = None,
+    falsifiers_dir: str = DEFAULT_FALSIFIERS_DIR,
+    allowed_roots: tuple[Path, ...] | None = None,
+) -> tuple[Contract | None, list[Finding]]:
+    """Load and validate one contract file. Returns (contract or None, findings)."""
+    root = Path(root or Path.cwd()).absolute()
+    display = display_path(Path(path), root)
+    try:
+        if Path(path).is_dir():
+            return None, [Finding(display, 0, 0, "unreadable", "is a directory, not a contract file")]
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, [Finding(display, 0, 0, "unreadable", exc.strerror or str(exc))]
+    text, findings = decode_bytes(data, display)
+    if text is None:
+        return None, findings
+    return load_contract_text(text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots)

@@ -1,0 +1,113 @@
+"""The contract model: a pv contract seen through what the harness needs of it.
+
+The ruamel document stays the source of truth (the writer edits it in place); these dataclasses
+are read-only views built once by the loader.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FALSIFIER_STATUSES = ("OPEN", "DISCHARGED", "FALSIFIED", "METHODOLOGY_SUSPECT")
+MANAGED_CONTRACT_STATUSES = ("DRAFT", "DRAFT_PARTIAL_DISCHARGE", "ACTIVE_RUNTIME", "FALSIFIED")
+# Statuses seen in real pv contracts that the harness reads but never derives or rewrites.
+KNOWN_FOREIGN_STATUSES = (
+    "PARTIAL_ALGORITHM_LEVEL",
+    "FUNCTIONAL",
+    "ACTIVE",
+    "ACTIVE_ALGORITHM_LEVEL",
+    "PROPOSED",
+    "STABLE",
+    "DEPRECATED",
+    "SUPERSEDED",
+    "EXPERIMENTAL",
+    "DISCHARGED",
+    "RETIRED",
+)
+
+NODE_ID = re.compile(r"^(?P<file>[A-Za-z0-9_][A-Za-z0-9_./-]*\.py)::(?P<func>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def parse_node_id(test: str) -> tuple[str, str] | None:
+    """``falsifiers/test_x.py::test_y`` → (file, function); None for any other text."""
+    match = NODE_ID.match(test.strip())
+    if not match:
+        return None
+    return match["file"], match["func"]
+
+
+@dataclass(frozen=True)
+class Falsifier:
+    id: str
+    test: str
+    index: int  # position in falsification_tests
+    line: int
+    bound: bool
+    test_file: str | None = None  # relative to the repository root, posix
+    test_func: str | None = None
+    subject: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    plausible: dict[str, tuple[float, float]] = field(default_factory=dict)
+    status: str | None = None
+    fingerprint: str | None = None
+    evidence: str | None = None
+    ship_blocking: bool = False
+
+    @property
+    def needs_cuda(self) -> bool:
+        return "cuda" in self.requires
+
+    @property
+    def effective_status(self) -> str:
+        return self.status or "OPEN"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    id: str
+    statement: str
+    refuted_by: tuple[str, ...] = ()
+    supported_by: tuple[str, ...] = ()
+    status: str | None = None
+    index: int = 0
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Promotion:
+    to: str = "ACTIVE_RUNTIME"
+    require_all_discharged: bool = True
+    # measurement name (optionally "FALSIFIER-ID:name") → inclusive range
+    measurements: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Contract:
+    path: Path
+    display_path: str
+    text: str
+    doc: Any  # ruamel CommentedMap, the source of truth
+    key: str  # file stem: stable, filesystem-safe, used for evidence directories
+    id: str  # metadata.id, or the key when absent
+    status: str | None
+    status_location: str  # "metadata" or "top"
+    falsifiers: list[Falsifier] = field(default_factory=list)
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    promotion: Promotion | None = None
+
+    @property
+    def bound_falsifiers(self) -> list[Falsifier]:
+        return [f for f in self.falsifiers if f.bound]
+
+    def falsifier(self, falsifier_id: str) -> Falsifier | None:
+        for f in self.falsifiers:
+            if f.id == falsifier_id:
+                return f
+        return None
+
+    def names(self) -> set[str]:
+        return {self.key, self.id}

@@ -1,0 +1,128 @@
+"""Semantic checks of valid contracts against the repository: bound tests exist and accept the
+params given, recorded statuses follow from the falsifiers, verdicts carry evidence and are not
+stale, promotion rules name measurements somebody records. Pure: reads source, never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.binding import find_test, fingerprint
+from harness.contract.model import Contract
+from harness.contract.positions import position_of
+from harness.evidence import falsifier_record, measurements_from_evidence
+from harness.findings import Finding, Severity
+from harness.status import OPEN, derive_contract_status, derive_hypothesis_status, falsifier_statuses
+from harness.writer import write_atomic
+
+BASELINE_FILE = ".harness/lint-baseline.json"
+
+
+def _at(contract: Contract, path: list, rule: str, message: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> Finding:
+    line, col = position_of(contract.doc, path, key=key)
+    return Finding(contract.display_path, line, col, rule, message, severity)
+
+
+@dataclass(frozen=True)
+class FalsifierState:
+    """What lint knows of one bound falsifier: its test, and whether its verdict is current."""
+
+    fresh_fingerprint: str | None
+    stale: bool
+    test_exists: bool
+
+
+def falsifier_state(contract: Contract, falsifier, root: Path) -> FalsifierState:
+    if not falsifier.bound:
+        return FalsifierState(None, False, False)
+    test = find_test(root, falsifier.test_file, falsifier.test_func)
+    if not test.exists:
+        return FalsifierState(None, False, False)
+    fresh = fingerprint(falsifier, test)
+    stale = falsifier.status not in (None, OPEN) and falsifier.fingerprint != fresh
+    return FalsifierState(fresh, stale, True)
+
+
+def lint_contract(contract: Contract, root: Path) -> list[Finding]:
+    findings: list[Finding] = []
+    root = Path(root)
+    recorded_measurements: set[str] = set()
+    for f in contract.bound_falsifiers:
+        base = ["falsification_tests", f.index]
+        test = find_test(root, f.test_file, f.test_func)
+        if not test.file_exists:
+            findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: test file {f.test_file} does not exist"))
+            continue
+        if not test.exists:
+            why = "; ".join(test.problems) or f"no function {f.test_func!r} in {f.test_file}"
+            findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: {why}"))
+            continue
+        recorded_measurements.update(test.records)
+        recorded_measurements.update(f.plausible)
+        if test.accepts is None:
+            if f.params:
+                findings.append(_at(contract, [*base, "params"], "undeclared-params", f"{f.id}: {f.test_file}::{f.test_func} does not declare its params with @accepts", key=True, severity=Severity.WARNING))
+        else:
+            for name in f.params:
+                if name not in test.accepts:
+                    findings.append(_at(contract, [*base, "params", name], "unknown-param", f"{f.id}: param {name!r} is not accepted by {f.test_func} (accepts: {', '.join(sorted(test.accepts)) or 'none'})", key=True))
+            for name in sorted(test.required_params() - set(f.params)):
+                findings.append(_at(contract, base, "missing-param", f"{f.id}: {f.test_func} requires param {name!r}"))
+        status = f.effective_status
+        if f.status not in (None, OPEN):
+            fresh = fingerprint(f, test)
+            if not f.fingerprint:
+                findings.append(_at(contract, [*base, "status"], "no-fingerprint", f"{f.id}: status {status} carries no fingerprint; only a harness run may write a verdict"))
+            elif f.fingerprint != fresh:
+                findings.append(_at(contract, [*base, "fingerprint"], "stale", f"{f.id}: {status} was recorded for another version of the test or params (fingerprint {f.fingerprint} ≠ {fresh}); re-run it"))
+            if not f.evidence:
+                findings.append(_at(contract, [*base, "status"], "no-evidence", f"{f.id}: {status} without evidence"))
+            elif falsifier_record(root, f.evidence, f.id) is None:
+                findings.append(_at(contract, [*base, "evidence"], "no-evidence", f"{f.id}: evidence {f.evidence} has no record of this falsifier"))
+    statuses = falsifier_statuses(contract.falsifiers)
+    measurements = measurements_from_evidence(root, contract)
+    derived = derive_contract_status(contract, statuses, measurements)
+    if derived is not None and derived != contract.status:
+        path = ["metadata", "status"] if contract.status_location == "metadata" else ["status"]
+        findings.append(_at(contract, path, "status-mismatch", f"contract status {contract.status or '(none)'} does not follow from its falsifiers, which give {derived}"))
+    for h in contract.hypotheses:
+        expected = derive_hypothesis_status(h, statuses)
+        if (h.status or "OPEN") != expected:
+            findings.append(_at(contract, ["hypotheses", h.index, "status"], "hypothesis-mismatch", f"hypothesis {h.id} is written {h.status or 'OPEN'} but its falsifiers give {expected}"))
+    if contract.promotion:
+        for name in contract.promotion.measurements:
+            short = name.split(":", 1)[-1]
+            if short not in recorded_measurements:
+                findings.append(_at(contract, ["metadata", "promotion", "measurements", name], "unknown-measurement", f"promotion needs measurement {name!r}, which no bound falsifier records (@records or plausible)", key=True))
+    return findings
+
+
+def _baseline_key(f: Finding) -> str:
+    return f"{f.path}|{f.rule}|{f.message}"
+
+
+def load_baseline(root: Path) -> set[str]:
+    path = Path(root) / BASELINE_FILE
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(data.get("findings", [])) if isinstance(data, dict) else set()
+
+
+def save_baseline(root: Path, findings: list[Finding]) -> Path:
+    path = Path(root) / BASELINE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted({_baseline_key(f) for f in findings})
+    write_atomic(path, json.dumps({"version": 1, "findings": keys}, indent=2) + "\n")
+    return path
+
+
+def split_new(findings: list[Finding], baseline: set[str]) -> tuple[list[Finding], list[Finding]]:
+    """(new, known) against the baseline."""
+    new = [f for f in findings if _baseline_key(f) not in baseline]
+    known = [f for f in findings if _baseline_key(f) in baseline]
+    return new, known
+
