@@ -51,6 +51,7 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
     recorded_measurements: set[str] = set()
     for f in contract.bound_falsifiers:
         base = ["falsification_tests", f.index]
+        recorded_measurements.update(f.plausible)
         test = find_test(root, f.test_file, f.test_func)
         if not test.file_exists:
             findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: test file {f.test_file} does not exist"))
@@ -60,7 +61,6 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
             findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: {why}"))
             continue
         recorded_measurements.update(test.records)
-        recorded_measurements.update(f.plausible)
         if test.accepts is None:
             if f.params:
                 findings.append(_at(contract, [*base, "params"], "undeclared-params", f"{f.id}: {f.test_file}::{f.test_func} does not declare its params with @accepts", key=True, severity=Severity.WARNING))

@@ -22,7 +22,8 @@ from typing import Any
 
 from harness.contract.yamlio import load_text, to_plain
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:@+-]*$")
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./:@+-]*$")
+_NUMBER_LIKE = re.compile(r"^[-+]?(\.?[0-9][0-9_]*)(\.[0-9_]*)?([eE][-+]?[0-9]+)?$|^0[xob]|^[0-9]+:[0-9]")
 _RESERVED_PLAIN = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
@@ -45,7 +46,7 @@ class Edit:
 def _format_scalar(value: str, quote: str | None) -> str:
     if quote == "'" and "'" not in value and "\n" not in value:
         return f"'{value}'"
-    if quote == '"' or not _PLAIN_SAFE.match(value) or value.lower() in _RESERVED_PLAIN:
+    if quote == '"' or not _PLAIN_SAFE.match(value) or value.lower() in _RESERVED_PLAIN or _NUMBER_LIKE.match(value):
         import json
 
         return json.dumps(value, ensure_ascii=False)
@@ -108,6 +109,7 @@ def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
     newline = "\r\n" if text.count("\r\n") > text.count("\n") / 2 else "\n"
     replacements: list[tuple[int, int, int, str]] = []  # (line, start, end, new)
     insertions: list[tuple[int, int, str]] = []  # (insert before this line index, order, text)
+    inserted_at: dict[tuple[int, Any], int] = {}  # (parent, new key) → line index it goes before
     for edit in edits:
         parent = _node_at(doc, edit.path[:-1])
         key = edit.path[-1]
@@ -127,6 +129,12 @@ def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
             keys = list(parent.keys())
             if not keys:
                 return None
+            if (id(parent), edit.after) in inserted_at:  # chain after a key inserted by this batch
+                index = inserted_at[(id(parent), edit.after)]
+                key_col = parent.lc.key(keys[0])[1]
+                inserted_at[(id(parent), key)] = index
+                insertions.append((index, len(insertions), " " * key_col + f"{key}: {_format_scalar(edit.value, None)}{newline}"))
+                continue
             anchor = edit.after if edit.after in parent else keys[-1]
             anchor_value = parent[anchor]
             if isinstance(anchor_value, (dict, list)):
@@ -138,6 +146,7 @@ def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
             value_line, value_col = parent.lc.value(anchor)
             if value_line != key_line or _scalar_span(lines[value_line], value_col) is None:
                 return None
+            inserted_at[(id(parent), key)] = value_line + 1
             insertions.append((value_line + 1, len(insertions), " " * key_col + f"{key}: {_format_scalar(edit.value, None)}{newline}"))
     for line_no, start, end, new in sorted(replacements, key=lambda r: (r[0], -r[1])):
         line = lines[line_no]

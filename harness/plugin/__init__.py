@@ -1,1 +1,65 @@
-"""pytest plugin entry point (registered through ``pytest11``); behaviour lands in later modules."""
+"""The pytest plugin (entry point ``pytest11: harness``).
+
+This module is all pytest imports at start-up: options, ini keys and markers. The session
+object — contracts, bindings, results, the rewrite — is created only when the project has a
+contracts directory or ``--contract`` is given, so the plugin costs nothing where unused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+MARKERS = (
+    "falsifier: a test bound to a contract falsifier (added by the harness)",
+    "cuda: needs a CUDA device; skipped (never discharged) without one, an error with --require-cuda",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "contract falsifiers (falsifier-harness)")
+    group.addoption(
+        "--contract",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this contract's falsifiers (file stem or metadata.id); repeatable",
+    )
+    group.addoption(
+        "--require-cuda",
+        action="store_true",
+        default=False,
+        help="a CUDA falsifier on a machine without CUDA is an error, not a skip (GPU runners)",
+    )
+    group.addoption(
+        "--harness-check",
+        action="store_true",
+        default=False,
+        help="read-only: write nothing, fail when contracts claim more than this run shows",
+    )
+    group.addoption(
+        "--harness-no-write",
+        action="store_true",
+        default=False,
+        help="run falsifiers and report, but do not rewrite contracts or write evidence",
+    )
+    parser.addini("harness_contracts", "directory of contract YAML files", default="contracts")
+    parser.addini("harness_evidence", "directory for run evidence", default="evidence")
+    parser.addini("harness_falsifiers", "directory of falsifier test modules", default="falsifiers")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    contracts_dir = Path(config.rootpath) / config.getini("harness_contracts")
+    if not contracts_dir.is_dir() and not config.getoption("contract"):
+        return
+    from harness.plugin.session import HarnessSession
+
+    session = HarnessSession(config, contracts_dir)
+    config.pluginmanager.register(session, "harness-session")
+
+
+# Fixtures are defined beside the session but must be visible wherever the plugin is loaded.
+from harness.plugin.session import falsifier, harness_binding, subject  # noqa: E402,F401

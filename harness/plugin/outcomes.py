@@ -1,0 +1,53 @@
+"""Turn pytest's per-phase reports into one honest Outcome per falsifier.
+
+Only an AssertionError in the call phase is a verdict against the claim (FAILED); any other
+exception is a crash (ERROR). Skips, xfails and xpasses are never verdicts.
+"""
+
+from __future__ import annotations
+
+from harness.status import Outcome
+
+
+def _message(report) -> str:
+    longrepr = getattr(report, "longrepr", None)
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (file, line, reason)
+        return str(longrepr[2])
+    crash = getattr(getattr(longrepr, "reprcrash", None), "message", None)
+    text = crash or str(longrepr)
+    return text.strip()[:2000]
+
+
+def outcome_of_phase(when: str, report, excinfo_is_assertion: bool) -> tuple[Outcome | None, str]:
+    """The outcome one phase's report implies, or None when the phase says nothing new."""
+    xfail = hasattr(report, "wasxfail")
+    if when == "setup":
+        if report.failed:
+            return Outcome.ERROR, "setup: " + _message(report)
+        if report.skipped:
+            return (Outcome.XFAILED if xfail else Outcome.SKIPPED), _message(report) or getattr(report, "wasxfail", "")
+        return None, ""
+    if when == "call":
+        if report.passed:
+            return (Outcome.XPASSED if xfail else Outcome.PASSED), ""
+        if report.skipped:
+            return (Outcome.XFAILED if xfail else Outcome.SKIPPED), _message(report) or getattr(report, "wasxfail", "")
+        if report.failed:
+            if excinfo_is_assertion:
+                return Outcome.FAILED, _message(report)
+            return Outcome.ERROR, _message(report) or "crashed"
+        return None, ""
+    if when == "teardown" and report.failed:
+        return Outcome.ERROR, "teardown: " + _message(report)
+    return None, ""
+
+
+def combine(previous: Outcome | None, new: Outcome) -> Outcome:
+    """Fold phases: a teardown error spoils a pass, but a falsified verdict stays falsified."""
+    if previous is None:
+        return new
+    if new is Outcome.ERROR and previous is Outcome.FAILED:
+        return previous
+    return new

@@ -1,0 +1,18 @@
+# Shared set-up for scripts/test and scripts/demo: a project venv with the pinned CPU torch.
+# Idempotent: a second run only checks that the install is current.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+VENV=${HARNESS_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.harness-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  # torch is pinned to the CPU build (an unpinned torch pulls several GB of CUDA packages).
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[ml,test]"
+  touch "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"
