@@ -36,6 +36,7 @@ def _describe_path(path: list[Any]) -> str:
 def _rule_for(error) -> str:
     validator = error.validator
     last = error.absolute_path[-1] if error.absolute_path else None
+    in_range = any(step in ("plausible", "measurements") for step in error.absolute_path)
     if validator == "type":
         return "wrong-type"
     if validator == "required":
@@ -48,11 +49,11 @@ def _rule_for(error) -> str:
         return "bad-date"
     if validator == "enum" and last == "status":
         return "unknown-status"
-    if validator in ("minItems", "maxItems") or (validator == "type" and last is not None):
+    if validator in ("minItems", "maxItems") and in_range:
         return "bad-range"
-    if validator == "propertyNames":
+    if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
         return "bad-name"
-    return f"schema-{validator}"
+    return "bad-value"
 
 
 def schema_findings(doc: Any, plain: Any, display: str) -> list[Finding]:
@@ -72,10 +73,10 @@ def schema_findings(doc: Any, plain: Any, display: str) -> list[Finding]:
             line, col = position_of(doc, path, key=bool(path))
             findings.append(Finding(display, line, col, rule, f"{where}: {error.message}"))
             continue
-        if error.validator == "propertyNames":
+        if "propertyNames" in error.relative_schema_path:
             # the error instance is the offending key itself
-            line, col = position_of(doc, path, key=False)
-            findings.append(Finding(display, line, col, rule, f"{where}: key {error.instance!r} is not a valid name"))
+            line, col = position_of(doc, [*path, error.instance], key=True)
+            findings.append(Finding(display, line, col, "bad-name", f"{where}: key {error.instance!r} is not a valid name (letters, digits, underscores)"))
             continue
         line, col = position_of(doc, path, key=False)
         message = error.message

@@ -27,13 +27,13 @@ def outcome_of_phase(when: str, report, excinfo_is_assertion: bool) -> tuple[Out
         if report.failed:
             return Outcome.ERROR, "setup: " + _message(report)
         if report.skipped:
-            return (Outcome.XFAILED if xfail else Outcome.SKIPPED), _message(report) or getattr(report, "wasxfail", "")
+            return (Outcome.XFAILED, report.wasxfail) if xfail else (Outcome.SKIPPED, _message(report))
         return None, ""
     if when == "call":
         if report.passed:
             return (Outcome.XPASSED if xfail else Outcome.PASSED), ""
         if report.skipped:
-            return (Outcome.XFAILED if xfail else Outcome.SKIPPED), _message(report) or getattr(report, "wasxfail", "")
+            return (Outcome.XFAILED, report.wasxfail) if xfail else (Outcome.SKIPPED, _message(report))
         if report.failed:
             if excinfo_is_assertion:
                 return Outcome.FAILED, _message(report)

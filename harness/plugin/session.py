@@ -134,8 +134,10 @@ class HarnessSession:
 
         from harness.binding import find_test
 
-        problems = [(f.path, f.render()) for f in self.load_findings]
+        problems = [(f.path, f.render()) for f in self.load_findings] if self._covers(self.root / self.falsifiers_dir) else []
         for b in self.bindings:
+            if not self._covers(self.root / b.falsifier.test_file):
+                continue
             test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
             if not test.exists:
                 where = f"{b.contract_display}:{b.falsifier.line}"
@@ -144,6 +146,17 @@ class HarnessSession:
         for nodeid, message in problems:
             report = CollectReport(nodeid, "failed", message, [])
             session.config.hook.pytest_collectreport(report=report)
+
+    def _covers(self, path: Path) -> bool:
+        """Whether this run's arguments reach ``path`` (so its binding problems concern the run)."""
+        if self.selected_names:
+            return True
+        target = os.path.realpath(path)
+        for arg in self.config.args or [str(self.root)]:
+            base = os.path.realpath(Path(self.config.invocation_params.dir) / arg.split("::", 1)[0])
+            if target == base or target.startswith(base.rstrip(os.sep) + os.sep) or base.startswith(target.rstrip(os.sep) + os.sep):
+                return True
+        return False
 
     # ----------------------------------------------------------------- running
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -160,8 +173,14 @@ class HarnessSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
-        report = yield
         binding = item.stash.get(_binding_key, None)
+        if binding is not None and call.when == "teardown":
+            # properties must be on the item before the teardown report is made (JUnit XML)
+            known = self.results.get(binding.key, {}).get("outcome")
+            item.user_properties.append(("falsifier", binding.falsifier.id))
+            item.user_properties.append(("contract", binding.contract_key))
+            item.user_properties.append(("outcome", known or Outcome.NOT_RUN.value))
+        report = yield
         if binding is None:
             return report
         is_assertion = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
@@ -179,10 +198,6 @@ class HarnessSession:
             record["device"] = run.device
         if item.stash.get(_run_key, None) == "no-cuda":
             record["skip_reason_no_cuda"] = True
-        if call.when == "teardown":
-            item.user_properties.append(("falsifier", binding.falsifier.id))
-            item.user_properties.append(("contract", binding.contract_key))
-            item.user_properties.append(("outcome", record["outcome"] or Outcome.NOT_RUN.value))
         return report
 
     # ----------------------------------------------------------------- xdist

@@ -1,0 +1,30 @@
+"""Shared helpers for the harness's own tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+DATA = Path(__file__).parent / "data"
+
+
+def snapshot_tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under ``root`` with its mtime and bytes: proves that nothing was written."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            out[str(path.relative_to(root))] = (path.stat().st_mtime_ns, path.read_bytes())
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A minimal project root (pyproject.toml, contracts/, falsifiers/) to run the CLI in."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "falsifiers").mkdir()
+
+    return tmp_path
