@@ -68,7 +68,13 @@ def find_test(root: Path, test_file: str, test_func: str) -> TestInfo:
         st = path.stat()
     except OSError:
         return TestInfo(test_file, test_func, exists=False, file_exists=False)
-    module = _parse(str(path), st.st_mtime_ns, st.st_size)
+    return _find_test(str(path), test_file, test_func, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _find_test(path_str: str, test_file: str, test_func: str, mtime_ns: int, size: int) -> TestInfo:
+    path = Path(path_str)
+    module = _parse(path_str, mtime_ns, size)
     if module is None:
         return TestInfo(test_file, test_func, exists=False, file_exists=True, problems=("the file does not parse as Python",))
     source = path.read_text("utf-8")

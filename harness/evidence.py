@@ -16,6 +16,7 @@ import secrets
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +153,20 @@ def read_results(root: Path, evidence: str | None) -> dict[str, Any] | None:
     base = Path(root) / evidence
     candidate = base / RESULTS_FILE if not base.name.endswith(".json") else base
     root_real = os.path.realpath(root)
-    if not os.path.realpath(candidate).startswith(root_real + os.sep):
+    real = os.path.realpath(candidate)
+    if not real.startswith(root_real + os.sep):
         return None
     try:
-        data = json.loads(candidate.read_text("utf-8"))
+        st = os.stat(real)
+    except OSError:
+        return None
+    return _read_json(real, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=512)
+def _read_json(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

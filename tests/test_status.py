@@ -69,7 +69,7 @@ def _contract(statuses: list[str], written: str | None = "DRAFT", promotion: Pro
         for i, s in enumerate(statuses)
     ]
     falsifiers += [Falsifier(id=f"E-{j}", test="LIVE: run it", index=len(statuses) + j, line=0, bound=False) for j in range(external)]
-    return Contract(path=Path("c.yaml"), display_path="c.yaml", text="", doc={}, key="c", id="c", status=written, status_location="metadata", falsifiers=falsifiers, promotion=promotion)
+    return Contract(path=Path("c.yaml"), display_path="c.yaml", text="", _doc={}, key="c", id="c", status=written, status_location="metadata", falsifiers=falsifiers, promotion=promotion)
 
 
 @pytest.mark.parametrize(

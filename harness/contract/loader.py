@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from harness.contract.model import (
 )
 from harness.contract.positions import position_of
 from harness.contract.schema import schema_findings
-from harness.contract.yamlio import is_finite_number, load_text
+from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.contract.yamlio import decode as decode_bytes
 from harness.findings import Finding, Severity, has_errors
 
@@ -87,6 +88,11 @@ def check_artifact_path(value: str, root: Path, allowed_roots: tuple[Path, ...] 
     return None
 
 
+@lru_cache(maxsize=1024)
+def _test_file_escapes(test_file: str, root: str) -> bool:
+    return ".." in Path(test_file).parts or check_artifact_path(test_file, Path(root)) is not None
+
+
 def _is_within(path: Path, root: Path) -> bool:
     try:
         path.relative_to(os.path.normpath(root))
@@ -131,7 +137,7 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
             bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
             if node is not None and not bound:
                 _f(findings, display, doc, ["falsification_tests", index, "test"], "binding-outside-falsifiers", f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run", severity=Severity.WARNING)
-            if node is not None and bound and (".." in Path(node[0]).parts or check_artifact_path(node[0], root) is not None):
+            if node is not None and bound and _test_file_escapes(node[0], str(root)):
                 _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
             base = ["falsification_tests", index]
             if bound:
@@ -192,6 +198,7 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
 
 
 def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str) -> Contract:
+    """The model. ``doc`` may be None (fast path): lines are then 0 and resolved on demand."""
     metadata = plain.get("metadata") or {}
     if isinstance(metadata.get("status"), str) or "status" not in plain:
         status, location = metadata.get("status"), "metadata"
@@ -207,7 +214,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 id=entry["id"],
                 test=test.strip(),
                 index=index,
-                line=position_of(doc, ["falsification_tests", index])[0],
+                line=position_of(doc, ["falsification_tests", index])[0] if doc is not None else 0,
                 bound=bound,
                 test_file=node[0] if bound else None,
                 test_func=node[1] if bound else None,
@@ -229,7 +236,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
             supported_by=tuple(h.get("supported_by") or ()),
             status=h.get("status"),
             index=index,
-            line=position_of(doc, ["hypotheses", index])[0],
+            line=position_of(doc, ["hypotheses", index])[0] if doc is not None else 0,
         )
         for index, h in enumerate(plain.get("hypotheses") or [])
     ]
@@ -246,7 +253,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
         path=path,
         display_path=display,
         text=text,
-        doc=doc,
+        _doc=doc,
         key=key,
         id=metadata.get("id") or key,
         status=status,
@@ -267,6 +274,14 @@ def load_contract_text(
 ) -> tuple[Contract | None, list[Finding]]:
     root = Path(root or Path.cwd()).absolute()
     display = display_path(path, root)
+    if allowed_roots is None:
+        allowed_roots = artifact_roots_from_env()
+    plain = load_plain_fast(text)
+    if isinstance(plain, dict):
+        # fast path: validate without positions; any finding sends us down the careful path
+        findings = schema_findings(None, plain, display) + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots)
+        if not findings:
+            return _build(path, display, text, None, plain, falsifiers_dir), []
     loaded, findings = load_text(text, display)
     if loaded is None:
         return None, findings
@@ -274,8 +289,6 @@ def load_contract_text(
         kind = "empty document" if loaded.plain is None else f"a {type(loaded.plain).__name__}"
         return None, [Finding(display, 1, 1, "not-a-mapping", f"a contract is a mapping with at least `metadata`; this file holds {kind}")]
     findings = schema_findings(loaded.doc, loaded.plain, display)
-    if allowed_roots is None:
-        allowed_roots = artifact_roots_from_env()
     findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots)
     findings.sort(key=lambda f: (f.line, f.col, f.rule))
     if has_errors(findings):
@@ -297,9 +310,13 @@ def load_contract(
         if Path(path).is_dir():
             return None, [Finding(display, 0, 0, "unreadable", "is a directory, not a contract file")]
         data = Path(path).read_bytes()
+        st = Path(path).stat()
     except OSError as exc:
         return None, [Finding(display, 0, 0, "unreadable", exc.strerror or str(exc))]
     text, findings = decode_bytes(data, display)
     if text is None:
         return None, findings
-    return load_contract_text(text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots)
+    contract, findings = load_contract_text(text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots)
+    if contract is not None:
+        contract.stat_signature = (st.st_mtime_ns, st.st_size)
+    return contract, findings

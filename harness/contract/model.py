@@ -90,7 +90,7 @@ class Contract:
     path: Path
     display_path: str
     text: str
-    doc: Any  # ruamel CommentedMap, the source of truth
+    _doc: Any  # ruamel CommentedMap (the source of truth), or None until first needed
     key: str  # file stem: stable, filesystem-safe, used for evidence directories
     id: str  # metadata.id, or the key when absent
     status: str | None
@@ -98,6 +98,21 @@ class Contract:
     falsifiers: list[Falsifier] = field(default_factory=list)
     hypotheses: list[Hypothesis] = field(default_factory=list)
     promotion: Promotion | None = None
+    stat_signature: tuple[int, int] | None = None  # (mtime_ns, size) when loaded
+
+    @property
+    def doc(self) -> Any:
+        """The round-trip document, parsed on first use (the fast load path does not need it)."""
+        if self._doc is None:
+            from harness.contract.yamlio import load_roundtrip
+
+            self._doc = load_roundtrip(self.text)
+        return self._doc
+
+    def line_of(self, falsifier: Falsifier) -> int:
+        from harness.contract.positions import line_of
+
+        return falsifier.line or line_of(self.doc, ["falsification_tests", falsifier.index])
 
     @property
     def bound_falsifiers(self) -> list[Falsifier]:

@@ -32,6 +32,8 @@ def position_of(doc: Any, path: Sequence[Any], *, key: bool = False) -> tuple[in
     Falls back to the deepest ancestor that has a position, then to line 1.
     """
     best = (1, 1)
+    if doc is None:
+        return best
     lc = getattr(doc, "lc", None)
     if lc is not None and lc.line is not None:
         best = (lc.line + 1, (lc.col or 0) + 1)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from harness.findings import Finding
@@ -140,6 +142,42 @@ def to_plain(node: Any, _depth: int = 0, _count: list[int] | None = None) -> Any
     if node is None:
         return None
     return str(node)
+
+
+# Anything that could be an anchor, alias, tag or a second document sends a file down the
+# careful path (event pre-scan + round-trip load); plain files take the fast C-parser path.
+_RISKY = re.compile(r"(^|[\s\[{,:-])[&*!]|^---|^\.\.\.", re.M)
+
+
+def load_plain_fast(text: str) -> Any | None:
+    """Plain data through ruamel's C safe loader, or None when the text needs the careful path
+    (risky constructs, any error, or no C extension): the caller then uses ``load_text``."""
+    if _RISKY.search(text):
+        return None
+    try:
+        yaml = _fast_yaml()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = yaml.load(text)
+        return to_plain(data)
+    except Exception:  # any problem: the careful path will find and position it
+        return None
+
+
+@lru_cache(maxsize=1)
+def _fast_yaml():
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=False)
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def load_roundtrip(text: str) -> Any:
+    """The round-trip document of a text already known to load (for positions and edits)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _yaml().load(text)
 
 
 def load_text(text: str, display: str) -> tuple[Loaded | None, list[Finding]]:

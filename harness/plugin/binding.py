@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from harness.contract.model import Contract, Falsifier
@@ -28,7 +29,12 @@ class Binding:
         return self.falsifier.subject or self.contract_key
 
     def test_path(self, root: Path) -> str:
-        return os.path.normcase(os.path.realpath(Path(root) / self.falsifier.test_file))
+        return _real_test_path(str(root), self.falsifier.test_file)
+
+
+@lru_cache(maxsize=4096)
+def _real_test_path(root: str, test_file: str) -> str:
+    return os.path.normcase(os.path.realpath(Path(root) / test_file))
 
 
 def bindings_for(contracts: list[Contract]) -> list[Binding]:

@@ -40,6 +40,14 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
+def _stat_signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 class HarnessSession:
     def __init__(self, config: pytest.Config, contracts_dir: Path) -> None:
         self.config = config
@@ -60,6 +68,7 @@ class HarnessSession:
         self.summary_lines: list[tuple[str, str]] = []  # (markup style, text)
         self.claims = []
         self.write_errors: list[str] = []
+        self._covers_cache: dict[str, bool] = {}
         self._load()
 
     # ----------------------------------------------------------------- loading and binding
@@ -140,7 +149,8 @@ class HarnessSession:
                 continue
             test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
             if not test.exists:
-                where = f"{b.contract_display}:{b.falsifier.line}"
+                contract = next(c for c in self.contracts if c.key == b.contract_key)
+                where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
                 problems.append((b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]"))
         for nodeid, message in problems:
@@ -151,6 +161,12 @@ class HarnessSession:
         """Whether this run's arguments reach ``path`` (so its binding problems concern the run)."""
         if self.selected_names:
             return True
+        key = str(path)
+        if key not in self._covers_cache:
+            self._covers_cache[key] = self._compute_covers(path)
+        return self._covers_cache[key]
+
+    def _compute_covers(self, path: Path) -> bool:
         target = os.path.realpath(path)
         for arg in self.config.args or [str(self.root)]:
             base = os.path.realpath(Path(self.config.invocation_params.dir) / arg.split("::", 1)[0])
@@ -293,11 +309,13 @@ class HarnessSession:
             with contracts_lock(self.contracts_dir):
                 remove_stale_temp_files(self.contracts_dir)
                 for key, results in by_contract.items():
-                    stale = next((c for c in self.contracts if c.key == key), None)
-                    if stale is None:
+                    known = next((c for c in self.contracts if c.key == key), None)
+                    if known is None:
                         continue
-                    # re-read under the lock: another session may have written since we loaded
-                    contract, findings = load_contract(stale.path, root=self.root, falsifiers_dir=self.falsifiers_dir)
+                    # under the lock, re-read if another session wrote since we loaded
+                    contract, findings = known, []
+                    if _stat_signature(known.path) != known.stat_signature:
+                        contract, findings = load_contract(known.path, root=self.root, falsifiers_dir=self.falsifiers_dir)
                     if contract is None:
                         self.write_errors.append(f"{stale.display_path}: changed on disk and no longer valid; not rewritten: " + "; ".join(f.render() for f in findings[:3]))
                         continue
