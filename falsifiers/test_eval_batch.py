@@ -1,0 +1,123 @@
+"""Eval-batch falsifiers (hypothesis H1 of the incident), pointed at a real trainer through its
+subject fixture: the tiny LM on CPU, the Qwen2.5-0.5B architecture on CUDA."""
+
+from __future__ import annotations
+
+import math
+
+from harness import accepts, records
+
+
+def _synthetic_batch(subject, batch: int, seq_len: int, seed: int, offset: int = 0):
+    from harness.subjects.models import synthetic_tokens
+
+    tokens = synthetic_tokens(subject.vocab_size, (offset + batch) * (seq_len + 1), seed)
+    return subject.make_batch(tokens, batch, seq_len, offset=offset * (seq_len + 1))
+
+
+def _deterministic():
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@accepts(batch=4, seq_len=16, seed=0, low=0.5, high_factor=1.5)
+@records("eval_loss", "ln_v", "abs_dev_from_ln_v")
+def test_sanity_bound(falsifier, subject):
+    """FALSIFY-EVAL-BATCH-H1-SANITY-BOUND-001: at random init, eval loss ∈ [0.5, 1.5·ln V]."""
+    _deterministic()
+    p = falsifier.params
+    subject.reset(p["seed"])
+    falsifier.device = subject.device
+    inputs, targets = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"])
+    loss = falsifier.record("eval_loss", subject.eval_batch(inputs, targets))
+    ln_v = falsifier.record("ln_v", math.log(subject.vocab_size))
+    falsifier.record("abs_dev_from_ln_v", abs(loss - ln_v))
+    high = p["high_factor"] * ln_v
+    assert p["low"] <= loss <= high, f"{falsifier.id}: eval loss {loss:.6g} at random init is outside [{p['low']}, {high:.4g}] (ln V = {ln_v:.4g})"
+
+
+@accepts(batch=4, seq_len=16, seed=0, max_relative_drop=0.95, max_reference_gap=1e-3)
+@records("loss_before", "loss_after", "relative_drop", "reference_gap")
+def test_train_pollution(falsifier, subject):
+    """FALSIFY-EVAL-BATCH-H1-TRAIN-POLLUTION-002: eval → train(other data) → eval.
+
+    The seed's check (relative drop < 0.95) only sees a collapse; the second check compares the
+    trainer's eval after the train step with a clean forward of the same weights, which sees any
+    train state (a stale shared buffer) leaking into eval.
+    """
+    import torch
+
+    _deterministic()
+    p = falsifier.params
+    subject.reset(p["seed"])
+    falsifier.device = subject.device
+    eval_x, eval_y = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"], offset=0)
+    train_x, train_y = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"] + 1, offset=p["batch"])
+    before = falsifier.record("loss_before", subject.eval_batch(eval_x, eval_y))
+    subject.train_batch(train_x, train_y)
+    after = falsifier.record("loss_after", subject.eval_batch(eval_x, eval_y))
+    was_training = subject.model.training
+    subject.model.eval()
+    with torch.no_grad():
+        logits = subject.model(eval_x).float()
+        reference = float(torch.nn.functional.cross_entropy(logits.reshape(-1, subject.vocab_size), eval_y.reshape(-1)))
+    subject.model.train(was_training)
+    drop = falsifier.record("relative_drop", abs(after - before) / before)
+    gap = falsifier.record("reference_gap", abs(after - reference) / max(reference, 1e-12))
+    assert drop < p["max_relative_drop"], f"{falsifier.id}: eval loss moved {before:.6g} → {after:.6g} after one train step on other data (relative drop {drop:.4f} ≥ {p['max_relative_drop']})"
+    assert gap <= p["max_reference_gap"], f"{falsifier.id}: after a train step, eval_batch says {after:.6g} but a clean forward of the same weights gives {reference:.6g}: train state leaks into eval"
+
+
+@accepts(batch=4, seq_len=16, seed=0)
+@records("repeat_gap", "weights_changed", "optimizer_changed")
+def test_eval_purity(falsifier, subject):
+    """Eval leaves weights, optimizer state, RNG state and model.training as they were; two evals agree."""
+    import torch
+
+    _deterministic()
+    p = falsifier.params
+    subject.reset(p["seed"])
+    falsifier.device = subject.device
+    x, y = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"])
+    subject.train_batch(*_synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"] + 1, offset=p["batch"]))
+    subject.model.train()
+    before = subject.state_snapshot()
+    first = subject.eval_batch(x, y)
+    second = subject.eval_batch(x, y)
+    after = subject.state_snapshot()
+    changed = sum(1 for k, v in before["weights"].items() if not torch.equal(v, after["weights"][k]))
+    opt_changed = sum(
+        1 for k, s in before["optimizer"].items() for n, t in s.items() if torch.is_tensor(t) and not torch.equal(t, after["optimizer"][k][n])
+    )
+    falsifier.record("repeat_gap", abs(first - second))
+    falsifier.record("weights_changed", changed)
+    falsifier.record("optimizer_changed", opt_changed)
+    assert first == second, f"{falsifier.id}: two evals of one batch disagree ({first!r} vs {second!r})"
+    assert changed == 0, f"{falsifier.id}: eval changed {changed} weight tensors"
+    assert opt_changed == 0, f"{falsifier.id}: eval changed {opt_changed} optimizer state tensors"
+    assert torch.equal(before["rng"], after["rng"]), f"{falsifier.id}: eval consumed the CPU RNG"
+    if before["cuda_rng"] is not None:
+        assert torch.equal(before["cuda_rng"], after["cuda_rng"]), f"{falsifier.id}: eval consumed the CUDA RNG"
+    assert after["training"] == before["training"], f"{falsifier.id}: eval left model.training={after['training']}"
+
+
+@accepts(heldout="qwen_stdlib_pipeline", batch=4, seq_len=64, seed=0, max_identity_share=0.5)
+@records("identity_share", "shift_mismatches")
+def test_label_alignment(falsifier, subject, request):
+    """H1C: on held-out real data, targets are inputs shifted by one; target == input stays rare."""
+    import numpy as np
+
+    p = falsifier.params
+    pipeline = request.getfixturevalue(p["heldout"])
+    last = pipeline.shard_paths()[-1]
+    from harness.checks.shards import describe_shard
+
+    tokens = np.asarray(describe_shard(last)[0].open()).astype(np.int64)
+    subject.reset(p["seed"])
+    start = int(np.random.default_rng(p["seed"]).integers(0, max(1, tokens.size - p["batch"] * (p["seq_len"] + 1))))
+    inputs, targets = subject.make_batch(tokens[start:], p["batch"], p["seq_len"])
+    identity = falsifier.record("identity_share", float((targets == inputs).float().mean()))
+    mismatches = falsifier.record("shift_mismatches", int((targets[:, :-1] != inputs[:, 1:]).sum()))
+    assert mismatches == 0, f"{falsifier.id}: targets are not the inputs shifted by one ({mismatches} positions differ)"
+    assert identity <= p["max_identity_share"], f"{falsifier.id}: target == input at {identity:.1%} of held-out positions: labels equal inputs"

@@ -1,0 +1,133 @@
+"""Unigram statistics of token shards, streamed shard by shard with bounded memory.
+
+Measurements: Shannon entropy (bits/token, plug-in and Miller–Madow corrected), top-1 token and
+its share, unk share, distinct tokens, max id. The histogram is the hot loop: on CPU it runs
+``torch.bincount`` (or ``np.bincount``) over cache-sized chunks on both cores; on CUDA it runs
+``torch.bincount`` on the device. Both paths give identical counts.
+
+How much data the estimate needs: the plug-in estimator reads low by about (K − 1) / (2 N ln 2)
+bits for K distinct tokens over N tokens. With N ≥ 20·K the bias is under 0.04 bits; the
+default ``min_tokens`` of 100,000 keeps it small for the vocabularies seen in practice.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+from harness.checks.shards import CHUNK, check_shards
+
+DEFAULT_MIN_BITS = 4.0  # passes GPT-2 (6.5) and Qwen2.5 (9.9) code; refutes the incident (0.001)
+DEFAULT_MIN_TOKENS = 100_000
+
+
+@dataclass
+class TokenStats:
+    tokens: int
+    distinct: int
+    entropy_bits: float
+    entropy_bits_mm: float  # Miller–Madow bias-corrected
+    top1_id: int
+    top1_share: float
+    unk_share: float
+    max_id: int
+    vocab_size: int
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
+    """Counts of every id in [0, vocab_size) over a 1-D array, chunked over threads."""
+    import numpy as np
+
+    workers = workers or min(2, os.cpu_count() or 1)
+    n = int(ids.shape[0])
+    starts = list(range(0, n, CHUNK))
+    try:
+        import torch
+    except ImportError:
+        torch = None
+
+    def count(part: list[int]):
+        if torch is not None:
+            total = torch.zeros(vocab_size, dtype=torch.int64)
+            for s in part:
+                chunk = np.ascontiguousarray(ids[s : s + CHUNK])
+                view = torch.from_numpy(chunk.astype(np.int32, copy=False) if chunk.dtype != np.int32 else chunk)
+                total += torch.bincount(view, minlength=vocab_size)[:vocab_size]
+            return total.numpy()
+        total = np.zeros(vocab_size, dtype=np.int64)
+        for s in part:
+            total += np.bincount(ids[s : s + CHUNK], minlength=vocab_size)[:vocab_size]
+        return total
+
+    if len(starts) <= 1 or workers <= 1:
+        return count(starts)
+    parts = [starts[i::workers] for i in range(workers)]
+    if torch is not None:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return sum(pool.map(count, parts))
+    finally:
+        if torch is not None:
+            torch.set_num_threads(previous)
+
+
+def histogram(ids, vocab_size: int, device: str = "cpu"):
+    """Counts per id as a numpy int64 array; ``device='cuda'`` counts on the GPU."""
+    if device.startswith("cuda"):
+        import numpy as np
+        import torch
+
+        total = torch.zeros(vocab_size, dtype=torch.int64, device=device)
+        for s in range(0, int(ids.shape[0]), CHUNK * 16):
+            chunk = np.ascontiguousarray(ids[s : s + CHUNK * 16]).astype(np.int32, copy=False)
+            total += torch.bincount(torch.from_numpy(chunk).to(device, non_blocking=False), minlength=vocab_size)[:vocab_size]
+        return total.cpu().numpy()
+    return _histogram_cpu(ids, vocab_size)
+
+
+def stats_from_counts(counts, unk_id: int | None = None):
+    import numpy as np
+
+    total = int(counts.sum())
+    if total == 0:
+        raise ValueError("no tokens")
+    nz = counts[counts > 0].astype(np.float64)
+    p = nz / total
+    entropy = float(-(p * np.log2(p)).sum()) + 0.0
+    distinct = int(nz.size)
+    mm = entropy + (distinct - 1) / (2 * total * math.log(2))
+    top = int(counts.argmax())
+    return TokenStats(
+        tokens=total,
+        distinct=distinct,
+        entropy_bits=entropy,
+        entropy_bits_mm=mm,
+        top1_id=top,
+        top1_share=float(counts[top]) / total,
+        unk_share=(float(counts[unk_id]) / total) if unk_id is not None and unk_id < counts.size else 0.0,
+        max_id=int(np.flatnonzero(counts)[-1]),
+        vocab_size=int(counts.size),
+    )
+
+
+def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None, device: str = "cpu") -> tuple[TokenStats, list[str]]:
+    """Token statistics over every shard, plus integrity problems found on the way."""
+    import numpy as np
+
+    shards, problems = check_shards(paths, vocab_size)
+    limit = vocab_size or (max((s.vocab_size or 0) for s in shards) if shards else None)
+    if not limit:
+        raise ValueError("vocab size unknown: pass it or give shards with sidecars")
+    counts = np.zeros(limit, dtype=np.int64)
+    for shard in shards:
+        if shard.count == 0:
+            continue
+        counts += histogram(shard.open(), limit, device=device)  # ids ≥ limit: reported above, dropped here
+    return stats_from_counts(counts, unk_id), problems

@@ -1,0 +1,163 @@
+"""Token shards on disk: ``.npy`` arrays, or raw little-endian ``.bin`` files with a JSON sidecar
+(``NAME.json`` or ``NAME.bin.json``: ``{"dtype": "uint32", "vocab_size": V, "count": N}``).
+
+Integrity is checked without loading a shard whole: sizes from metadata, ids streamed in chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.checks import ArtifactError
+
+CHUNK = 1 << 22  # ids per streamed chunk (16 MiB of uint32): bounded memory, cache-friendly work
+ALLOWED_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int32", "int64")
+
+
+@dataclass
+class Shard:
+    path: Path
+    dtype: str
+    count: int
+    vocab_size: int | None
+    sidecar: dict | None
+
+    def open(self):
+        """A read-only memory map of the ids (never a full in-memory load)."""
+        import numpy as np
+
+        if self.path.suffix == ".npy":
+            return np.load(self.path, mmap_mode="r", allow_pickle=False)
+        if self.count == 0:
+            return np.zeros(0, dtype=np.dtype(self.dtype).newbyteorder("<"))
+        return np.memmap(self.path, dtype=np.dtype(self.dtype).newbyteorder("<"), mode="r", shape=(self.count,))
+
+
+def _sidecar_for(path: Path) -> Path | None:
+    for candidate in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
+    """Files, directories (their *.bin / *.npy) and globs, sorted; unknown names are an error."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".bin", ".npy"))
+            if not found:
+                raise ArtifactError(f"{path}: no .bin or .npy shards in this directory")
+            out.extend(found)
+        elif any(ch in str(raw) for ch in "*?["):
+            found = sorted(Path(p) for p in __import__("glob").glob(str(raw)))
+            if not found:
+                raise ArtifactError(f"{raw}: the glob matches no shard")
+            out.extend(found)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise ArtifactError(f"{path}: no such shard")
+    return out
+
+
+def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | None, list[str]]:
+    """Metadata of one shard and the problems visible without reading its ids."""
+    import numpy as np
+
+    problems: list[str] = []
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, [f"{path}: cannot stat ({exc.strerror or exc})"]
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            return None, [f"{path}: not a readable .npy array ({exc})"]
+        dtype = str(array.dtype.newbyteorder("=") if array.dtype.byteorder == ">" else array.dtype)
+        if array.ndim != 1:
+            problems.append(f"{path}: a shard is 1-D, this array has shape {array.shape}")
+        shard = Shard(path, dtype, int(array.size), vocab_size, None)
+    else:
+        sidecar_path = _sidecar_for(path)
+        if sidecar_path is None:
+            return None, [f"{path}: raw .bin shard without a JSON sidecar (dtype, vocab_size, count)"]
+        try:
+            sidecar = json.loads(sidecar_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            return None, [f"{sidecar_path}: unreadable sidecar ({exc})"]
+        if not isinstance(sidecar, dict):
+            return None, [f"{sidecar_path}: the sidecar must be a JSON object"]
+        dtype = sidecar.get("dtype")
+        if dtype not in ALLOWED_DTYPES:
+            return None, [f"{sidecar_path}: dtype {dtype!r} is not one of {', '.join(ALLOWED_DTYPES)}"]
+        itemsize = np.dtype(dtype).itemsize
+        if size % itemsize:
+            problems.append(f"{path}: {size} bytes is not a whole number of {dtype} items ({size % itemsize} trailing bytes: truncated?)")
+        count = size // itemsize
+        declared = sidecar.get("count")
+        if declared is not None and declared != count:
+            problems.append(f"{path}: sidecar says {declared} tokens, the file holds {count}")
+        if vocab_size is None and isinstance(sidecar.get("vocab_size"), int):
+            vocab_size = sidecar["vocab_size"]
+        elif isinstance(sidecar.get("vocab_size"), int) and vocab_size is not None and sidecar["vocab_size"] != vocab_size:
+            problems.append(f"{path}: sidecar vocab_size {sidecar['vocab_size']} ≠ expected {vocab_size}")
+        shard = Shard(path, dtype, count, vocab_size, sidecar)
+    if shard.count == 0:
+        problems.append(f"{path}: empty shard")
+    if vocab_size is not None:
+        info = np.iinfo(np.dtype(shard.dtype))
+        if info.max < vocab_size - 1:
+            problems.append(f"{path}: dtype {shard.dtype} holds ids up to {info.max}, but the vocab has {vocab_size} ids")
+    return shard, problems
+
+
+def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str]]:
+    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
+    shards: list[Shard] = []
+    problems: list[str] = []
+    for path in expand_shard_paths(paths):
+        shard, found = describe_shard(path, vocab_size)
+        problems.extend(found)
+        if shard is None:
+            continue
+        shards.append(shard)
+        limit = vocab_size or shard.vocab_size
+        if limit is None or shard.count == 0 or any("trailing bytes" in p and str(path) in p for p in found):
+            if limit is None:
+                problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
+            continue
+        ids = shard.open()
+        for start in range(0, shard.count, CHUNK):
+            chunk = ids[start : start + CHUNK]
+            top = int(chunk.max())
+            if top >= limit:
+                where = start + int((chunk >= limit).argmax())
+                problems.append(f"{path}: id {top} ≥ vocab size {limit} (first at position {where})")
+                break
+            if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
+                problems.append(f"{path}: negative id {int(chunk.min())}")
+                break
+    return shards, problems
+
+
+def write_shard(path: Path, ids, vocab_size: int) -> Path:
+    """Write ``ids`` as a raw little-endian .bin with its sidecar (what a real pre-tokenizer emits)."""
+    import numpy as np
+
+    from harness.writer import write_atomic
+
+    ids = np.asarray(ids)
+    dtype = ids.dtype.newbyteorder("<")
+    write_atomic(path, ids.astype(dtype, copy=False).tobytes())
+    write_atomic(path.with_suffix(".json"), json.dumps({"dtype": str(ids.dtype), "vocab_size": int(vocab_size), "count": int(ids.size)}) + "\n")
+    return path
+
+
+def shard_bytes(paths: list[Path]) -> int:
+    return sum(os.path.getsize(p) for p in paths)

@@ -1,0 +1,275 @@
+"""Model subjects: a tiny causal LM and the Qwen2.5-0.5B architecture at random init, driven by
+a reference trainer that — like the incident's — keeps one preallocated logits buffer shared by
+train and eval. Planted defects are subclasses that change one real code path each.
+
+The protocol a user's trainer implements (``TrainerSubject``): ``reset(seed)``, ``eval_batch``,
+``train_batch``, ``make_batch``, ``vocab_size``, ``device``, and ``model`` / ``optimizer`` for the
+purity checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class TrainerSubject(Protocol):
+    vocab_size: int
+    device: str
+
+    def reset(self, seed: int) -> None: ...
+    def eval_batch(self, inputs, targets) -> float: ...
+    def train_batch(self, inputs, targets) -> float: ...
+    def make_batch(self, tokens, batch: int, seq_len: int, offset: int = 0): ...
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """The seed's unit-level config: 2 layers, hidden 64, vocab 1000."""
+
+    vocab_size: int = 1000
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    max_seq: int = 512
+    dropout: float = 0.1
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_tiny_lm(config: TinyConfig, seed: int):
+    torch = _torch()
+    nn = torch.nn
+
+    class TinyCausalLM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(config.vocab_size, config.hidden)
+            self.pos = nn.Embedding(config.max_seq, config.hidden)
+            layer = nn.TransformerEncoderLayer(config.hidden, config.heads, 4 * config.hidden, dropout=config.dropout, batch_first=True, norm_first=True)
+            self.blocks = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(config.hidden)
+            self.head = nn.Linear(config.hidden, config.vocab_size, bias=False)
+
+        def forward(self, ids):
+            t = ids.shape[1]
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
+            x = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+            return self.head(self.norm(self.blocks(x, mask=mask, is_causal=True)))
+
+    torch.manual_seed(seed)
+    return TinyCausalLM()
+
+
+QWEN2_0_5B = dict(
+    vocab_size=151_936,
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    max_position_embeddings=32768,
+    rope_theta=1_000_000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=True,
+    hidden_act="silu",
+)
+
+
+def build_qwen2_0_5b(seed: int, device: str, dtype_name: str = "bfloat16"):
+    """The published Qwen2.5-0.5B architecture at random init, built on ``device``; no weights downloaded."""
+    torch = _torch()
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(**QWEN2_0_5B, attn_implementation="sdpa")
+    dtype = getattr(torch, dtype_name)
+    with torch.device(device):
+        model = Qwen2ForCausalLM(config).to(dtype)
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, ids):
+            return self.inner(input_ids=ids).logits
+
+    return Wrapped(model)
+
+
+class ReferenceTrainer:
+    """A trainer with one preallocated logits buffer shared by train and eval (as the incident's)."""
+
+    def __init__(self, build, vocab_size: int, device: str = "cpu", lr: float = 3e-3, max_batch: int = 16, max_seq: int = 512, buffer_dtype: str = "float32") -> None:
+        torch = _torch()
+        self._build = build
+        self.vocab_size = vocab_size
+        self.device = device
+        self.lr = lr
+        self.max_batch = max_batch
+        self.max_seq = max_seq
+        self._buffer_dtype = getattr(torch, buffer_dtype)
+        self.model = None
+        self.optimizer = None
+        self.logits_buf = None
+
+    def reset(self, seed: int) -> None:
+        torch = _torch()
+        self.model = self._build(seed).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr)
+        self.logits_buf = torch.empty(self.max_batch, self.max_seq, self.vocab_size, device=self.device, dtype=self._buffer_dtype)
+
+    # -- batches: targets are the inputs shifted by one position
+    def make_targets(self, window):
+        return window[:, 1:]
+
+    def make_batch(self, tokens, batch: int, seq_len: int, offset: int = 0):
+        torch = _torch()
+        rows = []
+        for b in range(batch):
+            start = offset + b * (seq_len + 1)
+            rows.append(torch.as_tensor(tokens[start : start + seq_len + 1], dtype=torch.long))
+        window = torch.stack(rows).to(self.device)
+        return window[:, :-1], self.make_targets(window)
+
+    # -- eval
+    def _eval_forward(self, inputs):
+        b, t = inputs.shape
+        buf = self.logits_buf[:b, :t]
+        buf.copy_(self.model(inputs))
+        return buf
+
+    def _loss_to_host(self, loss) -> float:
+        return float(loss.item())
+
+    def _enter_eval(self):
+        was_training = self.model.training
+        self.model.eval()
+        return was_training
+
+    def eval_batch(self, inputs, targets) -> float:
+        torch = _torch()
+        was_training = self._enter_eval()
+        try:
+            with torch.no_grad():
+                logits = self._eval_forward(inputs)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size).float(), targets.reshape(-1))
+                self._after_eval()
+                return self._loss_to_host(loss)
+        finally:
+            self.model.train(was_training)
+
+    def _after_eval(self) -> None:
+        pass
+
+    # -- train: the fused cross-entropy writes dL/dlogits into the shared buffer (KAIZEN-052)
+    def train_batch(self, inputs, targets) -> float:
+        torch = _torch()
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=False)
+        logits = self.model(inputs)
+        logits.retain_grad()
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size).float(), targets.reshape(-1))
+        loss.backward()
+        b, t = inputs.shape
+        self.logits_buf[:b, :t].copy_(logits.grad)
+        self.optimizer.step()
+        return float(loss.item())
+
+    def state_snapshot(self):
+        """Weights, optimizer state, RNG state and mode, for purity comparisons."""
+        torch = _torch()
+        weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        opt = {k: {n: (t.detach().clone() if torch.is_tensor(t) else t) for n, t in s.items()} for k, s in self.optimizer.state_dict()["state"].items()}
+        rng = torch.get_rng_state().clone()
+        cuda_rng = torch.cuda.get_rng_state().clone() if self.device.startswith("cuda") else None
+        return {"weights": weights, "optimizer": opt, "rng": rng, "cuda_rng": cuda_rng, "training": self.model.training}
+
+
+# ----------------------------------------------------------------------------- planted defects
+class StaleLogitsTrainer(ReferenceTrainer):
+    """H1A: eval's 'last position only' fast path overwrites one column of the shared buffer;
+    the loss still reads the whole slice, so every other position is the train step's gradient."""
+
+    def _eval_forward(self, inputs):
+        b, t = inputs.shape
+        buf = self.logits_buf[:b, :t]
+        buf[:, -1:].copy_(self.model(inputs)[:, -1:])
+        return buf
+
+
+class LabelsEqualInputsTrainer(ReferenceTrainer):
+    """H1C: held-out targets are the inputs themselves, not the inputs shifted by one."""
+
+    def make_targets(self, window):
+        return window[:, :-1]
+
+
+class DropoutInEvalTrainer(ReferenceTrainer):
+    """Eval forgets ``model.eval()``: dropout stays on and consumes the RNG."""
+
+    def _enter_eval(self):
+        return self.model.training
+
+
+class OptimizerStepInEvalTrainer(ReferenceTrainer):
+    """Eval 'finishes' a pending update: it steps the optimizer with the last train gradients."""
+
+    def _after_eval(self) -> None:
+        self.optimizer.step()
+
+
+class UnsyncedLossTrainer(ReferenceTrainer):
+    """H1B (CUDA): the loss is copied device→host with ``non_blocking=True`` into pinned memory and
+    read without a stream synchronisation, so the host reads whatever the buffer held before."""
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        torch = _torch()
+        self._host_loss = torch.zeros((), dtype=torch.float32, pin_memory=True)
+
+    def _loss_to_host(self, loss) -> float:
+        self._host_loss.zero_()
+        self._host_loss.copy_(loss.detach().float(), non_blocking=True)
+        return float(self._host_loss.numpy())  # no torch.cuda.synchronize(): the bug
+
+
+DEFECTS = {
+    "stale_logits": StaleLogitsTrainer,
+    "labels_equal_inputs": LabelsEqualInputsTrainer,
+    "dropout_in_eval": DropoutInEvalTrainer,
+    "optimizer_step_in_eval": OptimizerStepInEvalTrainer,
+    "unsynced_loss": UnsyncedLossTrainer,
+}
+
+
+def tiny_trainer(kind: str = "healthy", config: TinyConfig | None = None, device: str = "cpu", lr: float = 3e-3) -> ReferenceTrainer:
+    config = config or TinyConfig()
+    cls = ReferenceTrainer if kind == "healthy" else DEFECTS[kind]
+    return cls(lambda seed: build_tiny_lm(config, seed), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
+
+
+def qwen_trainer(kind: str = "healthy", device: str = "cuda", dtype: str = "bfloat16", max_batch: int = 4, max_seq: int = 512) -> ReferenceTrainer:
+    cls = ReferenceTrainer if kind == "healthy" else DEFECTS[kind]
+    return cls(lambda seed: build_qwen2_0_5b(seed, device, dtype), QWEN2_0_5B["vocab_size"], device=device, lr=1e-5, max_batch=max_batch, max_seq=max_seq, buffer_dtype=dtype)
+
+
+def synthetic_tokens(vocab_size: int, count: int, seed: int):
+    """The deterministic synthetic batch generator: a 64-bit LCG (Knuth's MMIX constants), the
+    high bits taken modulo the vocab size — the same stream on every machine and library version."""
+    state = seed & 0xFFFFFFFFFFFFFFFF
+    out = []
+    for _ in range(count):
+        state = (6364136223846793005 * state + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        out.append((state >> 33) % vocab_size)
+    return out
+
+
+def ln(v: int) -> float:
+    return math.log(v)
