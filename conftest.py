@@ -47,3 +47,31 @@ def trained_run(qwen_stdlib_pipeline, tmp_path_factory):
     from harness.subjects.training import run_training
 
     return run_training(qwen_stdlib_pipeline.shard_paths(), tmp_path_factory.mktemp("run-healthy"))
+
+
+@pytest.fixture(scope="session")
+def incident_trained_run(incident_pipeline, tmp_path_factory):
+    """The same short training run on the incident's shards (99.99% <unk>): the impossible val_loss."""
+    from harness.subjects.training import run_training
+
+    return run_training(incident_pipeline.shard_paths(), tmp_path_factory.mktemp("run-incident"))
+
+
+def _defect_fixture(kind: str, builder: str, **kwargs):
+    @pytest.fixture(name=f"{builder}_{kind}")
+    def make():
+        from harness.subjects import models
+
+        return getattr(models, f"{'tiny' if builder == 'tiny_lm' else 'qwen'}_trainer")(kind, **kwargs)
+
+    make.__doc__ = f"Planted defect '{kind}' in the {builder} reference trainer (see harness.subjects.models)."
+    return make
+
+
+# Planted defects, each a real code path in a trainer subclass; falsifiers must go red on them.
+tiny_lm_stale_logits = _defect_fixture("stale_logits", "tiny_lm")
+tiny_lm_labels_equal_inputs = _defect_fixture("labels_equal_inputs", "tiny_lm")
+tiny_lm_dropout_in_eval = _defect_fixture("dropout_in_eval", "tiny_lm")
+tiny_lm_optimizer_step_in_eval = _defect_fixture("optimizer_step_in_eval", "tiny_lm")
+qwen2_0_5b_unsynced_loss = _defect_fixture("unsynced_loss", "qwen2_0_5b")
+qwen2_0_5b_stale_logits = _defect_fixture("stale_logits", "qwen2_0_5b")

@@ -8,6 +8,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
 DATA = Path(__file__).parent / "data"
 
 

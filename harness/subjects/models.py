@@ -123,7 +123,7 @@ class ReferenceTrainer:
         torch = _torch()
         self.model = self._build(seed).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr)
-        self.logits_buf = torch.empty(self.max_batch, self.max_seq, self.vocab_size, device=self.device, dtype=self._buffer_dtype)
+        self.logits_buf = torch.zeros(self.max_batch, self.max_seq, self.vocab_size, device=self.device, dtype=self._buffer_dtype)
 
     # -- batches: targets are the inputs shifted by one position
     def make_targets(self, window):
