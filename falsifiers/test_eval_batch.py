@@ -65,8 +65,12 @@ def test_train_pollution(falsifier, subject):
     subject.model.train(was_training)
     drop = falsifier.record("relative_drop", abs(after - before) / before)
     gap = falsifier.record("reference_gap", abs(after - reference) / max(reference, 1e-12))
-    assert drop < p["max_relative_drop"], f"{falsifier.id}: eval loss moved {before:.6g} → {after:.6g} after one train step on other data (relative drop {drop:.4f} ≥ {p['max_relative_drop']})"
-    assert gap <= p["max_reference_gap"], f"{falsifier.id}: after a train step, eval_batch says {after:.6g} but a clean forward of the same weights gives {reference:.6g}: train state leaks into eval"
+    assert drop < p["max_relative_drop"], (
+        f"{falsifier.id}: eval loss moved {before:.6g} → {after:.6g} after one train step on other data (relative drop {drop:.4f} ≥ {p['max_relative_drop']})"
+    )
+    assert gap <= p["max_reference_gap"], (
+        f"{falsifier.id}: after a train step, eval_batch says {after:.6g} but a clean forward of the same weights gives {reference:.6g}: train state leaks into eval"
+    )
 
 
 @accepts(batch=4, seq_len=16, seed=0)
@@ -87,9 +91,7 @@ def test_eval_purity(falsifier, subject):
     second = subject.eval_batch(x, y)
     after = subject.state_snapshot()
     changed = sum(1 for k, v in before["weights"].items() if not torch.equal(v, after["weights"][k]))
-    opt_changed = sum(
-        1 for k, s in before["optimizer"].items() for n, t in s.items() if torch.is_tensor(t) and not torch.equal(t, after["optimizer"][k][n])
-    )
+    opt_changed = sum(1 for k, s in before["optimizer"].items() for n, t in s.items() if torch.is_tensor(t) and not torch.equal(t, after["optimizer"][k][n]))
     falsifier.record("repeat_gap", abs(first - second))
     falsifier.record("weights_changed", changed)
     falsifier.record("optimizer_changed", opt_changed)

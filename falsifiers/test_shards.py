@@ -38,7 +38,7 @@ def test_entropy_floor(falsifier, subject):
     params = falsifier.params
     paths, vocab_size = _shards(falsifier, subject)
     unk_id = params["unk_token_id"] if params["unk_token_id"] is not None else getattr(subject, "unk_id", None)
-    stats, problems = shard_stats(paths, vocab_size, unk_id=unk_id)
+    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id)
     for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "distinct", "tokens"):
         falsifier.record(name, getattr(stats, name))
     if stats.tokens < params["min_tokens"]:

@@ -42,7 +42,7 @@ class FalsifierResult:
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _dt.datetime.now(_dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
@@ -60,7 +60,7 @@ def dispatch_info(root: Path, argv: list[str] | None = None, seeds: dict[str, An
 
     info: dict[str, Any] = {
         "command": " ".join(argv if argv is not None else sys.argv),
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "harness": __version__,
@@ -90,7 +90,9 @@ def _nvidia_driver() -> str:
         return "unknown"
 
 
-def render_readme(contract_id: str, run_id: str, status_before: str | None, status_after: str | None, results: list[FalsifierResult], hypotheses: list[dict[str, str]]) -> str:
+def render_readme(
+    contract_id: str, run_id: str, status_before: str | None, status_after: str | None, results: list[FalsifierResult], hypotheses: list[dict[str, str]]
+) -> str:
     lines = [
         f"# Evidence: {contract_id} — run {run_id}",
         "",

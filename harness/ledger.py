@@ -168,7 +168,9 @@ def unbacked_claims(contract: Contract, results: Mapping[str, RunResult], fresh_
             if judgement.suspect:
                 claims.append(Claim(contract.key, f.id, "DISCHARGED on disk, but this run is METHODOLOGY_SUSPECT: " + "; ".join(judgement.reasons())))
         elif not result.skip_reason_no_cuda:
-            claims.append(Claim(contract.key, f.id, f"DISCHARGED on disk, but it did not run ({result.outcome.value}{': ' + result.message if result.message else ''})"))
+            claims.append(
+                Claim(contract.key, f.id, f"DISCHARGED on disk, but it did not run ({result.outcome.value}{': ' + result.message if result.message else ''})")
+            )
     derived = derive_contract_status(contract, {f.id: f.effective_status for f in contract.falsifiers}, measurements_from_evidence(root, contract))
     if derived is not None and derived != contract.status:
         claims.append(Claim(contract.key, None, f"status {contract.status} does not follow from its falsifiers ({derived})"))

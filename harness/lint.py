@@ -63,20 +63,48 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
         recorded_measurements.update(test.records)
         if test.accepts is None:
             if f.params:
-                findings.append(_at(contract, [*base, "params"], "undeclared-params", f"{f.id}: {f.test_file}::{f.test_func} does not declare its params with @accepts", key=True, severity=Severity.WARNING))
+                findings.append(
+                    _at(
+                        contract,
+                        [*base, "params"],
+                        "undeclared-params",
+                        f"{f.id}: {f.test_file}::{f.test_func} does not declare its params with @accepts",
+                        key=True,
+                        severity=Severity.WARNING,
+                    )
+                )
         else:
             for name in f.params:
                 if name not in test.accepts:
-                    findings.append(_at(contract, [*base, "params", name], "unknown-param", f"{f.id}: param {name!r} is not accepted by {f.test_func} (accepts: {', '.join(sorted(test.accepts)) or 'none'})", key=True))
+                    findings.append(
+                        _at(
+                            contract,
+                            [*base, "params", name],
+                            "unknown-param",
+                            f"{f.id}: param {name!r} is not accepted by {f.test_func} (accepts: {', '.join(sorted(test.accepts)) or 'none'})",
+                            key=True,
+                        )
+                    )
             for name in sorted(test.required_params() - set(f.params)):
                 findings.append(_at(contract, base, "missing-param", f"{f.id}: {f.test_func} requires param {name!r}"))
         status = f.effective_status
         if f.status not in (None, OPEN):
             fresh = fingerprint(f, test)
             if not f.fingerprint:
-                findings.append(_at(contract, [*base, "status"], "no-fingerprint", f"{f.id}: status {status} carries no fingerprint; only a harness run may write a verdict"))
+                findings.append(
+                    _at(
+                        contract, [*base, "status"], "no-fingerprint", f"{f.id}: status {status} carries no fingerprint; only a harness run may write a verdict"
+                    )
+                )
             elif f.fingerprint != fresh:
-                findings.append(_at(contract, [*base, "fingerprint"], "stale", f"{f.id}: {status} was recorded for another version of the test or params (fingerprint {f.fingerprint} ≠ {fresh}); re-run it"))
+                findings.append(
+                    _at(
+                        contract,
+                        [*base, "fingerprint"],
+                        "stale",
+                        f"{f.id}: {status} was recorded for another version of the test or params (fingerprint {f.fingerprint} ≠ {fresh}); re-run it",
+                    )
+                )
             if not f.evidence:
                 findings.append(_at(contract, [*base, "status"], "no-evidence", f"{f.id}: {status} without evidence"))
             elif falsifier_record(root, f.evidence, f.id) is None:
@@ -86,16 +114,33 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
     derived = derive_contract_status(contract, statuses, measurements)
     if derived is not None and derived != contract.status:
         path = ["metadata", "status"] if contract.status_location == "metadata" else ["status"]
-        findings.append(_at(contract, path, "status-mismatch", f"contract status {contract.status or '(none)'} does not follow from its falsifiers, which give {derived}"))
+        findings.append(
+            _at(contract, path, "status-mismatch", f"contract status {contract.status or '(none)'} does not follow from its falsifiers, which give {derived}")
+        )
     for h in contract.hypotheses:
         expected = derive_hypothesis_status(h, statuses)
         if (h.status or "OPEN") != expected:
-            findings.append(_at(contract, ["hypotheses", h.index, "status"], "hypothesis-mismatch", f"hypothesis {h.id} is written {h.status or 'OPEN'} but its falsifiers give {expected}"))
+            findings.append(
+                _at(
+                    contract,
+                    ["hypotheses", h.index, "status"],
+                    "hypothesis-mismatch",
+                    f"hypothesis {h.id} is written {h.status or 'OPEN'} but its falsifiers give {expected}",
+                )
+            )
     if contract.promotion:
         for name in contract.promotion.measurements:
             short = name.split(":", 1)[-1]
             if short not in recorded_measurements:
-                findings.append(_at(contract, ["metadata", "promotion", "measurements", name], "unknown-measurement", f"promotion needs measurement {name!r}, which no bound falsifier records (@records or plausible)", key=True))
+                findings.append(
+                    _at(
+                        contract,
+                        ["metadata", "promotion", "measurements", name],
+                        "unknown-measurement",
+                        f"promotion needs measurement {name!r}, which no bound falsifier records (@records or plausible)",
+                        key=True,
+                    )
+                )
     return findings
 
 
@@ -125,4 +170,3 @@ def split_new(findings: list[Finding], baseline: set[str]) -> tuple[list[Finding
     new = [f for f in findings if _baseline_key(f) not in baseline]
     known = [f for f in findings if _baseline_key(f) in baseline]
     return new, known
-

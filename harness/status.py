@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from harness.contract.model import MANAGED_CONTRACT_STATUSES, Contract, Falsifier, Hypothesis
 
@@ -24,7 +24,7 @@ PARTIAL = "DRAFT_PARTIAL_DISCHARGE"
 ACTIVE = "ACTIVE_RUNTIME"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What one run saw of one falsifier."""
 
     PASSED = "passed"
@@ -89,9 +89,8 @@ def promotion_satisfied(contract: Contract, statuses: Mapping[str, str], measure
     if not bound:
         return False
     promotion = contract.promotion
-    if promotion is None or promotion.require_all_discharged:
-        if any(statuses.get(f.id, f.effective_status) != DISCHARGED for f in bound):
-            return False
+    if (promotion is None or promotion.require_all_discharged) and any(statuses.get(f.id, f.effective_status) != DISCHARGED for f in bound):
+        return False
     if promotion is None:
         return True
     for name, (low, high) in promotion.measurements.items():

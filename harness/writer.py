@@ -113,7 +113,7 @@ def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
     for edit in edits:
         parent = _node_at(doc, edit.path[:-1])
         key = edit.path[-1]
-        if not isinstance(parent, dict) or getattr(parent, "fa", None) is not None and parent.fa.flow_style():
+        if not isinstance(parent, dict) or (getattr(parent, "fa", None) is not None and parent.fa.flow_style()):
             return None
         if key in parent:
             old = parent[key]

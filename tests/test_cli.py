@@ -110,7 +110,9 @@ def test_lint_baseline_reports_only_new_findings(project, capsys):
 
 def test_lint_after_a_real_run_is_clean_and_then_stale(project, capsys):
     write(project)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=project, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=project, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     code = main(["--root", str(project), "lint"])
     assert code == 0, capsys.readouterr().out

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 from harness.contract import load_contract
 from harness.writer import remove_stale_temp_files

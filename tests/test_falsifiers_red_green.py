@@ -92,7 +92,15 @@ def outcomes(tmp_path_factory):
     _write_run(root / "runs" / "fine", [(2.4, 2.5), (2.1, 1.9)])
     (root / "contracts").mkdir()
     for case, (test, subject, params) in CASES.items():
-        lines = ["metadata:", "  version: 1.0.0", "  status: DRAFT", "falsification_tests:", f"- id: {case.upper()}", f"  test: {test}", f"  subject: {subject}"]
+        lines = [
+            "metadata:",
+            "  version: 1.0.0",
+            "  status: DRAFT",
+            "falsification_tests:",
+            f"- id: {case.upper()}",
+            f"  test: {test}",
+            f"  subject: {subject}",
+        ]
         if params:
             lines += ["  params:", *(f"    {k}: {json.dumps(v)}" for k, v in params.items())]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")

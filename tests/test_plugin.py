@@ -238,7 +238,9 @@ def test_exitfirst_leaves_the_rest_not_run(proj):
 
 
 def test_keyboard_interrupt_leaves_the_interrupted_falsifier_alone(proj):
-    path = proj.write_contract(entry("F-PASS-001", "test_value", params={"value": 3}), entry("F-INT-010", "test_interrupt"), entry("F-LATER-011", "test_value", params={"value": 4}))
+    path = proj.write_contract(
+        entry("F-PASS-001", "test_value", params={"value": 3}), entry("F-INT-010", "test_interrupt"), entry("F-LATER-011", "test_value", params={"value": 4})
+    )
     result = proj.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.INTERRUPTED
     got = statuses(path)
@@ -290,7 +292,9 @@ def test_check_mode_writes_nothing_and_fails_on_unbacked_claims(proj):
     before = path.read_bytes()
     bad = proj.runpytest("--harness-check")
     assert bad.ret == pytest.ExitCode.TESTS_FAILED
-    bad.stdout.fnmatch_lines(["*CLAIM NOT BACKED: demo-v1::F-PASS-001: DISCHARGED is stale*", "*CLAIM NOT BACKED: demo-v1::F-PASS-001: DISCHARGED on disk, but it fails now*"])
+    bad.stdout.fnmatch_lines(
+        ["*CLAIM NOT BACKED: demo-v1::F-PASS-001: DISCHARGED is stale*", "*CLAIM NOT BACKED: demo-v1::F-PASS-001: DISCHARGED on disk, but it fails now*"]
+    )
     assert path.read_bytes() == before
     assert not list((proj.path / "evidence").glob("demo-v1/*/results.json"))[1:]
 

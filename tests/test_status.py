@@ -65,11 +65,24 @@ def test_nan_measurement_is_never_plausible():
 
 def _contract(statuses: list[str], written: str | None = "DRAFT", promotion: Promotion | None = None, external: int = 0) -> Contract:
     falsifiers = [
-        Falsifier(id=f"F-{i}", test=f"falsifiers/test_x.py::test_{i}", index=i, line=i, bound=True, test_file="falsifiers/test_x.py", test_func=f"test_{i}", status=s)
+        Falsifier(
+            id=f"F-{i}", test=f"falsifiers/test_x.py::test_{i}", index=i, line=i, bound=True, test_file="falsifiers/test_x.py", test_func=f"test_{i}", status=s
+        )
         for i, s in enumerate(statuses)
     ]
     falsifiers += [Falsifier(id=f"E-{j}", test="LIVE: run it", index=len(statuses) + j, line=0, bound=False) for j in range(external)]
-    return Contract(path=Path("c.yaml"), display_path="c.yaml", text="", _doc={}, key="c", id="c", status=written, status_location="metadata", falsifiers=falsifiers, promotion=promotion)
+    return Contract(
+        path=Path("c.yaml"),
+        display_path="c.yaml",
+        text="",
+        _doc={},
+        key="c",
+        id="c",
+        status=written,
+        status_location="metadata",
+        falsifiers=falsifiers,
+        promotion=promotion,
+    )
 
 
 @pytest.mark.parametrize(

@@ -207,7 +207,9 @@ def fingerprint_vocab(vocab: Vocab, min_hex_pairs: int = DEFAULT_MIN_HEX_PAIRS) 
     )
 
 
-def format_mismatch(fp: VocabFingerprint, expected: str, min_hex_pairs: int = DEFAULT_MIN_HEX_PAIRS, falsifier_id: str = "FALSIFY-BPE-FORMAT-MISMATCH-001") -> str | None:
+def format_mismatch(
+    fp: VocabFingerprint, expected: str, min_hex_pairs: int = DEFAULT_MIN_HEX_PAIRS, falsifier_id: str = "FALSIFY-BPE-FORMAT-MISMATCH-001"
+) -> str | None:
     """The refutation message when the vocab is not in the format the encoder emits, else None."""
     if expected not in FORMATS:
         raise ValueError(f"expected format must be one of {FORMATS}, got {expected!r}")

@@ -27,7 +27,12 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
-                if candidate.suffix in (".yaml", ".yml") and candidate.name not in NOT_CONTRACTS and candidate.is_file() and not any(part.startswith(".") for part in candidate.relative_to(path).parts):
+                if (
+                    candidate.suffix in (".yaml", ".yml")
+                    and candidate.name not in NOT_CONTRACTS
+                    and candidate.is_file()
+                    and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+                ):
                     files.append(candidate)
         elif path.exists():
             files.append(path)

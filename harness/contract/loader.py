@@ -24,8 +24,8 @@ from harness.contract.model import (
 )
 from harness.contract.positions import position_of
 from harness.contract.schema import schema_findings
-from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.contract.yamlio import decode as decode_bytes
+from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.findings import Finding, Severity, has_errors
 
 DEFAULT_FALSIFIERS_DIR = "falsifiers"
@@ -49,7 +49,9 @@ def display_path(path: Path, root: Path | None) -> str:
     return path.as_posix()
 
 
-def _f(findings: list[Finding], display: str, doc: Any, path: list[Any], rule: str, message: str, *, key: bool = False, severity: Severity = Severity.ERROR) -> None:
+def _f(
+    findings: list[Finding], display: str, doc: Any, path: list[Any], rule: str, message: str, *, key: bool = False, severity: Severity = Severity.ERROR
+) -> None:
     line, col = position_of(doc, path, key=key)
     findings.append(Finding(display, line, col, rule, message, severity))
 
@@ -114,7 +116,15 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
         status = holder.get("status")
         if isinstance(status, str) and status not in MANAGED_CONTRACT_STATUSES + KNOWN_FOREIGN_STATUSES:
             path = ["metadata", "status"] if where == "metadata" else ["status"]
-            _f(findings, display, doc, path, "unknown-status", f"contract status {status!r} is not one the harness knows; it is kept as written and never derived", severity=Severity.WARNING)
+            _f(
+                findings,
+                display,
+                doc,
+                path,
+                "unknown-status",
+                f"contract status {status!r} is not one the harness knows; it is kept as written and never derived",
+                severity=Severity.WARNING,
+            )
     if isinstance(metadata.get("status"), str) and isinstance(plain.get("status"), str):
         _f(findings, display, doc, ["status"], "duplicate-status", "status given both at the top level and under metadata")
 
@@ -127,7 +137,14 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
             fid = entry.get("id")
             if isinstance(fid, str):
                 if fid in ids:
-                    _f(findings, display, doc, ["falsification_tests", index, "id"], "duplicate-id", f"falsifier id {fid!r} already used by falsification_tests[{ids[fid]}]")
+                    _f(
+                        findings,
+                        display,
+                        doc,
+                        ["falsification_tests", index, "id"],
+                        "duplicate-id",
+                        f"falsifier id {fid!r} already used by falsification_tests[{ids[fid]}]",
+                    )
                 else:
                     ids[fid] = index
             test = entry.get("test")
@@ -136,21 +153,53 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
             node = parse_node_id(test)
             bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
             if node is not None and not bound:
-                _f(findings, display, doc, ["falsification_tests", index, "test"], "binding-outside-falsifiers", f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run", severity=Severity.WARNING)
+                _f(
+                    findings,
+                    display,
+                    doc,
+                    ["falsification_tests", index, "test"],
+                    "binding-outside-falsifiers",
+                    f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run",
+                    severity=Severity.WARNING,
+                )
             if node is not None and bound and _test_file_escapes(node[0], str(root)):
                 _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
             base = ["falsification_tests", index]
             if bound:
                 for key in entry:
                     if key not in BOUND_KEYS:
-                        _f(findings, display, doc, [*base, key], "unknown-key", f"unknown key {key!r} in bound falsifier {fid!r} (allowed: {', '.join(sorted(BOUND_KEYS))})", key=True)
+                        _f(
+                            findings,
+                            display,
+                            doc,
+                            [*base, key],
+                            "unknown-key",
+                            f"unknown key {key!r} in bound falsifier {fid!r} (allowed: {', '.join(sorted(BOUND_KEYS))})",
+                            key=True,
+                        )
                 status = entry.get("status")
                 if status is not None and status not in FALSIFIER_STATUSES:
-                    _f(findings, display, doc, [*base, "status"], "unknown-status", f"falsifier status {status!r} is not one of {', '.join(FALSIFIER_STATUSES)}")
+                    _f(
+                        findings,
+                        display,
+                        doc,
+                        [*base, "status"],
+                        "unknown-status",
+                        f"falsifier status {status!r} is not one of {', '.join(FALSIFIER_STATUSES)}",
+                    )
             else:
                 for key in ("params", "plausible", "requires", "subject"):
                     if key in entry:
-                        _f(findings, display, doc, [*base, key], "unbound-extension", f"{key!r} only applies to bound falsifiers (test under {falsifiers_dir}/); this one is external", key=True, severity=Severity.WARNING)
+                        _f(
+                            findings,
+                            display,
+                            doc,
+                            [*base, key],
+                            "unbound-extension",
+                            f"{key!r} only applies to bound falsifiers (test under {falsifiers_dir}/); this one is external",
+                            key=True,
+                            severity=Severity.WARNING,
+                        )
             for name, rng in (entry.get("plausible") or {}).items() if isinstance(entry.get("plausible"), dict) else ():
                 _check_range(findings, display, doc, [*base, "plausible", name], rng, f"plausible.{name}")
             params = entry.get("params")
@@ -186,14 +235,29 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
                 if isinstance(refs, list):
                     for j, ref in enumerate(refs):
                         if isinstance(ref, str) and ref not in ids:
-                            _f(findings, display, doc, ["hypotheses", index, key, j], "unknown-falsifier", f"hypothesis {hid!r}: {key} names {ref!r}, which is not a falsifier of this contract")
+                            _f(
+                                findings,
+                                display,
+                                doc,
+                                ["hypotheses", index, key, j],
+                                "unknown-falsifier",
+                                f"hypothesis {hid!r}: {key} names {ref!r}, which is not a falsifier of this contract",
+                            )
 
     promotion = metadata.get("promotion")
     if isinstance(promotion, dict) and isinstance(promotion.get("measurements"), dict):
         for name, rng in promotion["measurements"].items():
             _check_range(findings, display, doc, ["metadata", "promotion", "measurements", name], rng, f"promotion.measurements.{name}")
             if ":" in name and name.split(":", 1)[0] not in ids:
-                _f(findings, display, doc, ["metadata", "promotion", "measurements", name], "unknown-falsifier", f"promotion measurement {name!r} names falsifier {name.split(':', 1)[0]!r}, which this contract does not declare", key=True)
+                _f(
+                    findings,
+                    display,
+                    doc,
+                    ["metadata", "promotion", "measurements", name],
+                    "unknown-falsifier",
+                    f"promotion measurement {name!r} names falsifier {name.split(':', 1)[0]!r}, which this contract does not declare",
+                    key=True,
+                )
     return findings
 
 

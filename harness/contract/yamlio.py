@@ -22,10 +22,7 @@ MAX_ALIASES = 64
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
-_CORE_TAGS = {
-    f"tag:yaml.org,2002:{name}"
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
-}
+_CORE_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")}
 
 
 class _TooBig(Exception):
@@ -90,20 +87,38 @@ def _prescan(text: str, display: str) -> list[Finding]:
                 documents += 1
                 if documents > 1:
                     mark = event.start_mark
-                    findings.append(Finding(display, mark.line + 1, mark.column + 1, "multiple-documents", "a contract is one YAML document; found a second `---`"))
+                    findings.append(
+                        Finding(display, mark.line + 1, mark.column + 1, "multiple-documents", "a contract is one YAML document; found a second `---`")
+                    )
                     break
             if isinstance(event, AliasEvent):
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     mark = event.start_mark
-                    findings.append(Finding(display, mark.line + 1, mark.column + 1, "yaml-alias", f"more than {MAX_ALIASES} aliases; refusing a document that may expand without bound"))
+                    findings.append(
+                        Finding(
+                            display,
+                            mark.line + 1,
+                            mark.column + 1,
+                            "yaml-alias",
+                            f"more than {MAX_ALIASES} aliases; refusing a document that may expand without bound",
+                        )
+                    )
                     break
             tag = getattr(event, "tag", None)
             if tag is not None and not isinstance(tag, str):
                 tag = str(tag)
             if tag and tag not in _CORE_TAGS:
                 mark = event.start_mark
-                findings.append(Finding(display, mark.line + 1, mark.column + 1, "yaml-tag", f"tag {tag!r} is not allowed; contracts are plain data (no language-specific or custom tags)"))
+                findings.append(
+                    Finding(
+                        display,
+                        mark.line + 1,
+                        mark.column + 1,
+                        "yaml-tag",
+                        f"tag {tag!r} is not allowed; contracts are plain data (no language-specific or custom tags)",
+                    )
+                )
                 break
     except MarkedYAMLError as exc:
         return [_mark_finding(display, exc, "yaml-syntax", "invalid YAML")]
@@ -124,7 +139,7 @@ def to_plain(node: Any, _depth: int = 0, _count: list[int] | None = None) -> Any
     if _depth > MAX_DEPTH:
         raise _TooBig(f"nesting deeper than {MAX_DEPTH} levels")
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else str(k): to_plain(v, _depth + 1, _count) for k, v in node.items()}
+        return {str(k): to_plain(v, _depth + 1, _count) for k, v in node.items()}
     if isinstance(node, (list, tuple)):
         return [to_plain(v, _depth + 1, _count) for v in node]
     if isinstance(node, bool):

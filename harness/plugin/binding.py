@@ -38,8 +38,4 @@ def _real_test_path(root: str, test_file: str) -> str:
 
 
 def bindings_for(contracts: list[Contract]) -> list[Binding]:
-    return [
-        Binding(c.key, c.id, c.path, c.display_path, f)
-        for c in contracts
-        for f in c.bound_falsifiers
-    ]
+    return [Binding(c.key, c.id, c.path, c.display_path, f) for c in contracts for f in c.bound_falsifiers]

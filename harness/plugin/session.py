@@ -152,7 +152,9 @@ class HarnessSession:
                 contract = next(c for c in self.contracts if c.key == b.contract_key)
                 where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
-                problems.append((b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]"))
+                problems.append(
+                    (b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
+                )
         for nodeid, message in problems:
             report = CollectReport(nodeid, "failed", message, [])
             session.config.hook.pytest_collectreport(report=report)
@@ -201,7 +203,9 @@ class HarnessSession:
             return report
         is_assertion = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
         outcome, message = outcome_of_phase(call.when, report, is_assertion)
-        record = self.results.setdefault(binding.key, {"falsifier_id": binding.falsifier.id, "nodeid": item.nodeid, "outcome": None, "duration": 0.0, "message": ""})
+        record = self.results.setdefault(
+            binding.key, {"falsifier_id": binding.falsifier.id, "nodeid": item.nodeid, "outcome": None, "duration": 0.0, "message": ""}
+        )
         record["duration"] += getattr(report, "duration", 0.0) or 0.0
         if outcome is not None:
             previous = Outcome(record["outcome"]) if record["outcome"] else None
@@ -279,7 +283,12 @@ class HarnessSession:
         if self.check_mode:
             self._check(session, by_contract)
             return
-        self._summarise_without_write(by_contract) if self.no_write else self._rewrite(by_contract)
+        if self.no_write:
+            self._summarise_without_write(by_contract)
+            return
+        self._rewrite(by_contract)
+        if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a ledger we could not write is not green
 
     def _check(self, session, by_contract) -> None:
         from harness.ledger import unbacked_claims
@@ -317,7 +326,9 @@ class HarnessSession:
                     if _stat_signature(known.path) != known.stat_signature:
                         contract, findings = load_contract(known.path, root=self.root, falsifiers_dir=self.falsifiers_dir)
                     if contract is None:
-                        self.write_errors.append(f"{stale.display_path}: changed on disk and no longer valid; not rewritten: " + "; ".join(f.render() for f in findings[:3]))
+                        self.write_errors.append(
+                            f"{known.display_path}: changed on disk and no longer valid; not rewritten: " + "; ".join(f.render() for f in findings[:3])
+                        )
                         continue
                     fingerprints = self._fingerprints(contract)
                     for fid, result in results.items():
@@ -326,7 +337,9 @@ class HarnessSession:
                     rel = f"{self.config.getini('harness_evidence')}/{contract.key}/{run_id}"
                     update = plan_update(contract, results, self.root, rel)
                     if update.changed:
-                        write_run(self.root, contract.key, contract.id, run_id, dispatch, update.rows, update.status_before, update.status_after, update.hypotheses)
+                        write_run(
+                            self.root, contract.key, contract.id, run_id, dispatch, update.rows, update.status_before, update.status_after, update.hypotheses
+                        )
                         update_file(contract.path, update.edits)
                     self._summarise(contract.key, results, update)
         except WriteError as exc:
@@ -357,13 +370,22 @@ class HarnessSession:
             if row.status_after == "METHODOLOGY_SUSPECT" and row.outcome == "passed":
                 self.summary_lines.append(("yellow", f"  {row.falsifier_id}: SUSPECT — " + "; ".join(row.suspect_reasons)))
             if row.outcome in ("not run", "skipped", "xfailed", "xpassed"):
-                self.summary_lines.append(("purple", f"  {row.falsifier_id}: NOT RUN ({row.outcome}{': ' + row.message if row.message else ''}) — status left {row.status_after}"))
+                self.summary_lines.append(
+                    ("purple", f"  {row.falsifier_id}: NOT RUN ({row.outcome}{': ' + row.message if row.message else ''}) — status left {row.status_after}")
+                )
             elif row.outcome == "error":
-                self.summary_lines.append(("red", f"  {row.falsifier_id}: ERROR ({row.message.splitlines()[0] if row.message else 'no detail'}) — status left {row.status_after}"))
+                self.summary_lines.append(
+                    ("red", f"  {row.falsifier_id}: ERROR ({row.message.splitlines()[0] if row.message else 'no detail'}) — status left {row.status_after}")
+                )
         if update.status_before != update.status_after:
             self.summary_lines.append(("bold", f"  contract: {update.status_before} → {update.status_after}"))
         if update.changed:
-            self.summary_lines.append(("", f"  rewrote {update.contract.display_path}; evidence in {update.edits and next((e.value for e in update.edits if e.path[-1] == 'evidence'), None) or 'evidence/'}"))
+            self.summary_lines.append(
+                (
+                    "",
+                    f"  rewrote {update.contract.display_path}; evidence in {(update.edits and next((e.value for e in update.edits if e.path[-1] == 'evidence'), None)) or 'evidence/'}",
+                )
+            )
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not (self.summary_lines or self.claims or self.write_errors):
@@ -379,11 +401,6 @@ class HarnessSession:
             tr.write_line(f"harness: {error}", red=True, bold=True)
         if self.check_mode:
             tr.write_line("harness: read-only check; nothing written", bold=True)
-
-    def pytest_unconfigure(self, config) -> None:
-        if self.write_errors and not self.is_worker:
-            # make the failure visible in the exit status even when all tests passed
-            pass
 
 
 @pytest.fixture

