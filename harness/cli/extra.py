@@ -27,6 +27,36 @@ def register(sub, add) -> None:
     p.set_defaults(func=cmd_probe_shards)
 
 
+    p = sub.add_parser("demo", help="Reproduce the incident on the embedded data, then refute it (a scratch workspace).", description="Reproduce the incident on the embedded data, then refute it.")
+    p.add_argument("--workspace", default="harness-demo", help="scratch directory for the demo's contract and evidence (default: ./harness-demo)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from pathlib import Path
+
+    from harness.demo import run_demo
+
+    try:
+        acts = run_demo(Path(args.workspace).absolute(), console=None if not args.json else _quiet_console())
+    except (FileExistsError, FileNotFoundError) as exc:
+        return _fail(str(exc).replace("harness probe", "harness demo"))
+    if args.json:
+        print_json({a.name: {"contract_status": a.contract_status, "falsifiers": a.falsifiers, "hypotheses": a.hypotheses, "evidence": a.evidence} for a in acts})
+    broken, fixed = acts
+    ok = broken.contract_status == "FALSIFIED" and all(f["status"] == "DISCHARGED" for f in fixed.falsifiers.values())
+    return EXIT_OK if ok else EXIT_FINDINGS
+
+
+def _quiet_console():
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO())
+
+
 def _fail(message: str) -> int:
     print(f"harness probe: {message}", file=sys.stderr)
     return EXIT_USAGE
