@@ -44,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run falsifiers and report, but do not rewrite contracts or write evidence",
     )
+    group.addoption(
+        "--harness-check-report",
+        default=None,
+        metavar="PATH",
+        help="with --harness-check: also write the unbacked claims and outcomes as JSON to PATH",
+    )
     parser.addini("harness_contracts", "directory of contract YAML files", default="contracts")
     parser.addini("harness_evidence", "directory for run evidence", default="evidence")
     parser.addini("harness_falsifiers", "directory of falsifier test modules", default="falsifiers")

@@ -301,6 +301,15 @@ class HarnessSession:
             self._summarise(contract.key, results, None)
         if self.claims and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        report = self.config.getoption("harness_check_report")
+        if report:
+            import json
+
+            payload = {
+                "claims": [claim.__dict__ for claim in self.claims],
+                "results": {key: {fid: r.as_json() for fid, r in results.items()} for key, results in by_contract.items()},
+            }
+            Path(report).write_text(json.dumps(payload, indent=2, default=str) + "\n")
 
     def _summarise_without_write(self, by_contract) -> None:
         for contract in self.contracts:
