@@ -28,6 +28,7 @@ def test_metric_plausibility(falsifier, subject):
             problems.append(f"{where}: val_loss {val:.6g} (perplexity {math.exp(val):.6g}) is below {p['min_val_loss']}: impossible for a real LM on real text")
         if not (p["min_ratio"] <= ratio <= p["max_ratio"]):
             problems.append(f"{where}: val/train = {val:.6g}/{train:.6g} = {ratio:.4g}, outside [{p['min_ratio']}, {p['max_ratio']}] at the same model state")
+    falsifier.attach("epochs", [{k: meta.get(k) for k in ("epoch", "step", "train_loss", "val_loss")} for meta in epochs])
     last = chosen[-1]
     falsifier.record("val_loss", float(last["val_loss"]))
     falsifier.record("train_loss", float(last["train_loss"]))

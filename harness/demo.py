@@ -130,7 +130,9 @@ def run_act(workspace: Path, name: str, subjects: dict[str, str]) -> ActResult:
     from harness.contract import load_contract
 
     path = write_contract(workspace, subjects)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--contract={CONTRACT_KEY}", "falsifiers"], cwd=workspace, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", f"--contract={CONTRACT_KEY}", "falsifiers"], cwd=workspace, capture_output=True, text=True, check=False
+    )
     (workspace / f"pytest-{name}.log").write_text(proc.stdout + proc.stderr)
     contract, findings = load_contract(path, root=workspace)
     if contract is None:
@@ -140,7 +142,13 @@ def run_act(workspace: Path, name: str, subjects: dict[str, str]) -> ActResult:
     falsifiers = {}
     for f in contract.falsifiers:
         record = results["falsifiers"].get(f.id, {})
-        falsifiers[f.id] = {"status": f.status or "OPEN", "before": record.get("status_before"), "outcome": record.get("outcome"), "measurements": record.get("measurements", {}), "message": record.get("message", "")}
+        falsifiers[f.id] = {
+            "status": f.status or "OPEN",
+            "before": record.get("status_before"),
+            "outcome": record.get("outcome"),
+            "measurements": record.get("measurements", {}),
+            "message": record.get("message", ""),
+        }
     hypotheses = {h["id"]: h["status"] for h in results.get("hypotheses", [])}
     return ActResult(name, contract.status, falsifiers, hypotheses, evidence, proc.returncode)
 
@@ -151,19 +159,37 @@ def run_demo(workspace: Path, console=None) -> list[ActResult]:
     console = console or make_console()
     prepare_workspace(workspace)
     acts = []
-    for title, name, subjects in (("Act 1 — broken pipeline: hex-byte encoder + Qwen2.5 byte-level vocab", "broken", BROKEN), ("Act 2 — fixed pipeline: byte-level encoder, same vocab and corpus", "fixed", FIXED)):
+    for title, name, subjects in (
+        ("Act 1 — broken pipeline: hex-byte encoder + Qwen2.5 byte-level vocab", "broken", BROKEN),
+        ("Act 2 — fixed pipeline: byte-level encoder, same vocab and corpus", "fixed", FIXED),
+    ):
         console.rule(f"[bold]{title}")
         with console.status("building subjects (first time only) and running the falsifiers…"):
             act = run_act(workspace, name, subjects)
         acts.append(act)
         render_act(console, act)
-    summary = {a.name: {"contract_status": a.contract_status, "falsifiers": {k: v["status"] for k, v in a.falsifiers.items()}, "hypotheses": a.hypotheses, "evidence": a.evidence} for a in acts}
+    summary = {
+        a.name: {
+            "contract_status": a.contract_status,
+            "falsifiers": {k: v["status"] for k, v in a.falsifiers.items()},
+            "hypotheses": a.hypotheses,
+            "evidence": a.evidence,
+        }
+        for a in acts
+    }
     (workspace / "demo-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     console.rule("[bold]Where it went")
     console.print(f"workspace: {workspace}")
     for a in acts:
         console.print(f"  {a.name}: evidence {workspace / a.evidence}  (pytest log: pytest-{a.name}.log)")
     console.print(f"  contract: {workspace / 'contracts' / (CONTRACT_KEY + '.yaml')}; summary: demo-summary.json")
+    try:
+        from harness.report import write_report
+
+        paths = write_report(workspace, workspace / "report")
+        console.print(f"  report: {paths['html']}")
+    except ImportError:
+        console.print("  report: install matplotlib for `harness report` plots")
     return acts
 
 

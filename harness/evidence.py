@@ -39,6 +39,7 @@ class FalsifierResult:
     fingerprint: str = ""
     suspect_reasons: list[str] = field(default_factory=list)
     device: str = "cpu"
+    attachments: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:

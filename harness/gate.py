@@ -45,7 +45,13 @@ class GateResult:
         return not self.problems
 
     def as_json(self) -> dict:
-        return {"passed": self.passed, "contracts": self.contracts, "checks": self.checks, "problems": [asdict(p) for p in self.problems], "pytest_exit": self.pytest_exit}
+        return {
+            "passed": self.passed,
+            "contracts": self.contracts,
+            "checks": self.checks,
+            "problems": [asdict(p) for p in self.problems],
+            "pytest_exit": self.pytest_exit,
+        }
 
 
 def cuda_evidence_problems(contract: Contract, root: Path) -> list[GateProblem]:
@@ -60,11 +66,15 @@ def cuda_evidence_problems(contract: Contract, root: Path) -> list[GateProblem]:
         if record is None:
             problems.append(GateProblem("cuda-evidence", contract.key, f.id, "DISCHARGED on CUDA without any evidence record"))
         elif not str(record.get("device", "")).startswith("cuda"):
-            problems.append(GateProblem("cuda-evidence", contract.key, f.id, f"DISCHARGED, but its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA"))
+            problems.append(
+                GateProblem("cuda-evidence", contract.key, f.id, f"DISCHARGED, but its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA")
+            )
         elif record.get("outcome") != "passed":
             problems.append(GateProblem("cuda-evidence", contract.key, f.id, f"DISCHARGED, but its CUDA evidence records outcome {record.get('outcome')!r}"))
         elif current is not None and record.get("fingerprint") != current:
-            problems.append(GateProblem("cuda-evidence", contract.key, f.id, "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)"))
+            problems.append(
+                GateProblem("cuda-evidence", contract.key, f.id, "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)")
+            )
     return problems
 
 

@@ -36,6 +36,7 @@ class RunResult:
     message: str = ""
     fingerprint: str = ""
     device: str = "cpu"
+    attachments: dict = field(default_factory=dict)
     skip_reason_no_cuda: bool = False
 
     def as_json(self) -> dict:
@@ -97,6 +98,7 @@ def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path
                 fingerprint=result.fingerprint,
                 suspect_reasons=judgement.reasons() if judgement else [],
                 device=result.device,
+                attachments=dict(result.attachments),
             )
         )
         if not result.outcome.is_verdict:

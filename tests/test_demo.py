@@ -15,7 +15,9 @@ REPO = Path(__file__).parent.parent
 def test_demo_reproduces_then_refutes_the_incident(tmp_path):
     workspace = tmp_path / "demo"
     before = {p: p.stat().st_mtime_ns for p in (REPO / "contracts").glob("*.yaml")}
-    proc = subprocess.run([sys.executable, "-m", "harness", "demo", "--workspace", str(workspace), "--json"], capture_output=True, text=True, check=False, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "demo", "--workspace", str(workspace), "--json"], capture_output=True, text=True, check=False, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     contract, findings = load_contract(workspace / "contracts" / "incident-demo-v1.yaml", root=workspace)
     assert contract is not None, findings

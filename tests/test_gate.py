@@ -44,7 +44,9 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / "falsifiers" / "test_value.py").write_text(TEST)
     (tmp_path / "data" / "value.txt").write_text("3")
     (tmp_path / "contracts" / "c-v1.yaml").write_text(CONTRACT)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout
     return tmp_path
 
@@ -65,7 +67,9 @@ def test_consistent_repo_passes(repo):
 def test_discharged_falsifier_that_now_fails(repo):
     (repo / "data" / "value.txt").write_text("42")  # the data changed; the test and params did not
     result = gate(repo)
-    assert [p.render() for p in result.problems] == ["[run] c-v1::F-VALUE-001: DISCHARGED on disk, but it fails now: AssertionError: value 42.0 is not below the limit"]
+    assert [p.render() for p in result.problems] == [
+        "[run] c-v1::F-VALUE-001: DISCHARGED on disk, but it fails now: AssertionError: value 42.0 is not below the limit"
+    ]
 
 
 def test_stale_verdict(repo):
@@ -102,7 +106,9 @@ def test_cli_json_and_exit_codes(repo):
     ok = subprocess.run([sys.executable, "-m", "harness", "--root", str(repo), "gate", "--json"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and json.loads(ok.stdout)["passed"] is True
     (repo / "data" / "value.txt").write_text("42")
-    bad = subprocess.run([sys.executable, "-m", "harness", "--root", str(repo), "gate", "--junitxml", str(repo.parent / "gate.xml")], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "harness", "--root", str(repo), "gate", "--junitxml", str(repo.parent / "gate.xml")], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 1 and "c-v1::F-VALUE-001" in bad.stdout
     assert 'name="falsifier" value="F-VALUE-001"' in (repo.parent / "gate.xml").read_text()
     usage = subprocess.run([sys.executable, "-m", "harness", "--root", str(repo), "gate", "--contract", "nope"], capture_output=True, text=True, check=False)

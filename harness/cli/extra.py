@@ -26,15 +26,31 @@ def register(sub, add) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_probe_shards)
 
-
-    p = sub.add_parser("gate", help="Pre-merge gate: fail when a contract claims more than the evidence shows (writes nothing).", description="Pre-merge gate: validate, lint, CUDA evidence, CPU falsifiers read-only.")
+    p = sub.add_parser(
+        "gate",
+        help="Pre-merge gate: fail when a contract claims more than the evidence shows (writes nothing).",
+        description="Pre-merge gate: validate, lint, CUDA evidence, CPU falsifiers read-only.",
+    )
     p.add_argument("--contract", action="append", default=[], metavar="NAME", help="gate only this contract (repeatable)")
     p.add_argument("--no-run", action="store_true", help="skip re-running the CPU falsifiers")
     p.add_argument("--junitxml", default=None, metavar="PATH", help="JUnit XML of the falsifier run, for CI systems")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gate)
 
-    p = sub.add_parser("demo", help="Reproduce the incident on the embedded data, then refute it (a scratch workspace).", description="Reproduce the incident on the embedded data, then refute it.")
+    p = sub.add_parser(
+        "report",
+        help="Write a self-contained HTML page and markdown from contracts + evidence.",
+        description="Write a status report from contracts and evidence.",
+    )
+    p.add_argument("--out", default="report", help="output directory (default: ./report)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "demo",
+        help="Reproduce the incident on the embedded data, then refute it (a scratch workspace).",
+        description="Reproduce the incident on the embedded data, then refute it.",
+    )
     p.add_argument("--workspace", default="harness-demo", help="scratch directory for the demo's contract and evidence (default: ./harness-demo)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
@@ -71,6 +87,25 @@ def cmd_gate(args) -> int:
     return EXIT_OK if result.passed else EXIT_FINDINGS
 
 
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from harness.cli.commands import project_root
+    from harness.report import write_report
+
+    root = project_root(args)
+    try:
+        paths = write_report(root, Path(args.out).absolute())
+    except ImportError as exc:
+        print(f"harness report: needs matplotlib for plots ({exc}); pip install 'falsifier-harness[report]'", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print_json({k: str(v) for k, v in paths.items()})
+    else:
+        print(f"report: {paths['html']} and {paths['markdown']}")
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from pathlib import Path
 
@@ -81,7 +116,9 @@ def cmd_demo(args) -> int:
     except (FileExistsError, FileNotFoundError) as exc:
         return _fail(str(exc).replace("harness probe", "harness demo"))
     if args.json:
-        print_json({a.name: {"contract_status": a.contract_status, "falsifiers": a.falsifiers, "hypotheses": a.hypotheses, "evidence": a.evidence} for a in acts})
+        print_json(
+            {a.name: {"contract_status": a.contract_status, "falsifiers": a.falsifiers, "hypotheses": a.hypotheses, "evidence": a.evidence} for a in acts}
+        )
     broken, fixed = acts
     ok = broken.contract_status == "FALSIFIED" and all(f["status"] == "DISCHARGED" for f in fixed.falsifiers.values())
     return EXIT_OK if ok else EXIT_FINDINGS

@@ -73,6 +73,7 @@ class FalsifierRun:
         self.binding = binding
         self.params = params
         self.measurements: dict[str, float] = {}
+        self.attachments: dict[str, object] = {}
         self._item = item
         self.device = "cpu"
 
@@ -100,6 +101,13 @@ class FalsifierRun:
         self.measurements[name] = number
         self._item.user_properties.append((f"measurement:{name}", number if math.isfinite(number) else str(number)))
         return number
+
+    def attach(self, name: str, data: object) -> None:
+        """Keep JSON-able detail (e.g. per-epoch losses) in the evidence, for the report's plots."""
+        import json
+
+        json.dumps(data)  # fail here, in the test, if it cannot be stored
+        self.attachments[name] = data
 
     def __repr__(self) -> str:
         return f"FalsifierRun({self.binding.key})"

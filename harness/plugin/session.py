@@ -215,6 +215,7 @@ class HarnessSession:
         run = item.funcargs.get("falsifier") if hasattr(item, "funcargs") else None
         if run is not None:
             record["measurements"] = dict(run.measurements)
+            record["attachments"] = dict(run.attachments)
             record["device"] = run.device
         if item.stash.get(_run_key, None) == "no-cuda":
             record["skip_reason_no_cuda"] = True
@@ -261,6 +262,7 @@ class HarnessSession:
                     duration=float(record.get("duration") or 0.0),
                     message=record.get("message") or "",
                     device=record.get("device") or "cpu",
+                    attachments=dict(record.get("attachments") or {}),
                     skip_reason_no_cuda=bool(record.get("skip_reason_no_cuda")),
                 )
             by_contract.setdefault(binding.contract_key, {})[binding.falsifier.id] = result
