@@ -71,8 +71,6 @@ def cmd_gate(args) -> int:
         return EXIT_OK if result.passed else EXIT_FINDINGS
     from rich.table import Table
 
-    from harness.cli.render import styled
-
     con = console()
     table = Table(title=f"harness gate — {result.contracts} contract(s)", title_justify="left")
     table.add_column("check")
