@@ -33,11 +33,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=100_000_000)
     parser.add_argument("--vocab", type=int, default=151_646)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--distribution", choices=("zipf", "uniform"), default="zipf", help="zipf is what token streams look like (a few hot ids); uniform has no hot ids")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    ids = (rng.zipf(1.2, size=args.tokens) % args.vocab).astype(np.uint32)
+    if args.distribution == "zipf":
+        ids = (rng.zipf(1.2, size=args.tokens) % args.vocab).astype(np.uint32)
+    else:
+        ids = rng.integers(0, args.vocab, size=args.tokens, dtype=np.uint32)
     gb = ids.nbytes / 1e9
-    print(f"{args.tokens:,} uint32 ids ({gb:.2f} GB), vocab {args.vocab:,}")
+    print(f"{args.tokens:,} uint32 ids ({gb:.2f} GB, {args.distribution}), vocab {args.vocab:,}")
     base = best_of(lambda: ids.sum(dtype=np.uint64), args.repeat)
     rows = [("np.sum (baseline)", base)]
     rows.append(("harness histogram (cpu, torch.bincount chunks, 2 threads)", best_of(lambda: histogram(ids, args.vocab), args.repeat)))

@@ -81,15 +81,36 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
 def histogram(ids, vocab_size: int, device: str = "cpu"):
     """Counts per id as a numpy int64 array; ``device='cuda'`` counts on the GPU."""
     if device.startswith("cuda"):
-        import numpy as np
-        import torch
-
-        total = torch.zeros(vocab_size, dtype=torch.int64, device=device)
-        for s in range(0, int(ids.shape[0]), CHUNK * 16):
-            chunk = np.ascontiguousarray(ids[s : s + CHUNK * 16]).astype(np.int32, copy=False)
-            total += torch.bincount(torch.from_numpy(chunk).to(device, non_blocking=False), minlength=vocab_size)[:vocab_size]
-        return total.cpu().numpy()
+        return _histogram_cuda(ids, vocab_size, device)
     return _histogram_cpu(ids, vocab_size)
+
+
+def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
+    """Stream ids through two pinned host buffers to the GPU and ``torch.bincount`` them there;
+    the copy of one chunk overlaps the count of the previous one."""
+    import numpy as np
+    import torch
+
+    n = int(ids.shape[0])
+    total = torch.zeros(vocab_size, dtype=torch.int64, device=device)
+    if n == 0:
+        return total.cpu().numpy()
+    size = min(chunk, n)
+    staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(2)]
+    ready = [torch.cuda.Event(), torch.cuda.Event()]
+    copy_stream = torch.cuda.Stream(device=device)
+    for i, s in enumerate(range(0, n, size)):
+        part = ids[s : s + size]
+        buf = staging[i % 2]
+        ready[i % 2].synchronize()  # the buffer's previous copy has finished
+        np.copyto(buf.numpy()[: part.shape[0]], part, casting="unsafe")
+        with torch.cuda.stream(copy_stream):
+            on_device = buf[: part.shape[0]].to(device, non_blocking=True)
+            ready[i % 2].record(copy_stream)
+        torch.cuda.current_stream().wait_stream(copy_stream)
+        on_device.record_stream(torch.cuda.current_stream())
+        total += torch.bincount(on_device, minlength=vocab_size)[:vocab_size]
+    return total.cpu().numpy()
 
 
 def stats_from_counts(counts, unk_id: int | None = None):
