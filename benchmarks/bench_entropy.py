@@ -82,13 +82,21 @@ def main() -> None:
 
     tsum = timed(lambda: resident.sum(dtype=torch.int64))
     tbin = timed(lambda: torch.bincount(resident, minlength=args.vocab))
+    from harness.checks import cuda_histogram
+
     tpath = timed(lambda: histogram(ids, args.vocab, device="cuda"))
+    tkern = None
+    if cuda_histogram.available():
+        out = torch.zeros(args.vocab, dtype=torch.int64, device=dev)
+        tkern = timed(lambda: cuda_histogram.bincount_cuda(resident, args.vocab, out=out.zero_()))
+        check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
+        assert np.array_equal(check, np.bincount(ids, minlength=args.vocab)), "kernel counts differ"
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")
-    for name, t in (
-        ("torch.sum, resident (baseline)", tsum),
-        ("torch.bincount, resident", tbin),
-        ("harness histogram(device='cuda'), incl. host→device", tpath),
-    ):
+    rows = [("torch.sum, resident (baseline)", tsum), ("torch.bincount, resident", tbin)]
+    if tkern is not None:
+        rows.append(("harness warp-aggregated kernel, resident", tkern))
+    rows.append(("harness histogram(device='cuda'), incl. host→device", tpath))
+    for name, t in rows:
         print(f"  {name:60s} {t * 1e3:9.2f} ms  {gb / t:6.1f} GB/s  {tsum / t:5.2f}× of torch.sum")
     assert np.array_equal(histogram(ids, args.vocab, device="cuda"), histogram(ids, args.vocab))
     print("  same counts on CPU and CUDA paths: yes")

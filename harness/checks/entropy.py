@@ -95,6 +95,9 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
     total = torch.zeros(vocab_size, dtype=torch.int64, device=device)
     if n == 0:
         return total.cpu().numpy()
+    from harness.checks import cuda_histogram
+
+    fast = cuda_histogram.available()
     size = min(chunk, n)
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(2)]
     ready = [torch.cuda.Event(), torch.cuda.Event()]
@@ -109,7 +112,10 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
             ready[i % 2].record(copy_stream)
         torch.cuda.current_stream().wait_stream(copy_stream)
         on_device.record_stream(torch.cuda.current_stream())
-        total += torch.bincount(on_device, minlength=vocab_size)[:vocab_size]
+        if fast:
+            cuda_histogram.bincount_cuda(on_device, vocab_size, out=total)
+        else:
+            total += torch.bincount(on_device, minlength=vocab_size)[:vocab_size]
     return total.cpu().numpy()
 
 

@@ -1,0 +1,87 @@
+"""A histogram kernel for skewed token streams on CUDA.
+
+``torch.bincount`` issues one global atomic per id; on real token streams a few ids hold a large
+share (GPT-2's "Ġ" is 41% of all tokens), so thousands of threads serialise on the same counters.
+This kernel keeps per-block counters for the hottest id range in shared memory and aggregates
+equal ids within a warp (``__match_any_sync``) before any atomic, so a hot id costs one
+shared-memory atomic per warp instead of 32 global ones. Compiled through CuPy's NVRTC when CuPy
+is installed (GPU images ship it); otherwise the caller falls back to ``torch.bincount``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+HOT = 12288  # shared-memory counters per block: 48 KiB of uint32
+
+_SOURCE = r"""
+extern "C" __global__ void token_histogram(const int* __restrict__ ids, long long n,
+                                           unsigned long long* __restrict__ out, int vocab) {
+    __shared__ unsigned int local[%(hot)d];
+    for (int i = threadIdx.x; i < %(hot)d; i += blockDim.x) local[i] = 0u;
+    __syncthreads();
+    const unsigned lane = threadIdx.x & 31u;
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long base = (long long)blockIdx.x * blockDim.x; base < n; base += stride) {
+        long long i = base + threadIdx.x;
+        bool valid = i < n;
+        int v = valid ? ids[i] : -1;
+        unsigned active = __ballot_sync(0xffffffffu, valid && v >= 0 && v < vocab);
+        if (!(valid && v >= 0 && v < vocab)) continue;
+        unsigned peers = __match_any_sync(active, v);
+        int leader = __ffs(peers) - 1;
+        if ((int)lane == leader) {
+            unsigned count = __popc(peers);
+            if (v < %(hot)d) atomicAdd(&local[v], count);
+            else atomicAdd(&out[v], (unsigned long long)count);
+        }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < %(hot)d && i < vocab; i += blockDim.x) {
+        unsigned c = local[i];
+        if (c) atomicAdd(&out[i], (unsigned long long)c);
+    }
+}
+"""
+
+
+@lru_cache(maxsize=1)
+def _kernel():
+    import cupy
+
+    return cupy.RawKernel(_SOURCE % {"hot": HOT}, "token_histogram")
+
+
+def available() -> bool:
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        _kernel()
+    except Exception:
+        return False
+    return True
+
+
+def bincount_cuda(ids_tensor, vocab_size: int, out=None):
+    """Counts of a resident int32 CUDA tensor into ``out`` (uint64 counters as an int64 tensor)."""
+    import cupy
+    import torch
+
+    if out is None:
+        out = torch.zeros(vocab_size, dtype=torch.int64, device=ids_tensor.device)
+    n = ids_tensor.numel()
+    if n == 0:
+        return out
+    threads = 512
+    sms = torch.cuda.get_device_properties(ids_tensor.device).multi_processor_count
+    blocks = min(sms * 4, (n + threads - 1) // threads)
+    torch_stream = torch.cuda.current_stream(ids_tensor.device)
+    try:
+        stream = cupy.cuda.Stream.from_external(torch_stream)
+    except (AttributeError, TypeError, ValueError):  # older CuPy, or a torch stream without the protocol
+        stream = cupy.cuda.ExternalStream(torch_stream.cuda_stream)
+    with stream:
+        _kernel()((blocks,), (threads,), (cupy.asarray(ids_tensor.contiguous()), cupy.int64(n), cupy.asarray(out).view(cupy.uint64), cupy.int32(vocab_size)))
+    return out
