@@ -134,3 +134,27 @@ def test_crashed_xdist_worker_is_not_run_and_the_rest_still_lands(proj):
     assert "crashed" in result.stdout.str()
     got = statuses(path)
     assert got["F-CRASH-1"] is None and got["F-PASS-001"] == "DISCHARGED"
+
+
+BOOBY_TRAP = """\
+from pathlib import Path
+Path(__file__).with_name("IMPORTED").write_text("a contract made the harness import me")
+
+def test_trap(falsifier):
+    pass
+"""
+
+
+def test_validate_lint_status_gate_never_import_what_a_contract_names(tmp_path):
+    from harness.cli import main
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (tmp_path / "falsifiers").mkdir()
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "falsifiers" / "test_trap.py").write_text(BOOBY_TRAP)
+    (tmp_path / "contracts" / "t-v1.yaml").write_text(
+        "metadata:\n  version: 1.0.0\nfalsification_tests:\n- id: F-1\n  test: falsifiers/test_trap.py::test_trap\n  subject: os\n"
+    )
+    for command in (["validate"], ["lint"], ["status"], ["report", "--out", str(tmp_path.parent / "r")], ["gate", "--no-run"]):
+        main(["--root", str(tmp_path), *command])
+    assert not (tmp_path / "falsifiers" / "IMPORTED").exists()

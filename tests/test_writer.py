@@ -140,3 +140,18 @@ def test_disk_full_is_a_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch
         update_file(path, [Edit(("metadata", "status"), "FALSIFIED")])
     assert path.read_text() == "metadata:\n  status: DRAFT\n"
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+
+
+def test_read_only_file_system_is_a_clear_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import tempfile
+
+    path = tmp_path / "c.yaml"
+    path.write_text("metadata:\n  status: DRAFT\n")
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(WriteError, match="Read-only file system"):
+        update_file(path, [Edit(("metadata", "status"), "FALSIFIED")])
+    assert path.read_text() == "metadata:\n  status: DRAFT\n"
