@@ -33,7 +33,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=100_000_000)
     parser.add_argument("--vocab", type=int, default=151_646)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--distribution", choices=("zipf", "uniform"), default="zipf", help="zipf is what token streams look like (a few hot ids); uniform has no hot ids")
+    parser.add_argument(
+        "--distribution", choices=("zipf", "uniform"), default="zipf", help="zipf is what token streams look like (a few hot ids); uniform has no hot ids"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     if args.distribution == "zipf":

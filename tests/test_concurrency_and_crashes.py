@@ -34,7 +34,9 @@ def test_two_sessions_on_one_contract_lose_no_update(tmp_path):
     path = tmp_path / "contracts" / "c-v1.yaml"
     path.write_text("metadata:\n  version: 1.0.0\n  status: DRAFT\nfalsification_tests:\n" + entries)
     sessions = [  # a serial session and an xdist session, at once, over the same contract
-        subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-k", selector, *extra], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-k", selector, *extra], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         for selector, extra in (("F-0 or F-1", []), ("F-2 or F-3", ["-n", "2"]))
     ]
     for proc in sessions:

@@ -25,7 +25,11 @@ FALSIFIER_KEYS = ["id", "test", "params", "plausible", "requires", "status", "fi
 falsifier_entries = st.dictionaries(st.sampled_from(FALSIFIER_KEYS), st.one_of(values, st.just("falsifiers/test_x.py::test_y")), max_size=8)
 documents = st.dictionaries(
     st.sampled_from(KEYS),
-    st.one_of(values, st.lists(falsifier_entries, max_size=3), st.fixed_dictionaries({}, optional={"status": values, "version": values, "promotion": values, "id": values})),
+    st.one_of(
+        values,
+        st.lists(falsifier_entries, max_size=3),
+        st.fixed_dictionaries({}, optional={"status": values, "version": values, "promotion": values, "id": values}),
+    ),
     max_size=6,
 )
 
