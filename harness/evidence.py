@@ -155,8 +155,8 @@ def read_results(root: Path, evidence: str | None) -> dict[str, Any] | None:
         return None
     base = Path(root) / evidence
     candidate = base / RESULTS_FILE if not base.name.endswith(".json") else base
-    root_real = os.path.realpath(root)
-    real = os.path.realpath(candidate)
+    root_real = _realpath(str(root))
+    real = _realpath(str(candidate))
     if not real.startswith(root_real + os.sep):
         return None
     try:
@@ -164,6 +164,11 @@ def read_results(root: Path, evidence: str | None) -> dict[str, Any] | None:
     except OSError:
         return None
     return _read_json(real, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=4096)
+def _realpath(path: str) -> str:
+    return os.path.realpath(path)
 
 
 @lru_cache(maxsize=512)

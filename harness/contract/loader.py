@@ -340,11 +340,21 @@ def load_contract_text(
     display = display_path(path, root)
     if allowed_roots is None:
         allowed_roots = artifact_roots_from_env()
+    from harness.contract import cache
+
+    key = cache.key_for(text)
+    plain = cache.get(key)
+    if isinstance(plain, dict):
+        # cached: the text passed the schema before; file-system checks run again
+        if not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots):
+            return _build(path, display, text, None, plain, falsifiers_dir), []
     plain = load_plain_fast(text)
     if isinstance(plain, dict):
         # fast path: validate without positions; any finding sends us down the careful path
-        findings = schema_findings(None, plain, display) + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots)
+        schema_problems = schema_findings(None, plain, display)
+        findings = schema_problems + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots)
         if not findings:
+            cache.put(key, plain)
             return _build(path, display, text, None, plain, falsifiers_dir), []
     loaded, findings = load_text(text, display)
     if loaded is None:

@@ -68,4 +68,4 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # Fixtures are defined beside the session but must be visible wherever the plugin is loaded.
-from harness.plugin.session import falsifier, harness_binding, subject  # noqa: E402,F401
+from harness.plugin.session import falsifier, subject  # noqa: E402,F401

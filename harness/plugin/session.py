@@ -7,7 +7,6 @@ State lives on this object (registered with the plugin manager), not in module g
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -111,7 +110,7 @@ class HarnessSession:
             if b.falsifier.needs_cuda:
                 marks.append(pytest.mark.cuda)
             params.append(pytest.param(b, id=b.key, marks=marks))
-        metafunc.parametrize("harness_binding", params, indirect=True)
+        metafunc.parametrize("falsifier", params, indirect=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -119,7 +118,7 @@ class HarnessSession:
         keep, drop = [], []
         for item in items:
             callspec = getattr(item, "callspec", None)
-            binding = callspec.params.get("harness_binding") if callspec else None
+            binding = callspec.params.get("falsifier") if callspec else None
             uses_falsifier = "falsifier" in getattr(item, "fixturenames", ())
             if binding is not None:
                 item.stash[_binding_key] = binding
@@ -415,36 +414,29 @@ class HarnessSession:
 
 
 @pytest.fixture
-def harness_binding(request) -> Binding:
-    """The (contract, falsifier) this item runs for; parametrized by the plugin."""
-    param = getattr(request, "param", None)
-    if param is None:
-        pytest.fail("this falsifier test is not bound by any contract", pytrace=False)
-    return param
+def falsifier(request):
+    """The running falsifier: ``params``, ``record(name, value)``, ``attach``, ``plausible``.
 
-
-@pytest.fixture
-def falsifier(request, harness_binding):
-    """The running falsifier: ``params``, ``record(name, value)``, ``plausible``."""
+    Parametrized by the plugin with the (contract, falsifier) binding of each item.
+    """
     from harness.plugin.fixtures import FalsifierRun, ParamError, resolve_params
 
+    binding = getattr(request, "param", None)
+    if not isinstance(binding, Binding):
+        pytest.fail("this falsifier test is not bound by any selected contract", pytrace=False)
     session = request.config.pluginmanager.get_plugin("harness-session")
     root = Path(request.config.rootpath) if session is None else session.root
-    declared = getattr(request.function, "__harness_accepts__", None)
     try:
-        params = resolve_params(harness_binding, declared, root)
+        params = resolve_params(binding, getattr(request.function, "__harness_accepts__", None), root)
     except ParamError as exc:
         pytest.fail(str(exc), pytrace=False)
-    run = FalsifierRun(harness_binding, params, request.node)
-    started = time.perf_counter()
-    yield run
-    run.duration = time.perf_counter() - started
+    return FalsifierRun(binding, params, request.node)
 
 
 @pytest.fixture
-def subject(request, harness_binding):
+def subject(request, falsifier):
     """The pipeline part the contract names (``subject: FIXTURE``), resolved by fixture name."""
-    name = harness_binding.falsifier.subject
+    name = falsifier.binding.falsifier.subject
     if not name:
-        pytest.fail(f"{harness_binding.key} names no subject, but its test asks for one", pytrace=False)
+        pytest.fail(f"{falsifier.binding.key} names no subject, but its test asks for one", pytrace=False)
     return request.getfixturevalue(name)
