@@ -189,8 +189,11 @@ def falsifier_record(root: Path, evidence: str | None, falsifier_id: str) -> dic
 
 
 def measurements_from_evidence(root: Path, contract) -> dict[str, dict[str, float]]:
-    """Each falsifier's measurements, from the evidence its ledger points at."""
+    """Each falsifier's measurements, from the evidence its ledger points at. Only a promotion
+    rule reads them, so a contract without one costs no evidence reads."""
     out: dict[str, dict[str, float]] = {}
+    if contract.promotion is None or not contract.promotion.measurements:
+        return out
     for f in contract.falsifiers:
         record = falsifier_record(root, f.evidence, f.id)
         if record and isinstance(record.get("measurements"), dict):

@@ -68,6 +68,10 @@ class HarnessSession:
         self.claims = []
         self.write_errors: list[str] = []
         self._covers_cache: dict[str, bool] = {}
+        self.totals: Counter = Counter()
+        self.contracts_seen = 0
+        self._data_dirs = {Path(contracts_dir), Path(config.rootpath) / config.getini("harness_evidence")}
+        self.contracts_listed = 0
         self._load()
 
     # ----------------------------------------------------------------- loading and binding
@@ -90,6 +94,12 @@ class HarnessSession:
         self.bindings = bindings_for(self.contracts)
         for b in self.bindings:
             self.by_test.setdefault((b.test_path(self.root), b.falsifier.test_func), []).append(b)
+
+    def pytest_ignore_collect(self, collection_path, config):
+        """contracts/ and evidence/ hold no tests: don't make pytest walk thousands of files there."""
+        if collection_path in self._data_dirs:
+            return True
+        return None
 
     def pytest_report_header(self, config):
         bound = len(self.bindings)
@@ -365,9 +375,17 @@ class HarnessSession:
     # ----------------------------------------------------------------- reporting
     def _summarise(self, key: str, results, update) -> None:
         counts = Counter(r.outcome.value for r in results.values())
+        self.totals.update(counts)
+        self.contracts_seen += 1
         order = ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run"]
         parts = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
-        self.summary_lines.append(("bold", f"{key}: {parts}"))
+        start = len(self.summary_lines)
+        self._summarise_details(results, update)
+        if len(self.summary_lines) > start or self.config.get_verbosity() > 0:
+            self.summary_lines.insert(start, ("bold", f"{key}: {parts}"))
+            self.contracts_listed += 1
+
+    def _summarise_details(self, results, update) -> None:
         if update is None:
             for r in results.values():
                 if r.outcome is Outcome.NOT_RUN:
@@ -398,10 +416,16 @@ class HarnessSession:
             )
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
-        if not (self.summary_lines or self.claims or self.write_errors):
+        if not (self.contracts_seen or self.claims or self.write_errors):
             return
         tr = terminalreporter
         tr.write_sep("=", "harness: contracts")
+        order = ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run"]
+        total = ", ".join(f"{self.totals[o]} {o}" for o in order if self.totals.get(o))
+        quiet = self.contracts_seen - self.contracts_listed
+        tr.write_line(
+            f"{self.contracts_seen} contract(s): {total}" + (f"; {quiet} without status changes or unrun falsifiers (-v lists them)" if quiet > 0 else "")
+        )
         colours = {"red": {"red": True}, "green": {"green": True}, "yellow": {"yellow": True}, "purple": {"purple": True}, "bold": {"bold": True}}
         for style, text in self.summary_lines:
             tr.write_line(text, **colours.get(style, {}))
