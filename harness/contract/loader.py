@@ -344,10 +344,9 @@ def load_contract_text(
 
     key = cache.key_for(text)
     plain = cache.get(key)
-    if isinstance(plain, dict):
-        # cached: the text passed the schema before; file-system checks run again
-        if not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots):
-            return _build(path, display, text, None, plain, falsifiers_dir), []
+    # cached: the text passed the schema before; file-system checks run again
+    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots):
+        return _build(path, display, text, None, plain, falsifiers_dir), []
     plain = load_plain_fast(text)
     if isinstance(plain, dict):
         # fast path: validate without positions; any finding sends us down the careful path
