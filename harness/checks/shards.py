@@ -7,7 +7,6 @@ Integrity is checked without loading a shard whole: sizes from metadata, ids str
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,7 +156,3 @@ def write_shard(path: Path, ids, vocab_size: int) -> Path:
     write_atomic(path, ids.astype(dtype, copy=False).tobytes())
     write_atomic(path.with_suffix(".json"), json.dumps({"dtype": str(ids.dtype), "vocab_size": int(vocab_size), "count": int(ids.size)}) + "\n")
     return path
-
-
-def shard_bytes(paths: list[Path]) -> int:
-    return sum(os.path.getsize(p) for p in paths)

@@ -9,7 +9,6 @@ purity checks.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -279,7 +278,3 @@ def synthetic_tokens(vocab_size: int, count: int, seed: int):
         state = (6364136223846793005 * state + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
         out.append((state >> 33) % vocab_size)
     return out
-
-
-def ln(v: int) -> float:
-    return math.log(v)
