@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# Under pytest-xdist every worker (and the pytest subprocesses it starts) would otherwise run
+# torch's intra-op thread pool on all cores: spinning OpenMP threads then starve each other.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 DATA = Path(__file__).parent / "data"

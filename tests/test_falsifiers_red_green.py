@@ -48,6 +48,7 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "entropy-green-real": (ENTROPY, PIPE, {}),
     "sanity-green-tiny": (SANITY, "tiny_lm", {}),
     "sanity-red-floor-above-ln-v": (SANITY, "tiny_lm", {"low": 7.5}),
+    "sanity-suspect-tight-band": (SANITY, "tiny_lm", {}),  # passes numerically; its band is set below
     "pollution-red-stale-buffer": (POLLUTION, "tiny_lm_stale_logits", {}),
     "pollution-green": (POLLUTION, "tiny_lm", {}),
     "purity-red-dropout": (PURITY, "tiny_lm_dropout_in_eval", {}),
@@ -103,6 +104,8 @@ def outcomes(tmp_path_factory):
         ]
         if params:
             lines += ["  params:", *(f"    {k}: {json.dumps(v)}" for k, v in params.items())]
+        if case == "sanity-suspect-tight-band":
+            lines += ["  plausible:", "    abs_dev_from_ln_v: [0.0, 0.01]"]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "falsifiers"], cwd=root, capture_output=True, text=True, check=False)
     results = {}
@@ -189,6 +192,11 @@ def test_sanity_bound_green_on_tiny_lm(outcomes):
 
 def test_sanity_bound_red_when_the_bound_excludes_the_real_loss(outcomes):
     check(outcomes, "sanity-red-floor-above-ln-v", "FALSIFIED", "outside [7.5,")
+
+
+def test_sanity_bound_numerically_passing_but_off_its_band_is_suspect(outcomes):
+    # the incident's shape: the assertion holds, a measurement does not fit what a healthy run gives
+    assert check(outcomes, "sanity-suspect-tight-band", "METHODOLOGY_SUSPECT")["abs_dev_from_ln_v"] > 0.01
 
 
 def test_train_pollution_red_on_stale_shared_logits_buffer(outcomes):

@@ -321,3 +321,10 @@ def test_plugin_is_inert_without_contracts(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert "harness:" not in result.stdout.str()
+
+
+def test_selecting_an_invalid_contract_names_its_first_finding(proj):
+    (proj.path / "contracts" / "broken-v1.yaml").write_text("metadata:\n  version: 1.0\n")
+    result = proj.runpytest("--contract=broken-v1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*broken-v1 does not validate: contracts/broken-v1.yaml:2:12:*wrong-type*"])

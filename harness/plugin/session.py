@@ -58,6 +58,11 @@ class HarnessSession:
         self.check_mode: bool = config.getoption("harness_check")
         self.no_write: bool = self.check_mode or config.getoption("harness_no_write")
         self.is_worker = hasattr(config, "workerinput")
+        if self.is_worker:
+            # share the cores between xdist workers: torch's spinning OpenMP threads otherwise
+            # oversubscribe them and a run slows down by an order of magnitude
+            workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+            os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         self.contracts = []
         self.load_findings = []
         self.bindings: list[Binding] = []
@@ -87,6 +92,10 @@ class HarnessSession:
         if self.selected_names:
             known = {name for c in self.contracts for name in c.names()}
             unknown = [n for n in self.selected_names if n not in known]
+            invalid = {Path(f.path).stem: f for f in self.load_findings}
+            broken = [n for n in unknown if n in invalid]
+            if broken:
+                raise pytest.UsageError(f"--contract: {', '.join(broken)} does not validate: {invalid[broken[0]].render()}")
             if unknown:
                 listing = ", ".join(sorted(c.key for c in self.contracts)) or "(none found)"
                 raise pytest.UsageError(f"--contract: unknown contract {', '.join(unknown)}; known contracts in {self.contracts_dir}: {listing}")
