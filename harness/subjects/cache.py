@@ -11,3 +11,11 @@ def cache_dir() -> Path:
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def build_lock(name: str):
+    """A cross-process lock for building one cached subject: parallel workers (pytest-xdist) on a
+    cold cache wait for the first builder instead of writing the same files at once."""
+    from filelock import FileLock
+
+    return FileLock(str(cache_dir() / f".{name}.lock"), timeout=1800)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.subjects.cache import cache_dir
+from harness.subjects.cache import build_lock, cache_dir
 from harness.subjects.corpus import DEFAULT_CORPUS_BYTES, stdlib_documents
 from harness.subjects.qwen_vocab import QWEN_VOCAB_SIZE, export_hf_files
 
@@ -70,7 +70,9 @@ def _key(corpus_bytes: int) -> str:
 def vocab_dir() -> Path:
     directory = cache_dir() / "qwen2.5-hf"
     if not (directory / "tokenizer.json").exists():
-        export_hf_files(directory)
+        with build_lock("qwen2.5-hf"):
+            if not (directory / "tokenizer.json").exists():
+                export_hf_files(directory)
     return directory
 
 
@@ -78,55 +80,14 @@ def build_pipeline(kind: str, corpus_bytes: int = DEFAULT_CORPUS_BYTES, root: Pa
     """The shards of ``kind`` (healthy | incident), built once and cached."""
     if kind not in KINDS:
         raise ValueError(f"pipeline kind must be one of {KINDS}")
-    import numpy as np
-
-    from harness.checks.shards import write_shard
-    from harness.subjects.encoders import ByteLevelEncoder, HexByteEncoder
-
     vdir = vocab_dir()
     base = (root or cache_dir()) / f"shards-{kind}-{_key(corpus_bytes)}"
     done = base / "BUILT.json"
     encoder_name = "byte_level" if kind == "healthy" else "hex_byte"
     if not done.exists():
-        base.mkdir(parents=True, exist_ok=True)
-        for stale in base.glob("*"):
-            stale.unlink()
-        if encoder_name == "byte_level":
-            encoder = ByteLevelEncoder(vdir / "tokenizer.json")
-        else:
-            from harness.checks.vocab import load_vocab
-
-            vocab = load_vocab(vdir / "vocab.json")
-            encoder = HexByteEncoder(vocab.tokens, list(vocab.merges or []))
-        docs = stdlib_documents(corpus_bytes)
-        buffer: list[int] = []
-        shard_index = 0
-        with _progress() as progress:
-            task = progress.add_task(f"encoding stdlib ({kind})", total=len(docs))
-            for start in range(0, len(docs), 64):
-                batch = [text for _, text in docs[start : start + 64]]
-                for ids in encoder.encode_batch(batch):
-                    buffer.extend(ids)
-                    buffer.append(encoder.eos_id)
-                while len(buffer) >= SHARD_TOKENS:
-                    write_shard(base / f"shard-{shard_index:05d}.bin", np.asarray(buffer[:SHARD_TOKENS], dtype=np.uint32), QWEN_VOCAB_SIZE)
-                    buffer = buffer[SHARD_TOKENS:]
-                    shard_index += 1
-                progress.advance(task, len(batch))
-        if buffer:
-            write_shard(base / f"shard-{shard_index:05d}.bin", np.asarray(buffer, dtype=np.uint32), QWEN_VOCAB_SIZE)
-        done.write_text(
-            json.dumps(
-                {
-                    "kind": kind,
-                    "encoder": encoder_name,
-                    "documents": len(docs),
-                    "corpus_bytes": corpus_bytes,
-                    "unk_id": encoder.unk_id,
-                    "eos_id": encoder.eos_id,
-                }
-            )
-        )
+        with build_lock(base.name):
+            if not done.exists():
+                _build_shards(kind, encoder_name, vdir, base, done, corpus_bytes)
     meta = json.loads(done.read_text())
     return Pipeline(
         kind=kind,
@@ -137,4 +98,52 @@ def build_pipeline(kind: str, corpus_bytes: int = DEFAULT_CORPUS_BYTES, root: Pa
         vocab_size=QWEN_VOCAB_SIZE,
         unk_id=meta["unk_id"],
         eos_id=meta["eos_id"],
+    )
+
+
+def _build_shards(kind: str, encoder_name: str, vdir: Path, base: Path, done: Path, corpus_bytes: int) -> None:
+    """Encode the corpus into uint32 shards of SHARD_TOKENS ids; BUILT.json is written last."""
+    import numpy as np
+
+    from harness.checks.shards import write_shard
+    from harness.subjects.encoders import ByteLevelEncoder, HexByteEncoder
+
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob("*"):
+        stale.unlink()
+    if encoder_name == "byte_level":
+        encoder = ByteLevelEncoder(vdir / "tokenizer.json")
+    else:
+        from harness.checks.vocab import load_vocab
+
+        vocab = load_vocab(vdir / "vocab.json")
+        encoder = HexByteEncoder(vocab.tokens, list(vocab.merges or []))
+    docs = stdlib_documents(corpus_bytes)
+    buffer: list[int] = []
+    shard_index = 0
+    with _progress() as progress:
+        task = progress.add_task(f"encoding stdlib ({kind})", total=len(docs))
+        for start in range(0, len(docs), 64):
+            batch = [text for _, text in docs[start : start + 64]]
+            for ids in encoder.encode_batch(batch):
+                buffer.extend(ids)
+                buffer.append(encoder.eos_id)
+            while len(buffer) >= SHARD_TOKENS:
+                write_shard(base / f"shard-{shard_index:05d}.bin", np.asarray(buffer[:SHARD_TOKENS], dtype=np.uint32), QWEN_VOCAB_SIZE)
+                buffer = buffer[SHARD_TOKENS:]
+                shard_index += 1
+            progress.advance(task, len(batch))
+    if buffer:
+        write_shard(base / f"shard-{shard_index:05d}.bin", np.asarray(buffer, dtype=np.uint32), QWEN_VOCAB_SIZE)
+    done.write_text(
+        json.dumps(
+            {
+                "kind": kind,
+                "encoder": encoder_name,
+                "documents": len(docs),
+                "corpus_bytes": corpus_bytes,
+                "unk_id": encoder.unk_id,
+                "eos_id": encoder.eos_id,
+            }
+        )
     )

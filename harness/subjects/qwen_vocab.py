@@ -75,5 +75,5 @@ def export_hf_files(out_dir: Path) -> dict[str, Path]:
     )
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
-    tok.save(str(out_dir / "tokenizer.json"))
+    write_atomic(out_dir / "tokenizer.json", tok.to_str())  # last: its presence means the export is whole
     return {"vocab": out_dir / "vocab.json", "merges": out_dir / "merges.txt", "tokenizer": out_dir / "tokenizer.json"}
