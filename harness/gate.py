@@ -18,19 +18,18 @@ from pathlib import Path
 from harness.binding import find_test, fingerprint
 from harness.contract import Contract, discover, load_contract
 from harness.evidence import falsifier_record
+from harness.ledger import Claim
 from harness.lint import lint_contract, load_baseline, split_new
 
 
-@dataclass
-class GateProblem:
-    check: str  # validate | lint | cuda-evidence | run
-    contract: str
-    falsifier: str | None
-    reason: str
+@dataclass(frozen=True)
+class GateProblem(Claim):
+    """A claim not backed, and which of the gate's checks found it."""
+
+    check: str = "run"  # validate | lint | cuda-evidence | run
 
     def render(self) -> str:
-        who = f"{self.contract}::{self.falsifier}" if self.falsifier else self.contract
-        return f"[{self.check}] {who}: {self.reason}"
+        return f"[{self.check}] {super().render()}"
 
 
 @dataclass
@@ -64,16 +63,22 @@ def cuda_evidence_problems(contract: Contract, root: Path) -> list[GateProblem]:
         current = fingerprint(f, test) if test.exists else None
         record = falsifier_record(root, f.evidence, f.id)
         if record is None:
-            problems.append(GateProblem("cuda-evidence", contract.key, f.id, "DISCHARGED on CUDA without any evidence record"))
+            problems.append(GateProblem(contract.key, f.id, "DISCHARGED on CUDA without any evidence record", check="cuda-evidence"))
         elif not str(record.get("device", "")).startswith("cuda"):
             problems.append(
-                GateProblem("cuda-evidence", contract.key, f.id, f"DISCHARGED, but its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA")
+                GateProblem(
+                    contract.key, f.id, f"DISCHARGED, but its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA", check="cuda-evidence"
+                )
             )
         elif record.get("outcome") != "passed":
-            problems.append(GateProblem("cuda-evidence", contract.key, f.id, f"DISCHARGED, but its CUDA evidence records outcome {record.get('outcome')!r}"))
+            problems.append(
+                GateProblem(contract.key, f.id, f"DISCHARGED, but its CUDA evidence records outcome {record.get('outcome')!r}", check="cuda-evidence")
+            )
         elif current is not None and record.get("fingerprint") != current:
             problems.append(
-                GateProblem("cuda-evidence", contract.key, f.id, "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)")
+                GateProblem(
+                    contract.key, f.id, "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)", check="cuda-evidence"
+                )
             )
     return problems
 
@@ -91,7 +96,7 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
         for finding in findings:
             if finding.is_error:
                 validate_fail = True
-                result.problems.append(GateProblem("validate", finding.location, None, f"{finding.message} [{finding.rule}]"))
+                result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="validate"))
         if contract is not None and (not names or contract.names() & set(names)):
             contracts.append(contract)
     if names:
@@ -103,7 +108,7 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
     lint_findings = [f for c in contracts for f in lint_contract(c, root) if f.is_error]
     new, _known = split_new(lint_findings, load_baseline(root))
     for finding in new:
-        result.problems.append(GateProblem("lint", finding.location, None, f"{finding.message} [{finding.rule}]"))
+        result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="lint"))
     result.checks["lint"] = "fail" if new else "pass"
     cuda = [p for c in contracts for p in cuda_evidence_problems(c, root)]
     result.problems.extend(cuda)
@@ -127,10 +132,12 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
             result.checks["run"] = "pass"
             return result
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-        result.problems.append(GateProblem("run", "-", None, f"the falsifier run produced no report (pytest exit {proc.returncode}): " + " | ".join(tail)))
+        result.problems.append(
+            GateProblem("-", None, f"the falsifier run produced no report (pytest exit {proc.returncode}): " + " | ".join(tail), check="run")
+        )
         result.checks["run"] = "fail"
         return result
     for claim in data["claims"]:
-        result.problems.append(GateProblem("run", claim["contract"], claim["falsifier"], claim["reason"]))
+        result.problems.append(GateProblem(claim["contract"], claim["falsifier"], claim["reason"], check="run"))
     result.checks["run"] = "fail" if data["claims"] else "pass"
     return result

@@ -129,7 +129,7 @@ def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path
     for h in contract.hypotheses:
         h_status = derive_hypothesis_status(h, statuses)
         hypotheses.append({"id": h.id, "status": h_status, "statement": h.statement})
-        if (h.status or OPEN) != h_status or (h.status is None and h_status != OPEN):
+        if (h.status or OPEN) != h_status:
             edits.append(Edit(("hypotheses", h.index, "status"), h_status, after="id"))
     return ContractUpdate(contract, edits, rows, contract.status, status_after, hypotheses, movers)
 
@@ -151,9 +151,7 @@ def unbacked_claims(contract: Contract, results: Mapping[str, RunResult], fresh_
     """Where the contract on disk claims more than this run shows."""
     claims: list[Claim] = []
     for f in contract.bound_falsifiers:
-        if f.status not in (DISCHARGED, SUSPECT) and f.status is not None:
-            continue
-        if f.status is None:
+        if f.status not in (DISCHARGED, SUSPECT):
             continue
         result = results.get(f.id)
         fresh = fresh_fingerprints.get(f.id)

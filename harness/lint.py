@@ -29,20 +29,18 @@ def _at(contract: Contract, path: list, rule: str, message: str, *, key: bool = 
 class FalsifierState:
     """What lint knows of one bound falsifier: its test, and whether its verdict is current."""
 
-    fresh_fingerprint: str | None
     stale: bool
     test_exists: bool
 
 
-def falsifier_state(contract: Contract, falsifier, root: Path) -> FalsifierState:
+def falsifier_state(falsifier, root: Path) -> FalsifierState:
     if not falsifier.bound:
-        return FalsifierState(None, False, False)
+        return FalsifierState(False, False)
     test = find_test(root, falsifier.test_file, falsifier.test_func)
     if not test.exists:
-        return FalsifierState(None, False, False)
-    fresh = fingerprint(falsifier, test)
-    stale = falsifier.status not in (None, OPEN) and falsifier.fingerprint != fresh
-    return FalsifierState(fresh, stale, True)
+        return FalsifierState(False, False)
+    stale = falsifier.status not in (None, OPEN) and falsifier.fingerprint != fingerprint(falsifier, test)
+    return FalsifierState(stale, True)
 
 
 def lint_contract(contract: Contract, root: Path) -> list[Finding]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from harness.contract import load_contract
 from harness.writer import remove_stale_temp_files
@@ -16,6 +17,7 @@ from tests.conftest import DATA
 
 SLOW_TEST = """\
 import time
+from pathlib import Path
 from harness import accepts
 
 @accepts("value")
@@ -62,12 +64,18 @@ while True:
 """
 
 
-def test_writer_killed_at_random_moments_never_leaves_a_broken_contract(tmp_path):
+def _writer_loop_setup(tmp_path: Path) -> tuple[Path, str, Path]:
+    """A comment-heavy contract to rewrite, its original text, and the rewrite-loop script."""
     path = tmp_path / "pv-shaped-v1.yaml"
     original = (DATA / "pv-shaped-v1.yaml").read_text()
     path.write_text(original.replace("status: PARTIAL_ALGORITHM_LEVEL", "status: DRAFT"))
     script = tmp_path / "loop.py"
     script.write_text(textwrap.dedent(WRITER_LOOP))
+    return path, original, script
+
+
+def test_writer_killed_at_random_moments_never_leaves_a_broken_contract(tmp_path):
+    path, original, script = _writer_loop_setup(tmp_path)
     rng = random.Random(1234)
     seen = set()
     kills = 0
@@ -93,11 +101,7 @@ def test_writer_killed_at_random_moments_never_leaves_a_broken_contract(tmp_path
 
 
 def test_readers_never_see_a_partial_contract_while_a_writer_rewrites_it(tmp_path):
-    path = tmp_path / "pv-shaped-v1.yaml"
-    original = (DATA / "pv-shaped-v1.yaml").read_text()
-    path.write_text(original.replace("status: PARTIAL_ALGORITHM_LEVEL", "status: DRAFT"))
-    script = tmp_path / "loop.py"
-    script.write_text(textwrap.dedent(WRITER_LOOP))
+    path, _, script = _writer_loop_setup(tmp_path)
     writer = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     reads, states = 0, set()
     try:

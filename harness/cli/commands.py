@@ -16,7 +16,7 @@ UNREADABLE_RULES = {"unreadable"}
 
 
 @dataclass
-class Loaded:
+class ContractSet:
     root: Path
     contracts: list[Contract] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -32,11 +32,11 @@ def project_root(args) -> Path:
     return Path(args.root).absolute() if getattr(args, "root", None) else find_project_root()
 
 
-def load_paths(args) -> Loaded:
+def load_paths(args) -> ContractSet:
     root = project_root(args)
     raw = [Path(p) for p in (args.paths or [])] or [root / DEFAULT_CONTRACTS]
     files, missing = discover(raw)
-    loaded = Loaded(root=root, files=len(files))
+    loaded = ContractSet(root=root, files=len(files))
     if missing:
         loaded.usage_error = "no such file or directory: " + ", ".join(str(m) for m in missing)
         return loaded
@@ -115,7 +115,7 @@ def cmd_status(args) -> int:
             "falsifiers": [],
         }
         for f in contract.falsifiers:
-            state = falsifier_state(contract, f, loaded.root)
+            state = falsifier_state(f, loaded.root)
             record = falsifier_record(loaded.root, f.evidence, f.id) if f.evidence else None
             entry["falsifiers"].append(
                 {
