@@ -30,6 +30,7 @@ class TestInfo:
     accepts: dict[str, Any] | None = None  # name → default, REQUIRED marker for required
     records: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    takes_falsifier: bool = False
 
     def required_params(self) -> set[str]:
         return {k for k, v in (self.accepts or {}).items() if v is _MISSING}
@@ -113,8 +114,36 @@ def _find_test(path_str: str, test_file: str, test_func: str, mtime_ns: int, siz
                 accepts=accepts,
                 records=recorded,
                 problems=tuple(problems),
+                takes_falsifier=any(a.arg in ("falsifier", "subject") for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)),
             )
     return TestInfo(test_file, test_func, exists=False, file_exists=True)
+
+
+def declaration_digest(falsifier: Falsifier) -> str:
+    """What the contract declares for one falsifier (test, params, requirements, subject, bands):
+    a run's verdict is written only while the contract still declares what ran."""
+    payload = {
+        "test": falsifier.test,
+        "params": falsifier.params,
+        "requires": sorted(falsifier.requires),
+        "subject": falsifier.subject,
+        "plausible": {k: list(v) for k, v in sorted(falsifier.plausible.items())},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def collectable_problem(test: TestInfo, python_files: list[str], python_functions: list[str]) -> str | None:
+    """Why pytest would never make a bound item of this test, or None when it would."""
+    import fnmatch
+
+    name = Path(test.file).name
+    if not any(fnmatch.fnmatch(name, pattern) for pattern in python_files):
+        return f"{test.file} does not match python_files ({' '.join(python_files)}), so pytest never collects it"
+    if not any(test.func.startswith(prefix) or fnmatch.fnmatch(test.func, prefix) for prefix in python_functions):
+        return f"{test.func} does not match python_functions ({' '.join(python_functions)}), so it is not a test"
+    if not test.takes_falsifier:
+        return f"{test.func} does not take the `falsifier` fixture, so the harness cannot bind it"
+    return None
 
 
 def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None) -> str:

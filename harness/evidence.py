@@ -8,11 +8,17 @@ contract, so re-running with the same results changes no contract byte.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import hashlib
+import hmac
 import json
+import math
 import os
 import platform
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -114,8 +120,12 @@ def render_readme(
     return "\n".join(lines)
 
 
-def write_run(
-    root: Path,
+RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+SIGNATURE_FILE = "results.sig"
+SIGNING_KEY_ENV = "HARNESS_EVIDENCE_KEY"
+
+
+def results_payload(
     contract_key: str,
     contract_id: str,
     run_id: str,
@@ -124,14 +134,9 @@ def write_run(
     status_before: str | None,
     status_after: str | None,
     hypotheses: list[dict[str, str]],
-) -> Path:
-    """Write one run's evidence; returns its directory relative to ``root``."""
-    rel = Path(EVIDENCE_DIR) / contract_key / run_id
-    directory = Path(root) / rel
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
-    except OSError as exc:
-        raise WriteError(f"{directory}: cannot create evidence directory ({exc.strerror or exc})") from None
+) -> bytes:
+    """The bytes of one run's ``results.json``: computed before anything is written, so the
+    contract's ledger can carry their digest."""
     payload = {
         "contract": contract_id,
         "contract_key": contract_key,
@@ -142,16 +147,68 @@ def write_run(
         "falsifiers": {r.falsifier_id: asdict(r) for r in results},
         "hypotheses": hypotheses,
     }
+    return (json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:32]
+
+
+def signature_of(data: bytes, key: str) -> str:
+    return "hmac-sha256:" + hmac.new(key.encode("utf-8"), data, hashlib.sha256).hexdigest()
+
+
+def safe_run_dir(root: Path, evidence_dir: str, contract_key: str, run_id: str) -> Path:
+    """The folder for one run, refused (WriteError) when it would resolve outside the project:
+    a committed symlink ``evidence/<contract> → /elsewhere`` must not make a run write there."""
+    root_real = os.path.realpath(root)
+    directory = Path(root) / evidence_dir / contract_key / run_id
+    probe = directory
+    while not probe.exists() and probe != Path(root):
+        probe = probe.parent
+    real = os.path.realpath(probe)
+    if real != root_real and not real.startswith(root_real + os.sep):
+        raise WriteError(f"{probe}: resolves to {real}, outside the project; no evidence written there")
+    return directory
+
+
+def write_run(root: Path, evidence_dir: str, contract_key: str, run_id: str, payload: bytes, readme: str, dispatch: dict[str, Any]) -> Path:
+    """Write one run's evidence (not ``LATEST``: that moves only once the contract records the run).
+    Returns the run folder."""
+    directory = safe_run_dir(root, evidence_dir, contract_key, run_id)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+    except OSError as exc:
+        raise WriteError(f"{directory}: cannot create evidence directory ({exc.strerror or exc})") from None
     write_atomic(directory / "dispatch.txt", "".join(f"{k}: {v}\n" for k, v in dispatch.items()))
-    write_atomic(directory / RESULTS_FILE, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-    write_atomic(directory / "README.md", render_readme(contract_id, run_id, status_before, status_after, results, hypotheses))
-    write_atomic(Path(root) / EVIDENCE_DIR / contract_key / "LATEST", run_id + "\n")
-    return rel
+    write_atomic(directory / RESULTS_FILE, payload)
+    key = os.environ.get(SIGNING_KEY_ENV, "")
+    if key:
+        write_atomic(directory / SIGNATURE_FILE, signature_of(payload, key) + "\n")
+    write_atomic(directory / "README.md", readme)
+    return directory
+
+
+def write_latest(root: Path, evidence_dir: str, contract_key: str, run_id: str) -> None:
+    directory = safe_run_dir(root, evidence_dir, contract_key, run_id).parent
+    write_atomic(directory / "LATEST", run_id + "\n")
+
+
+def discard_run(directory: Path) -> None:
+    """Remove a run folder whose contract could not be written: no evidence no contract records."""
+    shutil.rmtree(directory, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        directory.parent.rmdir()  # the contract's folder, if this was its only run
 
 
 def read_results(root: Path, evidence: str | None) -> dict[str, Any] | None:
-    """The results.json an evidence pointer names, or None when absent or unreadable."""
-    if not evidence:
+    """The results.json an evidence pointer names, sanitised; None when absent or unreadable."""
+    found = _read_results_bytes(root, evidence)
+    return None if found is None else found[1]
+
+
+def _read_results_bytes(root: Path, evidence: str | None) -> tuple[bytes, dict[str, Any]] | None:
+    if not evidence or not isinstance(evidence, str):
         return None
     base = Path(root) / evidence
     candidate = base / RESULTS_FILE if not base.name.endswith(".json") else base
@@ -172,12 +229,90 @@ def _realpath(path: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _read_json(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+def _read_json(path: str, mtime_ns: int, size: int) -> tuple[bytes, dict[str, Any]] | None:
     try:
-        data = json.loads(Path(path).read_text("utf-8"))
+        raw = Path(path).read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return (raw, sanitise(data)) if isinstance(data, dict) else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sanitise(data: dict[str, Any]) -> dict[str, Any]:
+    """Evidence is input like any other: keep only numbers as measurements and strings as dispatch
+    values, so a hand-edited file is a finding, never a traceback in lint, check or report."""
+    out = dict(data)
+    dispatch = data.get("dispatch")
+    out["dispatch"] = {str(k): v if isinstance(v, str) else json.dumps(v, default=str) for k, v in dispatch.items()} if isinstance(dispatch, dict) else {}
+    falsifiers = data.get("falsifiers")
+    clean: dict[str, Any] = {}
+    for fid, record in falsifiers.items() if isinstance(falsifiers, dict) else ():
+        if not isinstance(record, dict):
+            continue
+        record = dict(record)
+        measurements = record.get("measurements")
+        record["measurements"] = {str(k): float(v) for k, v in measurements.items() if _finite(v)} if isinstance(measurements, dict) else {}
+        for key in ("outcome", "device", "fingerprint", "message", "status_before", "status_after", "falsifier_id"):
+            if key in record and not isinstance(record[key], str):
+                record[key] = str(record[key])
+        clean[str(fid)] = record
+    out["falsifiers"] = clean
+    if not isinstance(out.get("hypotheses"), list):
+        out["hypotheses"] = []
+    return out
+
+
+@dataclass(frozen=True)
+class VerifiedEvidence:
+    """The evidence a ledger entry points at, checked: its record, or why it does not count."""
+
+    record: dict[str, Any] | None
+    problem: str | None = None
+    signed: bool = False
+
+
+def verify_evidence(root: Path, evidence_dir: str, contract, falsifier, *, require_signature: bool = False) -> VerifiedEvidence:
+    """Provenance of a verdict's evidence: the pointer is ``<evidence>/<contract key>/<run id>``,
+    results.json was written for this contract and run, records this falsifier with the ledger's
+    fingerprint, and its bytes match the digest the ledger recorded. With ``HARNESS_EVIDENCE_KEY``
+    set (a CI secret held by the lanes), the run's HMAC signature must verify as well."""
+    pointer = falsifier.evidence
+    if not pointer:
+        return VerifiedEvidence(None, "no evidence recorded")
+    parts = Path(os.path.normpath(pointer)).parts
+    expected = (*Path(os.path.normpath(evidence_dir)).parts, *Path(contract.key).parts)
+    if parts[:-1] != expected or not RUN_ID.match(parts[-1]):
+        return VerifiedEvidence(None, f"evidence {pointer!r} is not a run folder of this contract ({'/'.join(expected)}/<run id>)")
+    found = _read_results_bytes(root, pointer)
+    if found is None:
+        return VerifiedEvidence(None, f"evidence {pointer} has no readable results.json")
+    raw, data = found
+    if data.get("contract_key") != contract.key or data.get("run_id") != parts[-1]:
+        return VerifiedEvidence(None, f"evidence {pointer} was written for {data.get('contract_key')!r} run {data.get('run_id')!r}, not this contract and run")
+    record = data["falsifiers"].get(falsifier.id)
+    if record is None or record.get("falsifier_id", falsifier.id) != falsifier.id:
+        return VerifiedEvidence(None, f"evidence {pointer} has no record of this falsifier")
+    if not falsifier.digest:
+        return VerifiedEvidence(record, f"no digest recorded for evidence {pointer}; only a harness run writes one")
+    if digest_of(raw) != falsifier.digest:
+        return VerifiedEvidence(record, f"evidence {pointer} was changed after the run (digest {digest_of(raw)} ≠ recorded {falsifier.digest})")
+    if falsifier.fingerprint and record.get("fingerprint") != falsifier.fingerprint:
+        return VerifiedEvidence(record, f"evidence {pointer} records fingerprint {record.get('fingerprint')}, not the ledger's {falsifier.fingerprint}")
+    key = os.environ.get(SIGNING_KEY_ENV, "")
+    signed = False
+    if key:
+        try:
+            signature = (Path(root) / pointer / SIGNATURE_FILE).read_text("utf-8").strip()
+        except OSError:
+            signature = ""
+        signed = hmac.compare_digest(signature, signature_of(raw, key))
+        if require_signature and not signed:
+            return VerifiedEvidence(record, f"evidence {pointer} carries no valid signature for {SIGNING_KEY_ENV}")
+    return VerifiedEvidence(record, None, signed)
 
 
 def falsifier_record(root: Path, evidence: str | None, falsifier_id: str) -> dict[str, Any] | None:

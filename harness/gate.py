@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.binding import find_test, fingerprint
-from harness.contract import Contract, discover, load_contract
-from harness.evidence import falsifier_record
-from harness.ledger import Claim
+from harness.contract import Contract
+from harness.ledger import Claim, cuda_backing_problem
 from harness.lint import lint_contract, load_baseline, split_new
 
 
@@ -53,91 +52,91 @@ class GateResult:
         }
 
 
-def cuda_evidence_problems(contract: Contract, root: Path) -> list[GateProblem]:
-    """A CUDA falsifier marked DISCHARGED needs CUDA evidence recorded for its current fingerprint."""
+def cuda_evidence_problems(contract: Contract, root: Path, evidence_dir: str = "evidence") -> list[GateProblem]:
+    """A CUDA falsifier marked DISCHARGED needs verified CUDA evidence for its current fingerprint."""
     problems = []
     for f in contract.bound_falsifiers:
         if not f.needs_cuda or f.status != "DISCHARGED":
             continue
         test = find_test(root, f.test_file, f.test_func)
         current = fingerprint(f, test) if test.exists else None
-        record = falsifier_record(root, f.evidence, f.id)
-        if record is None:
-            problems.append(GateProblem(contract.key, f.id, "DISCHARGED on CUDA without any evidence record", check="cuda-evidence"))
-        elif not str(record.get("device", "")).startswith("cuda"):
-            problems.append(
-                GateProblem(
-                    contract.key, f.id, f"DISCHARGED, but its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA", check="cuda-evidence"
-                )
-            )
-        elif record.get("outcome") != "passed":
-            problems.append(
-                GateProblem(contract.key, f.id, f"DISCHARGED, but its CUDA evidence records outcome {record.get('outcome')!r}", check="cuda-evidence")
-            )
-        elif current is not None and record.get("fingerprint") != current:
-            problems.append(
-                GateProblem(
-                    contract.key, f.id, "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)", check="cuda-evidence"
-                )
-            )
+        problem = cuda_backing_problem(contract, f, root, evidence_dir, current)
+        if problem:
+            problems.append(GateProblem(contract.key, f.id, f"DISCHARGED, but {problem}", check="cuda-evidence"))
     return problems
 
 
+def _select(contracts: list[Contract], names: list[str]) -> list[Contract]:
+    chosen = []
+    for name in names:
+        found = [c for c in contracts if name in (c.key, c.id)] or [c for c in contracts if c.key.rsplit("/", 1)[-1] == name]
+        if not found:
+            raise ValueError(f"unknown contract {name}; known: {', '.join(sorted(c.key for c in contracts))}")
+        chosen.extend(c for c in found if c not in chosen)
+    return chosen
+
+
 def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = True, junitxml: str | None = None) -> GateResult:
+    """Every DISCHARGED claim must either run and pass in the gate's own run, or be backed by
+    verified evidence a CUDA lane wrote for the current fingerprint; otherwise the gate fails
+    naming it."""
+    from harness.project import load_contracts, read_layout
+
+    layout = read_layout(Path(root))
     result = GateResult()
-    files, _ = discover([root / "contracts"])
-    contracts: list[Contract] = []
-    known: set[str] = {p.stem for p in files}
+    project = load_contracts(layout)
     validate_fail = False
-    for path in files:
-        contract, findings = load_contract(path, root=root)
-        if contract is not None:
-            known |= contract.names()
-        for finding in findings:
-            if finding.is_error:
-                validate_fail = True
-                result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="validate"))
-        if contract is not None and (not names or contract.names() & set(names)):
-            contracts.append(contract)
-    if names:
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"unknown contract {', '.join(unknown)}; known: {', '.join(sorted(p.stem for p in files))}")
+    for finding in project.findings:
+        if finding.is_error:
+            validate_fail = True
+            result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="validate"))
+    contracts = _select(project.contracts, names) if names else project.contracts
     result.contracts = len(contracts)
     result.checks["validate"] = "fail" if validate_fail else "pass"
-    lint_findings = [f for c in contracts for f in lint_contract(c, root) if f.is_error]
+    lint_findings = [f for c in contracts for f in lint_contract(c, root, layout) if f.is_error]
     new, _known = split_new(lint_findings, load_baseline(root))
     for finding in new:
         result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="lint"))
     result.checks["lint"] = "fail" if new else "pass"
-    cuda = [p for c in contracts for p in cuda_evidence_problems(c, root)]
+    cuda = [p for c in contracts for p in cuda_evidence_problems(c, root, layout.evidence)]
     result.problems.extend(cuda)
     result.checks["cuda-evidence"] = "fail" if cuda else "pass"
     if not run_falsifiers:
         result.checks["run"] = "skipped"
         return result
+    claimed = [(c, f) for c in contracts for f in c.bound_falsifiers if f.status == "DISCHARGED" and not f.needs_cuda]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "check.json"
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not cuda", "--harness-check", f"--harness-check-report={report}"]
         argv += [f"--contract={c.key}" for c in contracts] if names else []
         if junitxml:
             argv.append(f"--junitxml={junitxml}")
-        argv.append(str(root / "falsifiers"))
+        argv.append(str(layout.falsifiers_dir))
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False, env=env)
         result.pytest_exit = proc.returncode
-        data = json.loads(report.read_text()) if report.exists() else None
+        try:
+            data = json.loads(report.read_text()) if report.exists() else None
+        except ValueError:
+            data = None
+    run_problems: list[GateProblem] = []
     if data is None:
-        if proc.returncode in (0, 5) and not contracts:
-            result.checks["run"] = "pass"
-            return result
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-        result.problems.append(
-            GateProblem("-", None, f"the falsifier run produced no report (pytest exit {proc.returncode}): " + " | ".join(tail), check="run")
-        )
-        result.checks["run"] = "fail"
-        return result
-    for claim in data["claims"]:
-        result.problems.append(GateProblem(claim["contract"], claim["falsifier"], claim["reason"], check="run"))
-    result.checks["run"] = "fail" if data["claims"] else "pass"
+        if claimed or proc.returncode not in (0, 5):
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+            run_problems.append(
+                GateProblem("-", None, f"the falsifier run produced no report (pytest exit {proc.returncode}): " + " | ".join(tail), check="run")
+            )
+    else:
+        for claim in data["claims"]:
+            run_problems.append(GateProblem(claim["contract"], claim["falsifier"], claim["reason"], check="run"))
+        for error in data.get("errors", []):
+            run_problems.append(GateProblem("-", None, error, check="run"))
+        named = {(p.contract, p.falsifier) for p in run_problems}
+        for contract, f in claimed:  # whatever the plugin reported, a claim must have passed here
+            seen = (data.get("results") or {}).get(contract.key, {}).get(f.id)
+            if (contract.key, f.id) not in named and (seen is None or seen.get("outcome") != "passed"):
+                outcome = "never ran" if seen is None else f"was {seen.get('outcome')}"
+                run_problems.append(GateProblem(contract.key, f.id, f"DISCHARGED on disk, but it {outcome} in the gate's own run", check="run"))
+    result.problems.extend(run_problems)
+    result.checks["run"] = "fail" if run_problems else "pass"
     return result

@@ -13,13 +13,16 @@ from harness.contract.model import Contract, Falsifier
 from harness.evidence import FalsifierResult, measurements_from_evidence
 from harness.status import (
     DISCHARGED,
+    FALSIFIED,
     OPEN,
     SUSPECT,
     Outcome,
+    claims_success,
     derive_contract_status,
     derive_hypothesis_status,
     judge_measurements,
     next_falsifier_status,
+    status_rank,
 )
 from harness.writer import Edit
 
@@ -38,6 +41,8 @@ class RunResult:
     device: str = "cpu"
     attachments: dict = field(default_factory=dict)
     skip_reason_no_cuda: bool = False
+    declaration: str = ""  # digest of the contract entry that ran (params, bands, subject, test)
+    item_measurements: list = field(default_factory=list)  # one dict per test item, each judged
 
     def as_json(self) -> dict:
         data = dict(self.__dict__)
@@ -63,16 +68,48 @@ class ContractUpdate:
 
     @property
     def changed(self) -> bool:
-        return bool(self.edits)
+        return bool(self.edits or self.evidence_pointer_targets)
+
+    def point_evidence(self, evidence_rel: str, digest: str) -> list[Edit]:
+        """The full edit list once the run's evidence and its digest are known."""
+        edits = list(self.edits)
+        for fid in self.evidence_pointer_targets:
+            f = self.contract.falsifier(fid)
+            edits.append(Edit(_falsifier_path(f, "evidence"), evidence_rel, after="fingerprint"))
+            edits.append(Edit(_falsifier_path(f, "digest"), digest, after="evidence"))
+        return edits
 
 
 def _falsifier_path(f: Falsifier, key: str) -> tuple:
     return ("falsification_tests", f.index, key)
 
 
-def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path, evidence_rel: str) -> ContractUpdate:
+def judge_result(f: Falsifier, result: RunResult):
+    """The plausibility judgement of a pass: every item's measurements against the bands."""
+    if result.outcome is not Outcome.PASSED:
+        return None
+    per_item = result.item_measurements or [result.measurements]
+    judgements = [judge_measurements(f.plausible, m) for m in per_item]
+    worst = next((j for j in judgements if j.suspect), judgements[0])
+    return worst
+
+
+def _promotion_names(contract: Contract, fid: str) -> set[str]:
+    if contract.promotion is None:
+        return set()
+    names = set()
+    for name in contract.promotion.measurements:
+        owner, _, short = name.rpartition(":")
+        if owner in ("", fid):
+            names.add(short)
+    return names
+
+
+def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path) -> ContractUpdate:
     """The ledger edits this run justifies. Only falsifiers with a result are touched; only
-    verdicts (PASSED/FAILED) change a status or a fingerprint."""
+    verdicts (PASSED/FAILED) change a status or a fingerprint. The evidence pointer (and its
+    digest) moves to this run when the verdict, the fingerprint or a measurement the promotion
+    rule reads changed, so lint derives the same status from the evidence as the run did."""
     statuses = {f.id: f.effective_status for f in contract.falsifiers}
     measurements = measurements_from_evidence(root, contract)
     edits: list[Edit] = []
@@ -83,7 +120,7 @@ def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path
         if result is None:
             continue
         before = f.effective_status
-        judgement = judge_measurements(f.plausible, result.measurements) if result.outcome is Outcome.PASSED else None
+        judgement = judge_result(f, result)
         after = next_falsifier_status(f.status, result.outcome, judgement)
         rows.append(
             FalsifierResult(
@@ -104,19 +141,17 @@ def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path
         if not result.outcome.is_verdict:
             continue
         statuses[f.id] = after
+        previous_measurements = measurements.get(f.id, {})
         measurements[f.id] = dict(result.measurements)
-        moved = False
+        moved = any(previous_measurements.get(n) != result.measurements.get(n) for n in _promotion_names(contract, f.id))
         if f.status != after:
             edits.append(Edit(_falsifier_path(f, "status"), after, after="test"))
             moved = True
         if result.fingerprint and f.fingerprint != result.fingerprint:
             edits.append(Edit(_falsifier_path(f, "fingerprint"), result.fingerprint, after="status"))
             moved = True
-        if moved or not f.evidence:
+        if moved or not f.evidence or not f.digest:
             movers.append(f.id)
-    for fid in movers:
-        f = contract.falsifier(fid)
-        edits.append(Edit(_falsifier_path(f, "evidence"), evidence_rel, after="fingerprint"))
     derived = derive_contract_status(contract, statuses, measurements)
     status_after = contract.status
     if derived is not None and derived != contract.status:
@@ -147,8 +182,33 @@ class Claim:
         return f"{who}: {self.reason}"
 
 
-def unbacked_claims(contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], root: Path) -> list[Claim]:
-    """Where the contract on disk claims more than this run shows."""
+def cuda_backing_problem(contract: Contract, f: Falsifier, root: Path, evidence_dir: str, current_fingerprint: str | None) -> str | None:
+    """Why the evidence behind a DISCHARGED CUDA falsifier does not back it, or None when a CUDA
+    lane's verified evidence for the current fingerprint does."""
+    from harness.evidence import verify_evidence
+
+    verified = verify_evidence(root, evidence_dir, contract, f, require_signature=True)
+    record = verified.record
+    if verified.problem:
+        return verified.problem
+    if not str(record.get("device", "")).startswith("cuda"):
+        return f"its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA"
+    if record.get("outcome") != "passed":
+        return f"its CUDA evidence records outcome {record.get('outcome')!r}"
+    if current_fingerprint is not None and record.get("fingerprint") != current_fingerprint:
+        return "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)"
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def unbacked_claims(
+    contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], root: Path, evidence_dir: str = "evidence"
+) -> list[Claim]:
+    """Where the contract on disk claims more than this run shows. ``results`` holds every bound
+    falsifier this run was meant to cover (NOT_RUN for those that never became a test item)."""
     claims: list[Claim] = []
     for f in contract.bound_falsifiers:
         if f.status not in (DISCHARGED, SUSPECT):
@@ -157,21 +217,34 @@ def unbacked_claims(contract: Contract, results: Mapping[str, RunResult], fresh_
         fresh = fresh_fingerprints.get(f.id)
         if fresh and f.fingerprint != fresh:
             claims.append(Claim(contract.key, f.id, f"{f.status} is stale: recorded fingerprint {f.fingerprint} ≠ current {fresh}"))
-        if f.status != DISCHARGED or result is None:
+        if result is None:
             continue
         if result.outcome is Outcome.FAILED:
-            claims.append(Claim(contract.key, f.id, f"DISCHARGED on disk, but it fails now: {result.message.splitlines()[0] if result.message else ''}"))
+            claims.append(Claim(contract.key, f.id, f"{f.status} on disk, but it fails now: {_first_line(result.message)}"))
+        elif f.status != DISCHARGED:
+            continue
         elif result.outcome is Outcome.ERROR:
-            claims.append(Claim(contract.key, f.id, f"DISCHARGED on disk, but it errored now: {result.message.splitlines()[0] if result.message else ''}"))
+            claims.append(Claim(contract.key, f.id, f"DISCHARGED on disk, but it errored now: {_first_line(result.message)}"))
         elif result.outcome is Outcome.PASSED:
-            judgement = judge_measurements(f.plausible, result.measurements)
-            if judgement.suspect:
+            judgement = judge_result(f, result)
+            if judgement is not None and judgement.suspect:
                 claims.append(Claim(contract.key, f.id, "DISCHARGED on disk, but this run is METHODOLOGY_SUSPECT: " + "; ".join(judgement.reasons())))
-        elif not result.skip_reason_no_cuda:
+        elif f.needs_cuda:
+            problem = cuda_backing_problem(contract, f, root, evidence_dir, fresh)
+            if problem:
+                claims.append(Claim(contract.key, f.id, f"DISCHARGED on CUDA and not run here ({result.outcome.value}), and {problem}"))
+        else:
             claims.append(
                 Claim(contract.key, f.id, f"DISCHARGED on disk, but it did not run ({result.outcome.value}{': ' + result.message if result.message else ''})")
             )
-    derived = derive_contract_status(contract, {f.id: f.effective_status for f in contract.falsifiers}, measurements_from_evidence(root, contract))
+    statuses = {f.id: f.effective_status for f in contract.falsifiers}
+    derived = derive_contract_status(contract, statuses, measurements_from_evidence(root, contract))
     if derived is not None and derived != contract.status:
         claims.append(Claim(contract.key, None, f"status {contract.status} does not follow from its falsifiers ({derived})"))
+    planned = plan_update(contract, results, root)
+    if derived is not None and status_rank(contract.status) > status_rank(planned.status_after):
+        claims.append(Claim(contract.key, None, f"status {contract.status} on disk, but this run's results give {planned.status_after}"))
+    falsified = sorted(f.id for f in contract.falsifiers if f.status == FALSIFIED)
+    if claims_success(contract.status) and falsified:
+        claims.append(Claim(contract.key, None, f"status {contract.status} claims the contract holds, but {', '.join(falsified)} is FALSIFIED"))
     return claims

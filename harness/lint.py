@@ -12,9 +12,9 @@ from pathlib import Path
 from harness.binding import find_test, fingerprint
 from harness.contract.model import Contract
 from harness.contract.positions import position_of
-from harness.evidence import falsifier_record, measurements_from_evidence
+from harness.evidence import measurements_from_evidence
 from harness.findings import Finding, Severity
-from harness.status import OPEN, derive_contract_status, derive_hypothesis_status, falsifier_statuses
+from harness.status import OPEN, claims_success, derive_contract_status, derive_hypothesis_status, falsifier_statuses
 from harness.writer import write_atomic
 
 BASELINE_FILE = ".harness/lint-baseline.json"
@@ -43,9 +43,14 @@ def falsifier_state(falsifier, root: Path) -> FalsifierState:
     return FalsifierState(stale, True)
 
 
-def lint_contract(contract: Contract, root: Path) -> list[Finding]:
+def lint_contract(contract: Contract, root: Path, layout=None) -> list[Finding]:
+    from harness.binding import collectable_problem
+    from harness.evidence import verify_evidence
+    from harness.project import read_layout
+
     findings: list[Finding] = []
     root = Path(root)
+    layout = layout or read_layout(root)
     recorded_measurements: set[str] = set()
     for f in contract.bound_falsifiers:
         base = ["falsification_tests", f.index]
@@ -59,6 +64,9 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
             findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: {why}"))
             continue
         recorded_measurements.update(test.records)
+        why = collectable_problem(test, list(layout.python_files), list(layout.python_functions))
+        if why:
+            findings.append(_at(contract, [*base, "test"], "not-a-test", f"{f.id}: {why}; it would never run"))
         if test.accepts is None:
             if f.params:
                 findings.append(
@@ -105,9 +113,19 @@ def lint_contract(contract: Contract, root: Path) -> list[Finding]:
                 )
             if not f.evidence:
                 findings.append(_at(contract, [*base, "status"], "no-evidence", f"{f.id}: {status} without evidence"))
-            elif falsifier_record(root, f.evidence, f.id) is None:
-                findings.append(_at(contract, [*base, "evidence"], "no-evidence", f"{f.id}: evidence {f.evidence} has no record of this falsifier"))
+            else:
+                verified = verify_evidence(root, layout.evidence, contract, f)
+                if verified.problem:
+                    findings.append(_at(contract, [*base, "evidence"], "evidence-provenance", f"{f.id}: {verified.problem}"))
     statuses = falsifier_statuses(contract.falsifiers)
+    falsified = sorted(fid for fid, st in statuses.items() if st == "FALSIFIED")
+    if claims_success(contract.status) and falsified:
+        path = ["metadata", "status"] if contract.status_location == "metadata" else ["status"]
+        findings.append(
+            _at(
+                contract, path, "claims-over-falsified", f"contract status {contract.status} claims the contract holds, but {', '.join(falsified)} is FALSIFIED"
+            )
+        )
     measurements = measurements_from_evidence(root, contract)
     derived = derive_contract_status(contract, statuses, measurements)
     if derived is not None and derived != contract.status:

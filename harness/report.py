@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.contract import Contract, discover, load_contract
-from harness.evidence import EVIDENCE_DIR, RESULTS_FILE, falsifier_record
+from harness.contract import Contract
+from harness.evidence import RESULTS_FILE, falsifier_record
 from harness.status import derive_hypothesis_status, falsifier_statuses
 
 COLOURS = {
@@ -39,18 +39,20 @@ class ContractView:
 
 
 def collect(root: Path) -> list[ContractView]:
-    files, _ = discover([root / "contracts"])
+    from harness.evidence import sanitise
+    from harness.project import load_contracts, read_layout
+
+    layout = read_layout(root)
     views = []
-    for path in files:
-        contract, _ = load_contract(path, root=root)
-        if contract is None:
-            continue
+    for contract in load_contracts(layout).contracts:
         view = ContractView(contract)
-        for results in sorted((root / EVIDENCE_DIR / contract.key).glob(f"*/{RESULTS_FILE}")):
+        for results in sorted((layout.evidence_dir / contract.key).glob(f"*/{RESULTS_FILE}")):
             try:
-                view.runs.append(json.loads(results.read_text("utf-8")))
+                data = json.loads(results.read_text("utf-8"))
             except (OSError, ValueError):
                 continue
+            if isinstance(data, dict) and data.get("contract_key", contract.key) == contract.key:
+                view.runs.append(sanitise(data))
         for f in contract.falsifiers:
             record = falsifier_record(root, f.evidence, f.id)
             if record:

@@ -153,5 +153,30 @@ def derive_hypothesis_status(hypothesis: Hypothesis, statuses: Mapping[str, str]
     return "OPEN"
 
 
+# Spellings of a contract status that claim the contract holds, managed or not ("active",
+# "Discharged", "enforced"): such a claim over a FALSIFIED falsifier is never let through.
+SUCCESS_WORDS = ("ACTIVE", "DISCHARGED", "ENFORCED", "STABLE", "FUNCTIONAL", "VERIFIED", "PROVEN", "PASSED", "PASSING", "SHIPPED", "GREEN")
+
+
+def claims_success(status: str | None) -> bool:
+    """Whether a written contract status, in any spelling, says the contract holds."""
+    if not isinstance(status, str):
+        return False
+    word = status.strip().upper().replace("-", "_").replace(" ", "_")
+    return any(word == w or word.startswith(w + "_") for w in SUCCESS_WORDS)
+
+
+_RANK = {FALSIFIED: 0, DRAFT: 1, PARTIAL: 2}
+
+
+def status_rank(status: str | None) -> int:
+    """How much a managed contract status claims: FALSIFIED < DRAFT < PARTIAL < promoted."""
+    if status is None:
+        return 1
+    if status in _RANK:
+        return _RANK[status]
+    return 3 if claims_success(status) else 1
+
+
 def falsifier_statuses(falsifiers: Iterable[Falsifier]) -> dict[str, str]:
     return {f.id: f.effective_status for f in falsifiers}

@@ -2,15 +2,16 @@
 
 Edits are surgical: the new scalar replaces exactly the old one's characters (keeping its quote
 style), and a missing key is inserted as one new line beside its siblings. Every edit is verified
-by re-parsing; only if the surgical text does not parse to the intended data does the writer fall
-back to a ruamel round-trip dump (also verified). Nothing is written when nothing changed.
+by re-parsing with the parser that validates contracts; when no surgical edit parses to the
+intended data the contract is not rewritten (a clear error says what to set by hand) — a user's file
+is never re-formatted. Nothing is written when nothing changed, nothing outside the project is
+written through a symlink, and a read-only file is left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import os
 import re
 import stat
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.contract.yamlio import load_text, to_plain
+from harness.contract.yamlio import load_plain_fast, load_roundtrip, load_text
 
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./:@+-]*$")
 _NUMBER_LIKE = re.compile(r"^[-+]?(\.?[0-9][0-9_]*)(\.[0-9_]*)?([eE][-+]?[0-9]+)?$|^0[xob]|^[0-9]+:[0-9]")
@@ -53,8 +54,9 @@ def _format_scalar(value: str, quote: str | None) -> str:
     return value
 
 
-def _scalar_span(line: str, col: int) -> tuple[int, int, str | None] | None:
-    """(start, end, quote) of a one-line scalar token starting at ``col``; None if not one-line."""
+def _scalar_span(line: str, col: int, flow: bool = False) -> tuple[int, int, str | None] | None:
+    """(start, end, quote) of a one-line scalar token starting at ``col``; None if not one-line.
+    In a flow collection a plain scalar also ends at ``,`` ``]`` ``}``."""
     if col >= len(line):
         return None
     first = line[col]
@@ -81,9 +83,13 @@ def _scalar_span(line: str, col: int) -> tuple[int, int, str | None] | None:
             i += 1
         return None
     end = len(line.rstrip("\r\n"))
-    comment = line.find(" #", col)
-    if comment != -1:
-        end = comment
+    comment = re.search(r"[ \t]#", line[col:])
+    if comment is not None:
+        end = col + comment.start()
+    if flow:
+        stop = re.search(r"[,\]}]", line[col:end])
+        if stop is not None:
+            end = col + stop.start()
     while end > col and line[end - 1] in " \t":
         end -= 1
     return col, end, None
@@ -104,53 +110,87 @@ def _expected_plain(plain: Any, edits: Sequence[Edit]) -> Any:
     return expected
 
 
+def _own_keys(mapping: Any) -> list[Any]:
+    """The keys written in this mapping itself (not those a ``<<`` merge key supplies)."""
+    own = getattr(mapping, "_ok", None)
+    keys = list(mapping.keys())
+    return [k for k in keys if own is None or k in own]
+
+
+def _is_flow(mapping: Any) -> bool:
+    return getattr(mapping, "fa", None) is not None and mapping.fa.flow_style()
+
+
+def _block_insertion(lines: list[str], parent: Any, key: Any, value: str, after: str | None, newline: str) -> tuple[int, str] | None:
+    """Where and what to insert for a missing key in a block mapping: just after ``after`` — before
+    the line of the key that follows it, or after ``after``'s own one-line value — so a block
+    scalar or nested value beside it is never split."""
+    keys = _own_keys(parent)
+    if not keys:
+        return None
+    key_col = parent.lc.key(keys[0])[1]
+    text = " " * key_col + f"{key}: {_format_scalar(value, None)}{newline}"
+    anchor = after if after in keys else keys[-1]
+    index = keys.index(anchor)
+    if index + 1 < len(keys):
+        return parent.lc.key(keys[index + 1])[0], text
+    value_line, value_col = parent.lc.value(anchor)
+    key_line = parent.lc.key(anchor)[0]
+    if value_line == key_line and not isinstance(parent[anchor], (dict, list)) and _scalar_span(lines[value_line], value_col) is not None:
+        return value_line + 1, text
+    if index > 0:
+        return key_line, text  # before ``after`` itself: its value spans lines
+    return None
+
+
+def _flow_insertion(lines: list[str], parent: Any, key: Any, value: str) -> tuple[int, int, str] | None:
+    """(line, column, text) to insert a missing key right after a flow mapping's ``{``, in the
+    file's own JSON-compatible style."""
+    import json
+
+    line, col = parent.lc.line, parent.lc.col
+    if line >= len(lines) or col >= len(lines[line]) or lines[line][col] != "{":
+        return None
+    sep = ", " if _own_keys(parent) else ""
+    return line, col + 1, f"{json.dumps(str(key))}: {json.dumps(value, ensure_ascii=False)}{sep}"
+
+
 def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if text.count("\r\n") > text.count("\n") / 2 else "\n"
     replacements: list[tuple[int, int, int, str]] = []  # (line, start, end, new)
     insertions: list[tuple[int, int, str]] = []  # (insert before this line index, order, text)
-    inserted_at: dict[tuple[int, Any], int] = {}  # (parent, new key) → line index it goes before
+    inline: list[tuple[int, int, int, str]] = []  # (line, col, order, text) inserted inside a line
     for edit in edits:
         parent = _node_at(doc, edit.path[:-1])
         key = edit.path[-1]
-        if not isinstance(parent, dict) or (getattr(parent, "fa", None) is not None and parent.fa.flow_style()):
+        if not isinstance(parent, dict):
             return None
-        if key in parent:
-            old = parent[key]
-            if isinstance(old, (dict, list)):
+        if key in _own_keys(parent):
+            if isinstance(parent[key], (dict, list)):
                 return None
             line_no, col = parent.lc.value(key)
-            span = _scalar_span(lines[line_no], col)
+            span = _scalar_span(lines[line_no], col, flow=_is_flow(parent))
             if span is None:
                 return None
             start, end, quote = span
             replacements.append((line_no, start, end, _format_scalar(edit.value, quote)))
+        elif _is_flow(parent):
+            found = _flow_insertion(lines, parent, key, edit.value)
+            if found is None:
+                return None
+            inline.append((found[0], found[1], len(inline), found[2]))
         else:
-            keys = list(parent.keys())
-            if not keys:
+            found = _block_insertion(lines, parent, key, edit.value, edit.after, newline)
+            if found is None:
                 return None
-            if (id(parent), edit.after) in inserted_at:  # chain after a key inserted by this batch
-                index = inserted_at[(id(parent), edit.after)]
-                key_col = parent.lc.key(keys[0])[1]
-                inserted_at[(id(parent), key)] = index
-                insertions.append((index, len(insertions), " " * key_col + f"{key}: {_format_scalar(edit.value, None)}{newline}"))
-                continue
-            anchor = edit.after if edit.after in parent else keys[-1]
-            anchor_value = parent[anchor]
-            if isinstance(anchor_value, (dict, list)):
-                anchor = keys[0]
-                anchor_value = parent[anchor]
-                if isinstance(anchor_value, (dict, list)):
-                    return None
-            key_line, key_col = parent.lc.key(anchor)
-            value_line, value_col = parent.lc.value(anchor)
-            if value_line != key_line or _scalar_span(lines[value_line], value_col) is None:
-                return None
-            inserted_at[(id(parent), key)] = value_line + 1
-            insertions.append((value_line + 1, len(insertions), " " * key_col + f"{key}: {_format_scalar(edit.value, None)}{newline}"))
+            insertions.append((found[0], len(insertions), found[1]))
     for line_no, start, end, new in sorted(replacements, key=lambda r: (r[0], -r[1])):
         line = lines[line_no]
         lines[line_no] = line[:start] + new + line[end:]
+    for line_no, col, _, new in sorted(inline, key=lambda i: (i[0], -i[1], -i[2])):
+        line = lines[line_no]
+        lines[line_no] = line[:col] + new + line[col:]
     for index, _, new_line in sorted(insertions, key=lambda i: (-i[0], -i[1])):
         if index > 0 and not lines[index - 1].endswith(("\n", "\r")):
             lines[index - 1] += newline
@@ -158,38 +198,39 @@ def _surgical(text: str, doc: Any, edits: Sequence[Edit]) -> str | None:
     return "".join(lines)
 
 
-def _dump_roundtrip(text: str, edits: Sequence[Edit]) -> str:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    sequence_offset = 0 if re.search(r"^[A-Za-z_][^\n]*:\s*\n- ", text, re.M) else 2
-    yaml.indent(mapping=2, sequence=sequence_offset + 2, offset=sequence_offset)
-    doc = yaml.load(text)
-    for edit in edits:
-        _node_at(doc, edit.path[:-1])[edit.path[-1]] = edit.value
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    return out.getvalue()
+def parse_plain(text: str) -> Any | None:
+    """The data of a contract text as validation reads it: the fast C loader where it applies,
+    else the careful round-trip path. None when the text does not load."""
+    plain = load_plain_fast(text)
+    if plain is not None:
+        return plain
+    loaded, _ = load_text(text, "<contract>")
+    return None if loaded is None else loaded.plain
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """The new contract text with ``edits`` applied; verified to parse to exactly the intended data."""
-    loaded, findings = load_text(text, "<contract>")
-    if loaded is None:
+    """The new contract text with ``edits`` applied surgically; verified to parse (as validation
+    parses) to exactly the intended data. Raises WriteError rather than re-format the file."""
+    plain = parse_plain(text)
+    if plain is None:
+        _, findings = load_text(text, "<contract>")
         raise WriteError(f"cannot edit a contract that does not parse: {findings[0].render() if findings else 'invalid YAML'}")
-    edits = [e for e in edits if _current(loaded.doc, e.path) != e.value]
+    try:
+        doc = load_roundtrip(text)
+    except Exception as exc:
+        raise WriteError(f"cannot locate values to edit ({type(exc).__name__}); not rewritten") from None
+    edits = [e for e in edits if _current(plain, e.path) != e.value]
     if not edits:
         return text
-    expected = _expected_plain(loaded.plain, edits)
-    candidate = _surgical(text, loaded.doc, edits)
-    if candidate is not None and _parses_to(candidate, expected):
+    expected = _expected_plain(plain, edits)
+    try:
+        candidate = _surgical(text, doc, edits)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        candidate = None
+    if candidate is not None and parse_plain(candidate) == expected:
         return candidate
-    candidate = _dump_roundtrip(text, edits)
-    if _parses_to(candidate, expected):
-        return candidate
-    raise WriteError("the edited contract did not re-parse to the intended values; nothing written")
+    wanted = "; ".join(f"{'.'.join(str(p) for p in e.path)} = {e.value}" for e in edits)
+    raise WriteError(f"cannot edit it surgically without re-formatting the file; not rewritten. Set by hand: {wanted}")
 
 
 def _current(doc: Any, path: Sequence[Any]) -> Any:
@@ -197,11 +238,6 @@ def _current(doc: Any, path: Sequence[Any]) -> Any:
         return str(_node_at(doc, path))
     except (KeyError, IndexError, TypeError):
         return None
-
-
-def _parses_to(text: str, expected: Any) -> bool:
-    loaded, _ = load_text(text, "<contract>")
-    return loaded is not None and to_plain(loaded.doc) == expected
 
 
 def write_atomic(path: Path, data: str | bytes, *, default_mode: int = 0o644) -> None:
@@ -221,7 +257,7 @@ def write_atomic(path: Path, data: str | bytes, *, default_mode: int = 0o644) ->
         raise WriteError(f"{path}: {exc.strerror or exc}") from None
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:96]}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -243,7 +279,27 @@ def write_atomic(path: Path, data: str | bytes, *, default_mode: int = 0o644) ->
                 os.unlink(tmp_name)
 
 
-def update_file(path: Path, edits: Sequence[Edit]) -> bool:
+def writable_target(path: Path, root: Path | None = None) -> Path:
+    """The file to write for ``path``: the target of a symlink (only inside the project), never a
+    read-only file (mode without write bits: respected even when running as root)."""
+    path = Path(path)
+    target = path
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if root is not None:
+            root_real = os.path.realpath(root)
+            if not str(target).startswith(root_real + os.sep):
+                raise WriteError(f"{path}: a symlink to {target}, outside the project; not rewritten")
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError as exc:
+        raise WriteError(f"{path}: {exc.strerror or exc}") from None
+    if not mode & 0o222:
+        raise WriteError(f"{path}: read-only (mode {mode:04o}); not rewritten — make it writable to record this run")
+    return target
+
+
+def update_file(path: Path, edits: Sequence[Edit], root: Path | None = None) -> bool:
     """Apply ``edits`` to the file at ``path``; write only if the text changed. Returns changed."""
     try:
         raw = Path(path).read_bytes()
@@ -253,7 +309,7 @@ def update_file(path: Path, edits: Sequence[Edit]) -> bool:
     new = apply_edits(text, edits)
     if new == text:
         return False
-    write_atomic(path, new)
+    write_atomic(writable_target(path, root), new)
     return True
 
 
@@ -272,9 +328,17 @@ def contracts_lock(directory: Path, timeout: float = 120.0) -> Iterator[None]:
     """An OS-level lock (flock) on the contracts directory: released when its holder dies."""
     from filelock import FileLock, Timeout
 
+    try:
+        mode = stat.S_IMODE(Path(directory).stat().st_mode)
+    except OSError as exc:
+        raise WriteError(f"{directory}: {exc.strerror or exc}") from None
+    if not mode & 0o222:
+        raise WriteError(f"{directory}: read-only (mode {mode:04o}); no contract rewritten — this run's changes are in the summary above")
     lock = FileLock(str(Path(directory) / ".harness.lock"), timeout=timeout)
     try:
         with lock:
             yield
     except Timeout:
         raise WriteError(f"{directory}: another harness session held the contracts lock for {timeout:.0f}s") from None
+    except OSError as exc:
+        raise WriteError(f"{directory}: cannot take the contracts lock ({exc.strerror or exc}); is the folder read-only?") from None

@@ -35,3 +35,11 @@ def project(tmp_path: Path):
     (tmp_path / "falsifiers").mkdir()
 
     return tmp_path
+
+
+@pytest.fixture
+def proj(pytester: pytest.Pytester):
+    """A project with contracts/ and falsifiers/test_demo.py; ``proj.write_contract(*entries)``."""
+    from tests.plugin_project import make_proj
+
+    return make_proj(pytester)

@@ -68,7 +68,8 @@ def test_discharged_falsifier_that_now_fails(repo):
     (repo / "data" / "value.txt").write_text("42")  # the data changed; the test and params did not
     result = gate(repo)
     assert [p.render() for p in result.problems] == [
-        "[run] c-v1::F-VALUE-001: DISCHARGED on disk, but it fails now: AssertionError: value 42.0 is not below the limit"
+        "[run] c-v1::F-VALUE-001: DISCHARGED on disk, but it fails now: AssertionError: value 42.0 is not below the limit",
+        "[run] c-v1: status ACTIVE_RUNTIME on disk, but this run's results give FALSIFIED",
     ]
 
 

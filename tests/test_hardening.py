@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from harness.contract import load_contract_text
 from harness.findings import Finding
-from tests.test_plugin import entry, statuses
+from tests.plugin_project import entry, statuses
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=25)
@@ -111,7 +111,7 @@ def test_worker_crash(falsifier):
 
 @pytest.fixture
 def proj(pytester):
-    from tests.test_plugin import FALSIFIERS
+    from tests.plugin_project import FALSIFIERS
 
     pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     (pytester.path / "contracts").mkdir()

@@ -3,123 +3,11 @@
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from harness.contract import load_contract
-
-CONTRACT = """\
-# A contract with comments everywhere: none may be lost by a rewrite.
-metadata:
-  id: demo-contract
-  version: 1.0.0   # semver
-  status: DRAFT    # machine-written
-  description: >
-    Folded text that must not be re-wrapped.
-
-# the falsifiers
-falsification_tests:
-{entries}
-{hypotheses}"""
-
-HYPOTHESES = """\
-hypotheses:
-- id: H1
-  statement: the value is too big
-  refuted_by: [F-PASS-001]
-"""
-
-FALSIFIERS = """\
-import pytest
-from harness import accepts, records
-
-
-@accepts("value", limit=10)
-@records("value")
-def test_value(falsifier):
-    v = falsifier.record("value", falsifier.params["value"])
-    assert v < falsifier.params["limit"], f"value {v} is not below {falsifier.params['limit']}"
-
-
-def test_crash(falsifier):
-    raise ValueError("the subject could not be built")
-
-
-def test_skip(falsifier):
-    pytest.skip("no data on this machine")
-
-
-def test_xfail(falsifier):
-    pytest.xfail("known to be broken")
-
-
-@pytest.fixture
-def broken_setup():
-    raise RuntimeError("setup exploded")
-
-
-def test_setup_error(falsifier, broken_setup):
-    pass
-
-
-@pytest.fixture
-def broken_teardown():
-    yield
-    raise RuntimeError("teardown exploded")
-
-
-def test_teardown_error(falsifier, broken_teardown):
-    falsifier.record("value", 1)
-
-
-def test_no_measurement(falsifier):
-    return  # never runs its check, never records what the contract expects
-
-
-def test_gpu(falsifier):
-    falsifier.record("value", 1)
-
-
-def test_interrupt(falsifier):
-    raise KeyboardInterrupt
-"""
-
-
-def entry(fid: str, func: str, *, params: dict | None = None, extra: str = "") -> str:
-    lines = [f"- id: {fid}", f"  test: falsifiers/test_demo.py::{func}  # bound"]
-    if params:
-        lines.append("  params:")
-        lines += [f"    {k}: {v}" for k, v in params.items()]
-    if extra:
-        lines += ["  " + line for line in textwrap.dedent(extra).strip().splitlines()]
-    return "\n".join(lines)
-
-
-@pytest.fixture
-def proj(pytester: pytest.Pytester):
-    pytester.makefile(".toml", pyproject="[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
-    (pytester.path / "contracts").mkdir()
-    (pytester.path / "falsifiers").mkdir()
-    (pytester.path / "falsifiers" / "test_demo.py").write_text(FALSIFIERS)
-
-    def write_contract(*entries: str, name: str = "demo-v1") -> Path:
-        path = pytester.path / "contracts" / f"{name}.yaml"
-        body = "\n".join(entries)
-        path.write_text(CONTRACT.format(entries=body, hypotheses=HYPOTHESES if "id: F-PASS-001" in body else ""))
-        return path
-
-    pytester.write_contract = write_contract  # type: ignore[attr-defined]
-    return pytester
-
-
-def statuses(path: Path) -> dict[str, str | None]:
-    contract, findings = load_contract(path, root=path.parent.parent)
-    assert contract is not None, findings
-    out = {f.id: f.status for f in contract.falsifiers}
-    out["<contract>"] = contract.status
-    return out
+from tests.plugin_project import entry, statuses
 
 
 def test_outcome_matrix_only_a_genuine_pass_discharges(proj):
@@ -198,7 +86,7 @@ def test_comments_survive_and_a_second_identical_run_changes_nothing(proj):
     first = path.read_text()
     # every original line is still there, in order; only ledger lines were added or changed
     added = [line for line in first.splitlines() if line not in original.splitlines()]
-    assert all(line.strip().split(":")[0] in ("status", "fingerprint", "evidence") for line in added), added
+    assert all(line.strip().split(":")[0] in ("status", "fingerprint", "evidence", "digest") for line in added), added
     for comment in [line for line in original.splitlines() if "#" in line and "status" not in line]:
         assert comment in first
     mtime = path.stat().st_mtime_ns
@@ -275,7 +163,7 @@ def test_xdist_gives_the_same_file_as_a_serial_run(proj):
     parallel = path.read_text()
 
     def strip_runs(text: str) -> str:
-        return "\n".join(line for line in text.splitlines() if "evidence:" not in line)
+        return "\n".join(line for line in text.splitlines() if "evidence:" not in line and "digest:" not in line)
 
     assert strip_runs(parallel) == strip_runs(serial)
     assert statuses(path)["F-FAIL-100"] == "FALSIFIED" and statuses(path)["F-PASS-005"] == "DISCHARGED"

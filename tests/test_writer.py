@@ -76,12 +76,19 @@ def test_crlf_files_keep_crlf():
     assert new == "metadata:\r\n  status: FALSIFIED\r\n  id: x\r\n  kind: pattern\r\n"
 
 
-def test_flow_mapping_falls_back_to_a_verified_dump():
-    text = "metadata: {id: x, status: DRAFT}\n"
-    new = apply_edits(text, [Edit(("metadata", "status"), "FALSIFIED")])
+def test_flow_mappings_are_edited_in_place():
+    text = "metadata: {id: x,   status: DRAFT}  # keep\nfalsification_tests: [{id: F-1, test: t}]\n"
+    new = apply_edits(text, [Edit(("metadata", "status"), "FALSIFIED"), Edit(("falsification_tests", 0, "status"), "FALSIFIED", after="test")])
+    assert new == 'metadata: {id: x,   status: FALSIFIED}  # keep\nfalsification_tests: [{"status": "FALSIFIED", id: F-1, test: t}]\n'
     contract, findings = load_contract_text(new, Path("c.yaml"), root=Path("."))
     assert contract is not None, findings
     assert (contract.id, contract.status) == ("x", "FALSIFIED")
+
+
+def test_what_cannot_be_edited_surgically_is_refused_never_reformatted():
+    text = "metadata:\n  status: &s DRAFT\n  other: *s\n"  # an anchored value: editing it would change 'other' too
+    with pytest.raises(WriteError, match=r"not rewritten\. Set by hand: metadata\.status = FALSIFIED"):
+        apply_edits(text, [Edit(("metadata", "status"), "FALSIFIED")])
 
 
 def test_unparsable_contract_is_refused():

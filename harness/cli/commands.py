@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cli.render import console, print_findings, print_json, styled
-from harness.contract import Contract, discover, find_project_root, load_contract
+from harness.contract import Contract, discover, find_project_root
 from harness.findings import Finding, has_errors
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -18,6 +18,7 @@ UNREADABLE_RULES = {"unreadable"}
 @dataclass
 class ContractSet:
     root: Path
+    layout: object = None  # harness.project.Layout
     contracts: list[Contract] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
@@ -33,19 +34,18 @@ def project_root(args) -> Path:
 
 
 def load_paths(args) -> ContractSet:
+    from harness.project import load_contracts, read_layout
+
     root = project_root(args)
-    raw = [Path(p) for p in (args.paths or [])] or [root / DEFAULT_CONTRACTS]
-    files, missing = discover(raw)
-    loaded = ContractSet(root=root, files=len(files))
+    layout = read_layout(root)
+    raw = [Path(p) for p in (args.paths or [])] or [layout.contracts_dir]
+    _, missing = discover(raw)
     if missing:
+        loaded = ContractSet(root=root, layout=layout)
         loaded.usage_error = "no such file or directory: " + ", ".join(str(m) for m in missing)
         return loaded
-    for path in files:
-        contract, findings = load_contract(path, root=root)
-        loaded.findings.extend(findings)
-        if contract is not None:
-            loaded.contracts.append(contract)
-    return loaded
+    project = load_contracts(layout, raw)
+    return ContractSet(root=root, layout=layout, contracts=project.contracts, findings=project.findings, files=len(project.files))
 
 
 def _usage(message: str) -> int:
@@ -78,7 +78,7 @@ def cmd_lint(args) -> int:
         return _usage(loaded.usage_error)
     findings = [f for f in loaded.findings if f.is_error]
     for contract in loaded.contracts:
-        findings.extend(lint_contract(contract, loaded.root))
+        findings.extend(lint_contract(contract, loaded.root, loaded.layout))
     if args.update_baseline:
         path = save_baseline(loaded.root, findings)
         print(f"baseline: {len(findings)} finding(s) recorded in {path.relative_to(loaded.root)}")
@@ -116,7 +116,7 @@ def cmd_status(args) -> int:
         }
         for f in contract.falsifiers:
             state = falsifier_state(f, loaded.root)
-            record = falsifier_record(loaded.root, f.evidence, f.id) if f.evidence else None
+            record = falsifier_record(loaded.root, f.evidence, f.id) if f.evidence else None  # shown, not trusted: lint verifies
             entry["falsifiers"].append(
                 {
                     "id": f.id,

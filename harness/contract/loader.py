@@ -27,12 +27,14 @@ from harness.contract.schema import schema_findings
 from harness.contract.yamlio import decode as decode_bytes
 from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.findings import Finding, Severity, has_errors
+from harness.project import contract_key
 
 DEFAULT_FALSIFIERS_DIR = "falsifiers"
+DEFAULT_EVIDENCE_DIR = "evidence"
 BOUND_KEYS = frozenset(
     {
         "id", "rule", "prediction", "test", "if_fails", "ship_blocking", "counter_example_classes",
-        "subject", "params", "requires", "plausible", "status", "fingerprint", "evidence", "note",
+        "subject", "params", "requires", "plausible", "status", "fingerprint", "evidence", "digest", "note",
     }
 )  # fmt: skip
 # Param names whose values are artifact paths: they must stay inside the repository or an allowed root.
@@ -108,7 +110,9 @@ def artifact_roots_from_env() -> tuple[Path, ...]:
     return tuple(Path(p) for p in raw.split(os.pathsep) if p)
 
 
-def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifiers_dir: str, allowed_roots: tuple[Path, ...]) -> list[Finding]:
+def _structure_findings(
+    doc: Any, plain: dict, display: str, root: Path, falsifiers_dir: str, allowed_roots: tuple[Path, ...], evidence_dir: str = DEFAULT_EVIDENCE_DIR
+) -> list[Finding]:
     findings: list[Finding] = []
     metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
     # contract status: managed, known foreign, or unknown (a warning: real pv contracts vary)
@@ -214,10 +218,8 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
                             if why:
                                 _f(findings, display, doc, [*base, "params", name], "path-escape", f"params.{name} = {item!r} {why}")
             evidence = entry.get("evidence")
-            if isinstance(evidence, str):
-                normal = os.path.normpath(evidence)
-                if os.path.isabs(evidence) or normal.startswith("..") or not normal.startswith("evidence"):
-                    _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under evidence/")
+            if isinstance(evidence, str) and not is_under(evidence, evidence_dir):
+                _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
 
     hypotheses = plain.get("hypotheses")
     if isinstance(hypotheses, list):
@@ -261,7 +263,17 @@ def _structure_findings(doc: Any, plain: dict, display: str, root: Path, falsifi
     return findings
 
 
-def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str) -> Contract:
+def is_under(relative: str, folder: str) -> bool:
+    """Whether ``relative`` names a place strictly inside ``folder``, compared part by part
+    (``evidence-forged/x`` is not under ``evidence``)."""
+    if os.path.isabs(relative) or "\x00" in relative:
+        return False
+    parts = Path(os.path.normpath(relative)).parts
+    base = Path(os.path.normpath(folder)).parts
+    return len(parts) > len(base) and parts[: len(base)] == base and ".." not in parts
+
+
+def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str, key: str) -> Contract:
     """The model. ``doc`` may be None (fast path): lines are then 0 and resolved on demand."""
     metadata = plain.get("metadata") or {}
     if isinstance(metadata.get("status"), str) or "status" not in plain:
@@ -289,6 +301,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 status=entry.get("status"),
                 fingerprint=entry.get("fingerprint"),
                 evidence=entry.get("evidence"),
+                digest=entry.get("digest"),
                 ship_blocking=bool(entry.get("ship_blocking", False)),
             )
         )
@@ -312,7 +325,6 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
             require_all_discharged=raw.get("require_all_discharged", True),
             measurements={k: (float(v[0]), float(v[1])) for k, v in (raw.get("measurements") or {}).items()},
         )
-    key = path.name.rsplit(".", 1)[0]
     return Contract(
         path=path,
         display_path=display,
@@ -335,26 +347,29 @@ def load_contract_text(
     root: Path | None = None,
     falsifiers_dir: str = DEFAULT_FALSIFIERS_DIR,
     allowed_roots: tuple[Path, ...] | None = None,
+    evidence_dir: str = DEFAULT_EVIDENCE_DIR,
+    contracts_dir: Path | None = None,
 ) -> tuple[Contract | None, list[Finding]]:
     root = Path(root or Path.cwd()).absolute()
     display = display_path(path, root)
+    key = contract_key(path, contracts_dir)
     if allowed_roots is None:
         allowed_roots = artifact_roots_from_env()
     from harness.contract import cache
 
-    key = cache.key_for(text)
-    plain = cache.get(key)
+    cache_key = cache.key_for(text)
+    plain = cache.get(cache_key)
     # cached: the text passed the schema before; file-system checks run again
-    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots):
-        return _build(path, display, text, None, plain, falsifiers_dir), []
+    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir):
+        return _build(path, display, text, None, plain, falsifiers_dir, key), []
     plain = load_plain_fast(text)
     if isinstance(plain, dict):
         # fast path: validate without positions; any finding sends us down the careful path
         schema_problems = schema_findings(None, plain, display)
-        findings = schema_problems + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots)
+        findings = schema_problems + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir)
         if not findings:
-            cache.put(key, plain)
-            return _build(path, display, text, None, plain, falsifiers_dir), []
+            cache.put(cache_key, plain)
+            return _build(path, display, text, None, plain, falsifiers_dir, key), []
     loaded, findings = load_text(text, display)
     if loaded is None:
         return None, findings
@@ -362,11 +377,11 @@ def load_contract_text(
         kind = "empty document" if loaded.plain is None else f"a {type(loaded.plain).__name__}"
         return None, [Finding(display, 1, 1, "not-a-mapping", f"a contract is a mapping with at least `metadata`; this file holds {kind}")]
     findings = schema_findings(loaded.doc, loaded.plain, display)
-    findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots)
+    findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots, evidence_dir)
     findings.sort(key=lambda f: (f.line, f.col, f.rule))
     if has_errors(findings):
         return None, findings
-    return _build(path, display, text, loaded.doc, loaded.plain, falsifiers_dir), findings
+    return _build(path, display, text, loaded.doc, loaded.plain, falsifiers_dir, key), findings
 
 
 def load_contract(
@@ -375,8 +390,12 @@ def load_contract(
     root: Path | None = None,
     falsifiers_dir: str = DEFAULT_FALSIFIERS_DIR,
     allowed_roots: tuple[Path, ...] | None = None,
+    evidence_dir: str = DEFAULT_EVIDENCE_DIR,
+    contracts_dir: Path | None = None,
 ) -> tuple[Contract | None, list[Finding]]:
-    """Load and validate one contract file. Returns (contract or None, findings)."""
+    """Load and validate one contract file. Returns (contract or None, findings).
+
+    ``contracts_dir`` gives the contract its key (its path under that folder, no suffix)."""
     root = Path(root or Path.cwd()).absolute()
     display = display_path(Path(path), root)
     try:
@@ -389,7 +408,9 @@ def load_contract(
     text, findings = decode_bytes(data, display)
     if text is None:
         return None, findings
-    contract, findings = load_contract_text(text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots)
+    contract, findings = load_contract_text(
+        text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots, evidence_dir=evidence_dir, contracts_dir=contracts_dir
+    )
     if contract is not None:
         contract.stat_signature = (st.st_mtime_ns, st.st_size)
     return contract, findings

@@ -55,6 +55,7 @@ class Falsifier:
     status: str | None = None
     fingerprint: str | None = None
     evidence: str | None = None
+    digest: str | None = None  # sha256 of the evidence's results.json, written with the pointer
     ship_blocking: bool = False
 
     @property
@@ -91,7 +92,7 @@ class Contract:
     display_path: str
     text: str
     _doc: Any  # ruamel CommentedMap (the source of truth), or None until first needed
-    key: str  # file stem: stable, filesystem-safe, used for evidence directories
+    key: str  # path under the contracts folder, no suffix: unique; names results and evidence folders
     id: str  # metadata.id, or the key when absent
     status: str | None
     status_location: str  # "metadata" or "top"

@@ -51,3 +51,28 @@ def combine(previous: Outcome | None, new: Outcome) -> Outcome:
     if new is Outcome.ERROR and previous is Outcome.FAILED:
         return previous
     return new
+
+
+def aggregate_items(expected: int, records: list[dict]) -> tuple[Outcome, str]:
+    """One outcome for a falsifier from its items' outcomes. DISCHARGED needs every item of the
+    falsifier to have run in this run and passed; any failing item falsifies, whatever the order;
+    a partial run is NOT RUN, never a pass."""
+    outcomes = [Outcome(r["outcome"]) if r.get("outcome") else Outcome.NOT_RUN for r in records]
+    first = {o: next((r.get("message") or "" for r, oo in zip(records, outcomes) if oo is o), "") for o in set(outcomes)}
+    if Outcome.FAILED in outcomes:
+        return Outcome.FAILED, first[Outcome.FAILED]
+    if Outcome.ERROR in outcomes:
+        return Outcome.ERROR, first[Outcome.ERROR]
+    passed = outcomes.count(Outcome.PASSED)
+    if expected and passed == expected == len(outcomes):
+        return Outcome.PASSED, ""
+    for kind in (Outcome.XPASSED, Outcome.XFAILED, Outcome.SKIPPED):
+        if kind in outcomes and passed == 0 and len(outcomes) == expected:
+            return kind, first[kind]
+    if not expected:
+        return Outcome.NOT_RUN, "never became a test item (not collected)"
+    ran = sum(1 for o in outcomes if o is not Outcome.NOT_RUN)
+    if ran == 0:
+        return Outcome.NOT_RUN, ""
+    detail = ", ".join(f"{outcomes.count(o)} {o.value}" for o in Outcome if outcomes.count(o) and o is not Outcome.NOT_RUN)
+    return Outcome.NOT_RUN, f"partial: {ran} of {expected} items ran ({detail})"

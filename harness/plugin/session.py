@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from harness.plugin.binding import Binding, bindings_for
-from harness.plugin.outcomes import combine, outcome_of_phase
+from harness.plugin.outcomes import aggregate_items, combine, outcome_of_phase
 from harness.status import Outcome
 
-RESULTS_KEY = "harness_results"
+MANIFEST_KEY = "harness_manifest"  # workeroutput: binding key → item uids collected by a worker
+REPORT_ATTR = "harness_result"  # the per-item record, carried on the teardown report (xdist too)
 _binding_key = pytest.StashKey[Binding]()
+_uid_key = pytest.StashKey[str]()
+_record_key = pytest.StashKey[dict]()
 _run_key = pytest.StashKey[object]()
 
 
@@ -49,10 +52,18 @@ def _stat_signature(path: Path) -> tuple[int, int] | None:
 
 class HarnessSession:
     def __init__(self, config: pytest.Config, contracts_dir: Path) -> None:
+        from harness.project import Layout
+
         self.config = config
         self.root = Path(config.rootpath)
+        self.layout = Layout(
+            self.root,
+            contracts=config.getini("harness_contracts"),
+            evidence=config.getini("harness_evidence"),
+            falsifiers=config.getini("harness_falsifiers"),
+        )
         self.contracts_dir = contracts_dir
-        self.falsifiers_dir = config.getini("harness_falsifiers")
+        self.falsifiers_dir = self.layout.falsifiers
         self.selected_names: list[str] = list(config.getoption("contract") or [])
         self.require_cuda: bool = config.getoption("require_cuda")
         self.check_mode: bool = config.getoption("harness_check")
@@ -66,43 +77,56 @@ class HarnessSession:
         self.contracts = []
         self.load_findings = []
         self.bindings: list[Binding] = []
+        self.by_key: dict[str, Binding] = {}
         self.by_test: dict[tuple[str, str], list[Binding]] = {}
-        self.results: dict[str, dict] = {}  # binding key → RunResult json
-        self.collected: dict[str, Binding] = {}  # binding key → binding, for items that were collected
+        # what the run saw: binding key → item uids collected (before any deselection), and
+        # item uid → the item's record; both travel from xdist workers without node-id parsing
+        self.expected: dict[str, list[str]] = {}
+        self.item_results: dict[str, dict] = {}
+        self.unplaced: list[str] = []
         self.summary_lines: list[tuple[str, str]] = []  # (markup style, text)
         self.claims = []
         self.write_errors: list[str] = []
         self._covers_cache: dict[str, bool] = {}
         self.totals: Counter = Counter()
         self.contracts_seen = 0
-        self._data_dirs = {Path(contracts_dir), Path(config.rootpath) / config.getini("harness_evidence")}
+        self._data_dirs = {Path(contracts_dir), self.layout.evidence_dir}
         self.contracts_listed = 0
         self._load()
 
     # ----------------------------------------------------------------- loading and binding
     def _load(self) -> None:
-        from harness.contract import discover, load_contract
+        from harness.project import load_contracts
 
-        files, _ = discover([self.contracts_dir]) if self.contracts_dir.is_dir() else ([], [])
-        for path in files:
-            contract, findings = load_contract(path, root=self.root, falsifiers_dir=self.falsifiers_dir)
-            self.load_findings.extend(f for f in findings if f.is_error)
-            if contract is not None:
-                self.contracts.append(contract)
+        loaded = load_contracts(self.layout)
+        self.contracts = loaded.contracts
+        self.load_findings = [f for f in loaded.findings if f.is_error]
         if self.selected_names:
-            known = {name for c in self.contracts for name in c.names()}
-            unknown = [n for n in self.selected_names if n not in known]
-            invalid = {Path(f.path).stem: f for f in self.load_findings}
-            broken = [n for n in unknown if n in invalid]
-            if broken:
-                raise pytest.UsageError(f"--contract: {', '.join(broken)} does not validate: {invalid[broken[0]].render()}")
-            if unknown:
-                listing = ", ".join(sorted(c.key for c in self.contracts)) or "(none found)"
-                raise pytest.UsageError(f"--contract: unknown contract {', '.join(unknown)}; known contracts in {self.contracts_dir}: {listing}")
-            self.contracts = [c for c in self.contracts if c.names() & set(self.selected_names)]
+            self.contracts = self._select(self.selected_names)
         self.bindings = bindings_for(self.contracts)
         for b in self.bindings:
+            self.by_key[b.key] = b
             self.by_test.setdefault((b.test_path(self.root), b.falsifier.test_func), []).append(b)
+
+    def _select(self, names: list[str]) -> list:
+        """``--contract`` by key (``a/c``), file stem or metadata.id; ambiguous stems are an error."""
+        chosen = []
+        invalid = {}
+        for f in self.load_findings:
+            invalid.setdefault(Path(f.path).name.rsplit(".", 1)[0], f)
+        for name in names:
+            exact = [c for c in self.contracts if name in (c.key, c.id)]
+            by_stem = [c for c in self.contracts if c.key.rsplit("/", 1)[-1] == name]
+            if not exact and len(by_stem) > 1:
+                raise pytest.UsageError(f"--contract: {name} is ambiguous; it is the stem of {', '.join(sorted(c.key for c in by_stem))}: name one by its key")
+            found = exact or by_stem
+            if not found:
+                if name in invalid:
+                    raise pytest.UsageError(f"--contract: {name} does not validate: {invalid[name].render()}")
+                listing = ", ".join(sorted(c.key for c in self.contracts)) or "(none found)"
+                raise pytest.UsageError(f"--contract: unknown contract {name}; known contracts in {self.contracts_dir}: {listing}")
+            chosen.extend(c for c in found if c not in chosen)
+        return chosen
 
     def pytest_ignore_collect(self, collection_path, config):
         """contracts/ and evidence/ hold no tests: don't make pytest walk thousands of files there."""
@@ -117,8 +141,8 @@ class HarnessSession:
         return [f"harness: {len(self.contracts)} contract(s), {bound} bound falsifier(s) ({cuda} cuda), mode: {mode}"]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if "falsifier" not in metafunc.fixturenames:
-            return
+        if "falsifier" not in metafunc.fixturenames or metafunc.cls is not None:
+            return  # a method of the same name in a class is not the bound ``file::func``
         path = os.path.normcase(os.path.realpath(str(metafunc.definition.path)))
         bindings = self.by_test.get((path, metafunc.function.__name__), [])
         if not bindings:
@@ -131,16 +155,39 @@ class HarnessSession:
             params.append(pytest.param(b, id=b.key, marks=marks))
         metafunc.parametrize("falsifier", params, indirect=True)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Runs before ``-k``, ``-m`` and ``--deselect``: every item of every falsifier is counted
+        here, so a run that keeps only some of them is partial, never a pass."""
+        from harness.binding import declaration_digest, find_test, fingerprint
+
         self._report_binding_errors(session, items)
         keep, drop = [], []
+        stamps: dict[str, tuple[str, str]] = {}
         for item in items:
             callspec = getattr(item, "callspec", None)
             binding = callspec.params.get("falsifier") if callspec else None
             uses_falsifier = "falsifier" in getattr(item, "fixturenames", ())
-            if binding is not None:
+            if isinstance(binding, Binding):
+                uids = self.expected.setdefault(binding.key, [])
+                uid = f"{binding.key}#{len(uids)}"
+                uids.append(uid)
+                if binding.key not in stamps:  # the fingerprint of the test as collected (imported) now
+                    test = find_test(self.root, binding.falsifier.test_file, binding.falsifier.test_func)
+                    stamps[binding.key] = (fingerprint(binding.falsifier, test) if test.exists else "", declaration_digest(binding.falsifier))
                 item.stash[_binding_key] = binding
+                item.stash[_uid_key] = uid
+                item.stash[_record_key] = {
+                    "key": binding.key,
+                    "uid": uid,
+                    "falsifier_id": binding.falsifier.id,
+                    "nodeid": item.nodeid,
+                    "outcome": None,
+                    "duration": 0.0,
+                    "message": "",
+                    "fingerprint": stamps[binding.key][0],
+                    "declaration": stamps[binding.key][1],
+                }
                 keep.append(item)
             elif uses_falsifier or self.selected_names:
                 drop.append(item)  # an unbound falsifier test, or not in the selected contracts
@@ -150,29 +197,29 @@ class HarnessSession:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        for item in session.items:
-            binding = item.stash.get(_binding_key, None)
-            if binding is not None:
-                self.collected[binding.key] = binding
-
     def _report_binding_errors(self, session: pytest.Session, items) -> None:
         from _pytest.reports import CollectReport
 
-        from harness.binding import find_test
+        from harness.binding import collectable_problem, find_test
 
-        problems = [(f.path, f.render()) for f in self.load_findings] if self._covers(self.root / self.falsifiers_dir) else []
+        problems = [(f.path, f.render()) for f in self.load_findings] if self._covers(self.layout.falsifiers_dir) else []
+        python_files = self.config.getini("python_files")
+        python_functions = self.config.getini("python_functions")
         for b in self.bindings:
             if not self._covers(self.root / b.falsifier.test_file):
                 continue
             test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
+            contract = next(c for c in self.contracts if c.key == b.contract_key)
+            where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
             if not test.exists:
-                contract = next(c for c in self.contracts if c.key == b.contract_key)
-                where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
                 problems.append(
                     (b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
                 )
+                continue
+            why = collectable_problem(test, python_files, python_functions)
+            if why:
+                problems.append((b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]"))
         for nodeid, message in problems:
             report = CollectReport(nodeid, "failed", message, [])
             session.config.hook.pytest_collectreport(report=report)
@@ -209,21 +256,17 @@ class HarnessSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
-        binding = item.stash.get(_binding_key, None)
-        if binding is not None and call.when == "teardown":
+        record = item.stash.get(_record_key, None)
+        if record is not None and call.when == "teardown":
             # properties must be on the item before the teardown report is made (JUnit XML)
-            known = self.results.get(binding.key, {}).get("outcome")
-            item.user_properties.append(("falsifier", binding.falsifier.id))
-            item.user_properties.append(("contract", binding.contract_key))
-            item.user_properties.append(("outcome", known or Outcome.NOT_RUN.value))
+            item.user_properties.append(("falsifier", record["falsifier_id"]))
+            item.user_properties.append(("contract", record["key"].rsplit("::", 1)[0]))
+            item.user_properties.append(("outcome", record["outcome"] or Outcome.NOT_RUN.value))
         report = yield
-        if binding is None:
+        if record is None:
             return report
         is_assertion = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
         outcome, message = outcome_of_phase(call.when, report, is_assertion)
-        record = self.results.setdefault(
-            binding.key, {"falsifier_id": binding.falsifier.id, "nodeid": item.nodeid, "outcome": None, "duration": 0.0, "message": ""}
-        )
         record["duration"] += getattr(report, "duration", 0.0) or 0.0
         if outcome is not None:
             previous = Outcome(record["outcome"]) if record["outcome"] else None
@@ -237,56 +280,78 @@ class HarnessSession:
             record["device"] = run.device
         if item.stash.get(_run_key, None) == "no-cuda":
             record["skip_reason_no_cuda"] = True
+        if call.when == "teardown":
+            setattr(report, REPORT_ATTR, dict(record))  # serialised with the report under xdist
         return report
+
+    def pytest_runtest_logreport(self, report) -> None:
+        """Every process places the records it sees (serial: its own; xdist controller: the
+        workers'), by the binding key and item uid they carry."""
+        record = getattr(report, REPORT_ATTR, None)
+        if not isinstance(record, dict):
+            return
+        if record.get("key") not in self.by_key or not isinstance(record.get("uid"), str):
+            self.unplaced.append(f"{report.nodeid}: a falsifier result for {record.get('key')!r} that this session has no binding for")
+            return
+        self.item_results[record["uid"]] = record
 
     # ----------------------------------------------------------------- xdist
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         if self.is_worker:
-            self.config.workeroutput[RESULTS_KEY] = self.results  # type: ignore[attr-defined]
+            self.config.workeroutput[MANIFEST_KEY] = self.expected  # type: ignore[attr-defined]
             return
         self._finish(session)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        for key, record in (output.get(RESULTS_KEY) or {}).items():
-            self.results[key] = record
+        manifest = (getattr(node, "workeroutput", None) or {}).get(MANIFEST_KEY) or {}
+        for key, uids in manifest.items():
+            if key not in self.by_key:
+                self.unplaced.append(f"worker {getattr(node, 'gateway', node)!s}: collected items for {key!r}, which this session has no binding for")
+                continue
+            if len(uids) > len(self.expected.get(key, [])):
+                self.expected[key] = list(uids)
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
-        # the controller collects nothing itself under xdist; learn the bound items from their ids
-        wanted = {b.key: b for b in self.bindings}
-        for nodeid in ids:
-            if "[" in nodeid:
-                key = nodeid.rsplit("[", 1)[1].rstrip("]")
-                if key in wanted:
-                    self.collected[key] = wanted[key]
-
-    # ----------------------------------------------------------------- the rewrite
+    # ----------------------------------------------------------------- results
     def _run_results(self):
+        """One RunResult per bound falsifier this run covered: aggregated over all its items;
+        NOT_RUN (never collected) for one whose test file the run reached but no item came of."""
         from harness.ledger import RunResult
 
         by_contract: dict[str, dict[str, RunResult]] = {}
-        for key, binding in self.collected.items():
-            record = self.results.get(key)
-            if record is None or record.get("outcome") is None:
-                result = RunResult(binding.falsifier.id, Outcome.NOT_RUN, nodeid=record.get("nodeid", "") if record else "")
-            else:
-                result = RunResult(
-                    falsifier_id=binding.falsifier.id,
-                    outcome=Outcome(record["outcome"]),
-                    nodeid=record.get("nodeid", ""),
-                    measurements=dict(record.get("measurements") or {}),
-                    duration=float(record.get("duration") or 0.0),
-                    message=record.get("message") or "",
-                    device=record.get("device") or "cpu",
-                    attachments=dict(record.get("attachments") or {}),
-                    skip_reason_no_cuda=bool(record.get("skip_reason_no_cuda")),
-                )
-            by_contract.setdefault(binding.contract_key, {})[binding.falsifier.id] = result
+        for binding in self.bindings:
+            uids = self.expected.get(binding.key, [])
+            if not uids and not self._covers(self.root / binding.falsifier.test_file):
+                continue
+            records = [self.item_results.get(uid, {"uid": uid, "outcome": None}) for uid in uids]
+            outcome, message = aggregate_items(len(uids), records)
+            prints = {r.get("fingerprint", "") for r in records if r.get("outcome")}
+            declarations = {r.get("declaration", "") for r in records if r.get("outcome")}
+            if outcome.is_verdict and (len(prints) > 1 or len(declarations) > 1):
+                outcome, message = Outcome.NOT_RUN, "the test or its contract entry changed during the run (items saw different versions)"
+            ran = [r for r in records if r.get("outcome")]
+            measurements: dict = {}
+            attachments: dict = {}
+            for r in ran:
+                measurements.update(r.get("measurements") or {})
+                attachments.update(r.get("attachments") or {})
+            by_contract.setdefault(binding.contract_key, {})[binding.falsifier.id] = RunResult(
+                falsifier_id=binding.falsifier.id,
+                outcome=outcome,
+                nodeid=ran[0].get("nodeid", "") if ran else "",
+                measurements=measurements,
+                duration=float(sum(r.get("duration") or 0.0 for r in ran)),
+                message=message,
+                fingerprint=next(iter(prints), "") if len(prints) == 1 else "",
+                device=next((r.get("device") for r in ran if r.get("device")), "cpu"),
+                attachments=attachments,
+                skip_reason_no_cuda=bool(ran) and all(r.get("skip_reason_no_cuda") for r in ran),
+                declaration=next(iter(declarations), "") if len(declarations) == 1 else "",
+                item_measurements=[dict(r.get("measurements") or {}) for r in ran],
+            )
         return by_contract
 
-    def _fingerprints(self, contract) -> dict[str, str]:
+    def _fresh_fingerprints(self, contract) -> dict[str, str]:
         from harness.binding import find_test, fingerprint
 
         out = {}
@@ -298,15 +363,14 @@ class HarnessSession:
 
     def _finish(self, session: pytest.Session) -> None:
         by_contract = self._run_results()
-        if not by_contract:
-            return
+        if self.unplaced:
+            self.write_errors.extend(f"result not placed: {u}" for u in self.unplaced)
         if self.check_mode:
             self._check(session, by_contract)
-            return
-        if self.no_write:
+        elif self.no_write:
             self._summarise_without_write(by_contract)
-            return
-        self._rewrite(by_contract)
+        elif by_contract:
+            self._rewrite(by_contract)
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a ledger we could not write is not green
 
@@ -317,9 +381,9 @@ class HarnessSession:
             results = by_contract.get(contract.key)
             if results is None:
                 continue
-            self.claims.extend(unbacked_claims(contract, results, self._fingerprints(contract), self.root))
+            self.claims.extend(unbacked_claims(contract, results, self._fresh_fingerprints(contract), self.root, self.layout.evidence))
             self._summarise(contract.key, results, None)
-        if self.claims and session.exitstatus == pytest.ExitCode.OK:
+        if self.claims and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         report = self.config.getoption("harness_check_report")
         if report:
@@ -328,6 +392,7 @@ class HarnessSession:
             payload = {
                 "claims": [claim.__dict__ for claim in self.claims],
                 "results": {key: {fid: r.as_json() for fid, r in results.items()} for key, results in by_contract.items()},
+                "errors": list(self.write_errors),
             }
             Path(report).write_text(json.dumps(payload, indent=2, default=str) + "\n")
 
@@ -337,47 +402,88 @@ class HarnessSession:
                 self._summarise(contract.key, by_contract[contract.key], None)
 
     def _rewrite(self, by_contract) -> None:
-        from harness.contract import load_contract
-        from harness.evidence import dispatch_info, new_run_id, write_run
+        """Plan every contract's edits first, without a lock: a run that changes nothing takes no
+        lock and writes nothing (a read-only checkout stays untouched). Then, under the lock,
+        each contract is re-read, re-planned and written on its own: one failure never stops
+        the others, and a failed write leaves no evidence behind."""
         from harness.ledger import plan_update
-        from harness.writer import WriteError, contracts_lock, remove_stale_temp_files, update_file
+        from harness.writer import WriteError, contracts_lock, remove_stale_temp_files
 
-        dispatch = dispatch_info(self.root, seeds=self._seeds())
+        contracts = {c.key: c for c in self.contracts}
+        pending = []
+        for key, results in by_contract.items():
+            contract = contracts.get(key)
+            if contract is None:
+                continue
+            update = plan_update(contract, results, self.root)
+            if update.changed:
+                pending.append(key)
+            else:
+                self._summarise(key, results, update)
+        if not pending:
+            return
         try:
             with contracts_lock(self.contracts_dir):
                 remove_stale_temp_files(self.contracts_dir)
-                for key, results in by_contract.items():
-                    known = next((c for c in self.contracts if c.key == key), None)
-                    if known is None:
-                        continue
-                    # under the lock, re-read if another session wrote since we loaded
-                    contract, findings = known, []
-                    if _stat_signature(known.path) != known.stat_signature:
-                        contract, findings = load_contract(known.path, root=self.root, falsifiers_dir=self.falsifiers_dir)
-                    if contract is None:
-                        self.write_errors.append(
-                            f"{known.display_path}: changed on disk and no longer valid; not rewritten: " + "; ".join(f.render() for f in findings[:3])
-                        )
-                        continue
-                    fingerprints = self._fingerprints(contract)
-                    for fid, result in results.items():
-                        result.fingerprint = fingerprints.get(fid, "")
-                    run_id = new_run_id()
-                    rel = f"{self.config.getini('harness_evidence')}/{contract.key}/{run_id}"
-                    update = plan_update(contract, results, self.root, rel)
-                    if update.changed:
-                        write_run(
-                            self.root, contract.key, contract.id, run_id, dispatch, update.rows, update.status_before, update.status_after, update.hypotheses
-                        )
-                        update_file(contract.path, update.edits)
-                    self._summarise(contract.key, results, update)
+                dispatch = dispatch_info_for(self.root, self._seeds())
+                for key in pending:
+                    try:
+                        self._rewrite_one(contracts[key], by_contract[key], dispatch)
+                    except WriteError as exc:
+                        self.write_errors.append(f"{contracts[key].display_path}: not rewritten: {exc}")
+                        self._summarise(key, by_contract[key], None)
+                    except Exception as exc:  # never a traceback at session end; the contract is left as it was
+                        self.write_errors.append(f"{contracts[key].display_path}: not rewritten ({type(exc).__name__}: {exc})")
+                        self._summarise(key, by_contract[key], None)
         except WriteError as exc:
             self.write_errors.append(str(exc))
 
+    def _rewrite_one(self, known, results, dispatch) -> None:
+        from harness.binding import declaration_digest
+        from harness.contract import load_contract
+        from harness.evidence import digest_of, discard_run, new_run_id, render_readme, results_payload, write_latest, write_run
+        from harness.ledger import RunResult, plan_update
+        from harness.writer import WriteError, update_file, writable_target
+
+        contract = known
+        if _stat_signature(known.path) != known.stat_signature:  # another session or the run itself wrote since we loaded
+            contract, findings = load_contract(
+                known.path, root=self.root, falsifiers_dir=self.falsifiers_dir, evidence_dir=self.layout.evidence, contracts_dir=self.contracts_dir
+            )
+            if contract is None:
+                raise WriteError("changed on disk and no longer valid: " + "; ".join(f.render() for f in findings[:3]))
+        for fid, result in list(results.items()):
+            f = contract.falsifier(fid)
+            if f is None or (result.declaration and declaration_digest(f) != result.declaration):
+                results[fid] = RunResult(fid, Outcome.NOT_RUN, nodeid=result.nodeid, message="its contract entry changed during the run; no verdict written")
+        update = plan_update(contract, results, self.root)
+        if not update.changed:
+            self._summarise(contract.key, results, update)
+            return
+        run_id = new_run_id()
+        evidence_rel = f"{self.layout.evidence}/{contract.key}/{run_id}"
+        payload = results_payload(contract.key, contract.id, run_id, dispatch, update.rows, update.status_before, update.status_after, update.hypotheses)
+        edits = update.point_evidence(evidence_rel, digest_of(payload))
+        readme = render_readme(contract.id, run_id, update.status_before, update.status_after, update.rows, update.hypotheses)
+        writable_target(contract.path, self.root)  # a read-only or escaping contract: refuse before any evidence
+        run_dir = None
+        try:
+            if update.evidence_pointer_targets:
+                run_dir = write_run(self.root, self.layout.evidence, contract.key, run_id, payload, readme, dispatch)
+            update_file(contract.path, edits, root=self.root)
+        except BaseException:
+            if run_dir is not None:
+                discard_run(run_dir)
+            raise
+        if run_dir is not None:
+            write_latest(self.root, self.layout.evidence, contract.key, run_id)
+        update.evidence_rel = evidence_rel
+        self._summarise(contract.key, results, update)
+
     def _seeds(self) -> dict:
         seeds = {}
-        for b in self.collected.values():
-            if "seed" in b.falsifier.params:
+        for b in self.bindings:
+            if b.key in self.expected and "seed" in b.falsifier.params:
                 seeds[b.key] = b.falsifier.params["seed"]
         return seeds
 
@@ -398,7 +504,7 @@ class HarnessSession:
         if update is None:
             for r in results.values():
                 if r.outcome is Outcome.NOT_RUN:
-                    self.summary_lines.append(("purple", f"  {r.falsifier_id}: NOT RUN"))
+                    self.summary_lines.append(("purple", f"  {r.falsifier_id}: NOT RUN{' (' + r.message + ')' if r.message else ''}"))
             return
         for row in update.rows:
             if row.status_before != row.status_after:
@@ -407,22 +513,16 @@ class HarnessSession:
             if row.status_after == "METHODOLOGY_SUSPECT" and row.outcome == "passed":
                 self.summary_lines.append(("yellow", f"  {row.falsifier_id}: SUSPECT — " + "; ".join(row.suspect_reasons)))
             if row.outcome in ("not run", "skipped", "xfailed", "xpassed"):
-                self.summary_lines.append(
-                    ("purple", f"  {row.falsifier_id}: NOT RUN ({row.outcome}{': ' + row.message if row.message else ''}) — status left {row.status_after}")
-                )
+                detail = row.message if row.outcome == "not run" else f"{row.outcome}{': ' + row.message if row.message else ''}"
+                self.summary_lines.append(("purple", f"  {row.falsifier_id}: NOT RUN ({detail or 'not run'}) — status left {row.status_after}"))
             elif row.outcome == "error":
                 self.summary_lines.append(
                     ("red", f"  {row.falsifier_id}: ERROR ({row.message.splitlines()[0] if row.message else 'no detail'}) — status left {row.status_after}")
                 )
         if update.status_before != update.status_after:
             self.summary_lines.append(("bold", f"  contract: {update.status_before} → {update.status_after}"))
-        if update.changed:
-            self.summary_lines.append(
-                (
-                    "",
-                    f"  rewrote {update.contract.display_path}; evidence in {(update.edits and next((e.value for e in update.edits if e.path[-1] == 'evidence'), None)) or 'evidence/'}",
-                )
-            )
+        if update.changed and getattr(update, "evidence_rel", None):
+            self.summary_lines.append(("", f"  rewrote {update.contract.display_path}; evidence in {update.evidence_rel}"))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not (self.contracts_seen or self.claims or self.write_errors):
@@ -444,6 +544,12 @@ class HarnessSession:
             tr.write_line(f"harness: {error}", red=True, bold=True)
         if self.check_mode:
             tr.write_line("harness: read-only check; nothing written", bold=True)
+
+
+def dispatch_info_for(root: Path, seeds: dict) -> dict:
+    from harness.evidence import dispatch_info
+
+    return dispatch_info(root, seeds=seeds)
 
 
 @pytest.fixture

@@ -1,0 +1,174 @@
+"""Where a project keeps its contracts, evidence and falsifiers, read once for every entry point.
+
+The plugin gets these from pytest's ini keys; the CLI (validate, lint, gate, report) reads the same
+keys from the same files, in pytest's order (pytest.ini, pyproject.toml, tox.ini, setup.cfg), so a
+project that moves a folder moves it for both. Contract identity lives here too: the key of a
+contract is its path under the contracts folder without the suffix (``a/c`` for
+``contracts/a/c.yaml``), unique by construction except for ``c.yaml`` beside ``c.yml``, which is
+a clash reported as a finding.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.findings import Finding
+
+INI_KEYS = {
+    "harness_contracts": "contracts",
+    "harness_evidence": "evidence",
+    "harness_falsifiers": "falsifiers",
+    "python_files": "test_*.py *_test.py",
+    "python_functions": "test",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The project root and its three folders (relative, posix, as written in the ini)."""
+
+    root: Path
+    contracts: str = "contracts"
+    evidence: str = "evidence"
+    falsifiers: str = "falsifiers"
+    python_files: tuple[str, ...] = ("test_*.py", "*_test.py")
+    python_functions: tuple[str, ...] = ("test",)
+
+    @property
+    def contracts_dir(self) -> Path:
+        return self.root / self.contracts
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.root / self.evidence
+
+    @property
+    def falsifiers_dir(self) -> Path:
+        return self.root / self.falsifiers
+
+
+def _clean(value: str) -> str:
+    return Path(value.strip()).as_posix().rstrip("/") or "."
+
+
+def _ini_values(root: Path) -> dict[str, str]:
+    """The harness ini keys from the first pytest config file that pytest itself would use."""
+    pytest_ini = root / "pytest.ini"
+    if pytest_ini.is_file():
+        return _from_cfg(pytest_ini, "pytest", require_section=False)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        try:
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            data = {}
+        options = data.get("tool", {}).get("pytest", {}).get("ini_options")
+        if isinstance(options, dict):
+            return {k: " ".join(v) if isinstance(v, list) else str(v) for k, v in options.items() if k in INI_KEYS and isinstance(v, (str, list))}
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        path = root / name
+        if path.is_file():
+            values = _from_cfg(path, section, require_section=True)
+            if values is not None:
+                return values
+    return {}
+
+
+def _from_cfg(path: Path, section: str, *, require_section: bool) -> dict[str, str] | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return {} if not require_section else None
+    if not parser.has_section(section):
+        return {} if not require_section else None
+    return {k: v for k, v in parser[section].items() if k in INI_KEYS}
+
+
+def read_layout(root: Path) -> Layout:
+    """The layout of the project at ``root``, from its pytest configuration."""
+    values = _ini_values(Path(root))
+    return Layout(
+        root=Path(root),
+        contracts=_clean(values.get("harness_contracts", INI_KEYS["harness_contracts"])),
+        evidence=_clean(values.get("harness_evidence", INI_KEYS["harness_evidence"])),
+        falsifiers=_clean(values.get("harness_falsifiers", INI_KEYS["harness_falsifiers"])),
+        python_files=tuple(values.get("python_files", INI_KEYS["python_files"]).split()),
+        python_functions=tuple(values.get("python_functions", INI_KEYS["python_functions"]).split()),
+    )
+
+
+def contract_key(path: Path, contracts_dir: Path | None) -> str:
+    """``a/c`` for ``<contracts>/a/c.yaml``; the bare stem for a file outside the contracts folder."""
+    stem = Path(path).name.rsplit(".", 1)[0]
+    if contracts_dir is None:
+        return stem
+    try:
+        rel = Path(os.path.relpath(Path(path).absolute(), Path(contracts_dir).absolute()))
+    except ValueError:
+        return stem
+    if rel.parts and rel.parts[0] == "..":
+        return stem
+    return (rel.parent / stem).as_posix() if rel.parent != Path(".") else stem
+
+
+def key_clashes(paths: list[Path], contracts_dir: Path | None, display) -> tuple[list[Path], list[Finding]]:
+    """Drop every file whose key another file also has (``c.yaml`` + ``c.yml``): neither may take
+    the other's verdict or evidence. Returns (kept files, one finding per clashing file)."""
+    by_key: dict[str, list[Path]] = {}
+    for path in paths:
+        by_key.setdefault(contract_key(path, contracts_dir), []).append(path)
+    kept, findings = [], []
+    for path in paths:
+        same = by_key[contract_key(path, contracts_dir)]
+        if len(same) == 1:
+            kept.append(path)
+            continue
+        others = ", ".join(display(p) for p in same if p != path)
+        findings.append(
+            Finding(
+                display(path),
+                0,
+                0,
+                "duplicate-contract",
+                f"has the same contract key {contract_key(path, contracts_dir)!r} as {others}; rename one (results and evidence are keyed by it)",
+            )
+        )
+    return kept, findings
+
+
+@dataclass
+class ProjectContracts:
+    """Every contract of a project, loaded once: the valid ones and the findings of the rest."""
+
+    layout: Layout
+    files: list[Path]
+    contracts: list = None  # list[Contract]
+    findings: list[Finding] = None
+
+
+def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectContracts:
+    """Load the contracts under the layout's folder (or the given files and folders), with the
+    layout's falsifier and evidence folders and contract keys; clashing keys are findings."""
+    from harness.contract.discovery import discover
+    from harness.contract.loader import display_path, load_contract
+
+    if paths is None:
+        files = discover([layout.contracts_dir])[0] if layout.contracts_dir.is_dir() else []
+    else:
+        files = discover(paths)[0]
+    kept, findings = key_clashes(files, layout.contracts_dir, lambda p: display_path(Path(p), layout.root))
+    contracts = []
+    for path in kept:
+        contract, found = load_contract(
+            path, root=layout.root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir
+        )
+        findings.extend(found)
+        if contract is not None:
+            contracts.append(contract)
+    return ProjectContracts(layout, files, contracts, findings)
