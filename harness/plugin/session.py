@@ -82,6 +82,7 @@ class HarnessSession:
         # what the run saw: binding key → item uids collected (before any deselection), and
         # item uid → the item's record; both travel from xdist workers without node-id parsing
         self.expected: dict[str, list[str]] = {}
+        self.deselected: set[str] = set()
         self.item_results: dict[str, dict] = {}
         self.unplaced: list[str] = []
         self.summary_lines: list[tuple[str, str]] = []  # (markup style, text)
@@ -197,6 +198,12 @@ class HarnessSession:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
+    def pytest_deselected(self, items) -> None:
+        for item in items:
+            uid = item.stash.get(_uid_key, None)
+            if uid is not None:
+                self.deselected.add(uid)
+
     def _report_binding_errors(self, session: pytest.Session, items) -> None:
         from _pytest.reports import CollectReport
 
@@ -298,14 +305,15 @@ class HarnessSession:
     # ----------------------------------------------------------------- xdist
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         if self.is_worker:
-            self.config.workeroutput[MANIFEST_KEY] = self.expected  # type: ignore[attr-defined]
+            self.config.workeroutput[MANIFEST_KEY] = {"expected": self.expected, "deselected": sorted(self.deselected)}  # type: ignore[attr-defined]
             return
         self._finish(session)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         manifest = (getattr(node, "workeroutput", None) or {}).get(MANIFEST_KEY) or {}
-        for key, uids in manifest.items():
+        self.deselected.update(manifest.get("deselected") or ())
+        for key, uids in (manifest.get("expected") or {}).items():
             if key not in self.by_key:
                 self.unplaced.append(f"worker {getattr(node, 'gateway', node)!s}: collected items for {key!r}, which this session has no binding for")
                 continue
@@ -325,6 +333,8 @@ class HarnessSession:
                 continue
             records = [self.item_results.get(uid, {"uid": uid, "outcome": None}) for uid in uids]
             outcome, message = aggregate_items(len(uids), records)
+            if outcome is Outcome.NOT_RUN and not message and uids and all(uid in self.deselected for uid in uids):
+                message = "deselected by this run's -k/-m/--deselect"
             prints = {r.get("fingerprint", "") for r in records if r.get("outcome")}
             declarations = {r.get("declaration", "") for r in records if r.get("outcome")}
             if outcome.is_verdict and (len(prints) > 1 or len(declarations) > 1):
