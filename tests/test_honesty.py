@@ -575,3 +575,20 @@ def test_filelock_floor_is_one_that_refuses_symlinks():
     line = next(line for line in text.splitlines() if '"filelock' in line)
     floor = tuple(int(x) for x in line.split(">=")[1].split('"')[0].split(".")[:2])
     assert floor >= (3, 20), line  # 3.20.1 opens with O_NOFOLLOW (CVE-2025-68146)
+
+
+# 1b ----------------------------------------------------------------- several results in one item
+SUBTESTS = """\
+def test_with_subtests(falsifier, subtests):
+    for value in (3, 42, 5):  # the failing subtest is not the last one
+        with subtests.test(value=value):
+            assert value < 10, f"{value} is not below 10"
+"""
+
+
+def test_a_failing_subtest_falsifies_whatever_comes_after_it(proj):
+    pytest.importorskip("_pytest.subtests", reason="subtests are built into pytest from 9.0")
+    (proj.path / "falsifiers" / "test_sub.py").write_text(SUBTESTS)
+    path = proj.write_contract(entry("F-SUB-001", "test_with_subtests").replace("test_demo.py", "test_sub.py"))
+    proj.runpytest()
+    assert statuses(path)["F-SUB-001"] == "FALSIFIED"

@@ -45,10 +45,13 @@ def outcome_of_phase(when: str, report, excinfo_is_assertion: bool) -> tuple[Out
 
 
 def combine(previous: Outcome | None, new: Outcome) -> Outcome:
-    """Fold phases: a teardown error spoils a pass, but a falsified verdict stays falsified."""
+    """Fold the reports of one item (phases, subtests, reruns): a falsified verdict stays
+    falsified whatever passes after it, and an error is never washed out by a later pass."""
     if previous is None:
         return new
-    if new is Outcome.ERROR and previous is Outcome.FAILED:
+    if previous is Outcome.FAILED:
+        return previous
+    if previous is Outcome.ERROR and new is not Outcome.FAILED:
         return previous
     return new
 
