@@ -12,7 +12,8 @@ import time
 def main() -> None:
     import torch
 
-    from harness.subjects.models import qwen_trainer, synthetic_tokens
+    from harness.demo.models import qwen_trainer
+    from harness.falsifiers.eval_batch import synthetic_tokens
 
     if not torch.cuda.is_available():
         raise SystemExit("needs CUDA")

@@ -31,6 +31,7 @@ class TestInfo:
     records: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
     takes_falsifier: bool = False
+    code_digest: str = ""  # the helpers and modules the test's verdict depends on
 
     def required_params(self) -> set[str]:
         return {k for k, v in (self.accepts or {}).items() if v is _MISSING}
@@ -115,8 +116,81 @@ def _find_test(path_str: str, test_file: str, test_func: str, mtime_ns: int, siz
                 records=recorded,
                 problems=tuple(problems),
                 takes_falsifier=any(a.arg in ("falsifier", "subject") for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)),
+                code_digest=_code_digest(module, source, node, path),
             )
     return TestInfo(test_file, test_func, exists=False, file_exists=True)
+
+
+MAX_DEPENDENCY_FILES = 64
+
+
+def _imported_modules(nodes) -> set[str]:
+    found: set[str] = set()
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _module_file(name: str, search: tuple[Path, ...]) -> Path | None:
+    """The source file of a first-party module: the harness package or the project's own code.
+    Third-party and standard-library modules are versioned by their packages, not hashed here."""
+    parts = name.split(".")
+    for base in search:
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path) -> str:
+    """A hash of the code that decides a falsifier's verdict beyond the test function itself:
+    the module's own helpers and constants it reaches, and the first-party modules (harness, the
+    project) they import, transitively — so editing a helper stales the verdicts that use it."""
+    from harness.builtins import PACKAGE_DIR
+
+    top_level: dict[str, ast.AST] = {}
+    for node in module.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            top_level[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    top_level[target.id] = node
+    reached, queue = [func], [func]
+    while queue:
+        for node in ast.walk(queue.pop()):
+            if isinstance(node, ast.Name) and node.id in top_level and top_level[node.id] not in reached:
+                reached.append(top_level[node.id])
+                queue.append(top_level[node.id])
+    used = {n.id for r in reached for n in ast.walk(r) if isinstance(n, ast.Name)}
+    module_imports = [n for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name).split(".")[0] in used for a in n.names)]
+    search = (PACKAGE_DIR.parent, test_path.parent, test_path.parent.parent)
+    pending = sorted(_imported_modules([*reached, *module_imports]))
+    files: dict[str, str] = {}
+    seen: set[str] = set()
+    while pending and len(files) < MAX_DEPENDENCY_FILES:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _module_file(name, search)
+        if path is None or path == test_path or name in files:
+            continue
+        try:
+            text = path.read_text("utf-8")
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        files[name] = hashlib.sha256(text.encode()).hexdigest()  # by module name: the same in a checkout and a wheel
+        pending.extend(sorted(_imported_modules([tree]) - seen))
+    helpers = "\n".join(ast.get_source_segment(source, r) or "" for r in reached[1:])
+    payload = {"helpers": hashlib.sha256(helpers.encode()).hexdigest(), "modules": dict(sorted(files.items()))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def declaration_digest(falsifier: Falsifier) -> str:
@@ -147,12 +221,14 @@ def collectable_problem(test: TestInfo, python_files: list[str], python_function
 
 
 def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None) -> str:
-    """A short hash of what produced a verdict: the test's source, the params and requirements,
-    the subject and the harness version. When any of these changes, a recorded status is stale."""
+    """A short hash of what produced a verdict: the test's source and the code it depends on, the
+    params and requirements, the subject and the harness version. When any of these changes, a
+    recorded status is stale."""
     if version is None:
         from harness import __version__ as version
     payload = {
         "source": test.source,
+        "code": test.code_digest,
         "params": falsifier.params,
         "requires": sorted(falsifier.requires),
         "subject": falsifier.subject,

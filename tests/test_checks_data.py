@@ -12,9 +12,9 @@ from harness.checks import ArtifactError
 from harness.checks.entropy import histogram, shard_stats, stats_from_counts
 from harness.checks.shards import check_shards, write_shard
 from harness.checks.vocab import HEX_PAIRS, fingerprint_vocab, format_mismatch, load_vocab
-from harness.subjects.corpus import stdlib_documents
-from harness.subjects.pipeline import vocab_dir
-from harness.subjects.qwen_vocab import qwen_tiktoken_path
+from harness.demo.corpus import stdlib_documents
+from harness.demo.pipeline import vocab_dir
+from harness.demo.qwen_vocab import qwen_tiktoken_path
 
 
 @pytest.fixture(scope="module")

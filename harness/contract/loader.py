@@ -27,6 +27,7 @@ from harness.contract.schema import schema_findings
 from harness.contract.yamlio import decode as decode_bytes
 from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.findings import Finding, Severity, has_errors
+from harness.builtins import BUILTINS, parse_builtin
 from harness.project import contract_key
 
 DEFAULT_FALSIFIERS_DIR = "falsifiers"
@@ -39,7 +40,7 @@ BOUND_KEYS = frozenset(
 )  # fmt: skip
 # Param names whose values are artifact paths: they must stay inside the repository or an allowed root.
 PATH_PARAM = re.compile(r"(?:^|_)(path|paths|dir|dirs|file|files|vocab|shards|corpus|glob|metadata_dir|run_dir)$")
-BUILTIN_PREFIX = "builtin:"
+BUILTIN_PREFIX = "builtin:"  # also the prefix of built-in falsifier references (harness.builtins)
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -156,6 +157,17 @@ def _structure_findings(
                 continue
             node = parse_node_id(test)
             bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+            if test.strip().startswith(BUILTIN_PREFIX):
+                if parse_builtin(test) is None:
+                    _f(
+                        findings,
+                        display,
+                        doc,
+                        ["falsification_tests", index, "test"],
+                        "unknown-builtin",
+                        f"{test.strip()!r} is not a built-in falsifier; built-ins: {', '.join(BUILTIN_PREFIX + n for n in BUILTINS)}",
+                    )
+                bound = True
             if node is not None and not bound:
                 _f(
                     findings,
@@ -166,7 +178,7 @@ def _structure_findings(
                     f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run",
                     severity=Severity.WARNING,
                 )
-            if node is not None and bound and _test_file_escapes(node[0], str(root)):
+            if node is not None and bound and not test.strip().startswith(BUILTIN_PREFIX) and _test_file_escapes(node[0], str(root)):
                 _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
             base = ["falsification_tests", index]
             if bound:
@@ -220,6 +232,15 @@ def _structure_findings(
             evidence = entry.get("evidence")
             if isinstance(evidence, str) and not is_under(evidence, evidence_dir):
                 _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
+
+    subjects = plain.get("subjects")
+    if isinstance(subjects, dict):
+        from harness.subjects.declarative import artifact_problems
+
+        for name, spec in subjects.items():
+            for where, rule, message in artifact_problems(name, spec, root):
+                if rule != "missing-artifact":  # a file that is not there yet is lint's business
+                    _f(findings, display, doc, ["subjects", name, *where], rule, message, key=rule == "unknown-key")
 
     hypotheses = plain.get("hypotheses")
     if isinstance(hypotheses, list):
@@ -285,6 +306,9 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
         test = entry.get("test") if isinstance(entry.get("test"), str) else ""
         node = parse_node_id(test)
         bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+        builtin = parse_builtin(test)
+        if builtin is not None:
+            bound, node = True, (str(builtin.path), builtin.func)
         falsifiers.append(
             Falsifier(
                 id=entry["id"],
@@ -303,6 +327,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 evidence=entry.get("evidence"),
                 digest=entry.get("digest"),
                 ship_blocking=bool(entry.get("ship_blocking", False)),
+                builtin=builtin.name if builtin is not None else None,
             )
         )
     hypotheses = [
@@ -337,6 +362,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
         falsifiers=falsifiers,
         hypotheses=hypotheses,
         promotion=promotion,
+        subjects=dict(plain.get("subjects") or {}),
     )
 
 

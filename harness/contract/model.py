@@ -57,6 +57,7 @@ class Falsifier:
     evidence: str | None = None
     digest: str | None = None  # sha256 of the evidence's results.json, written with the pointer
     ship_blocking: bool = False
+    builtin: str | None = None  # the built-in's name when ``test`` is ``builtin:<name>``
 
     @property
     def needs_cuda(self) -> bool:
@@ -99,6 +100,7 @@ class Contract:
     falsifiers: list[Falsifier] = field(default_factory=list)
     hypotheses: list[Hypothesis] = field(default_factory=list)
     promotion: Promotion | None = None
+    subjects: dict[str, Any] = field(default_factory=dict)  # declared artifact subjects, by name
     stat_signature: tuple[int, int] | None = None  # (mtime_ns, size) when loaded
 
     @property

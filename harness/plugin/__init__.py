@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# the shipped falsifiers get pytest's assertion introspection, like any test module
+pytest.register_assert_rewrite("harness.falsifiers")
+
 MARKERS = (
     "falsifier: a test bound to a contract falsifier (added by the harness)",
     "cuda: needs a CUDA device; skipped (never discharged) without one, an error with --require-cuda",
@@ -58,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    from harness.demo import fixtures as demo_fixtures  # fixtures only; every import in them is lazy
+
+    if not config.pluginmanager.is_registered(demo_fixtures):
+        config.pluginmanager.register(demo_fixtures, "harness-demo-subjects")
     contracts_dir = Path(config.rootpath) / config.getini("harness_contracts")
     if not contracts_dir.is_dir() and not config.getoption("contract"):
         return

@@ -163,6 +163,7 @@ class HarnessSession:
         from harness.binding import declaration_digest, find_test, fingerprint
 
         self._report_binding_errors(session, items)
+        items.extend(self._builtin_items(session))
         keep, drop = [], []
         stamps: dict[str, tuple[str, str]] = {}
         for item in items:
@@ -213,7 +214,7 @@ class HarnessSession:
         python_files = self.config.getini("python_files")
         python_functions = self.config.getini("python_functions")
         for b in self.bindings:
-            if not self._covers(self.root / b.falsifier.test_file):
+            if not self._covers_binding(b):
                 continue
             test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
             contract = next(c for c in self.contracts if c.key == b.contract_key)
@@ -224,12 +225,30 @@ class HarnessSession:
                     (b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
                 )
                 continue
-            why = collectable_problem(test, python_files, python_functions)
+            why = None if b.falsifier.builtin else collectable_problem(test, python_files, python_functions)
             if why:
                 problems.append((b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]"))
         for nodeid, message in problems:
             report = CollectReport(nodeid, "failed", message, [])
             session.config.hook.pytest_collectreport(report=report)
+
+    def _covers_binding(self, binding: Binding) -> bool:
+        """Whether this run reaches a binding: its test file, or — for a built-in, which lives in
+        the installed package — the project's contracts or falsifiers folder."""
+        if binding.falsifier.builtin:
+            return self._covers(self.contracts_dir) or self._covers(self.layout.falsifiers_dir)
+        return self._covers(self.root / binding.falsifier.test_file)
+
+    def _builtin_items(self, session: pytest.Session) -> list[pytest.Item]:
+        """Collect the shipped modules that selected contracts bind with ``builtin:`` references."""
+        modules = sorted({b.falsifier.test_file for b in self.bindings if b.falsifier.builtin and self._covers_binding(b)})
+        items: list[pytest.Item] = []
+        for path in modules:
+            name = Path(path).relative_to(Path(path).parents[1]).as_posix()  # falsifiers/<module>.py
+            module = pytest.Module.from_parent(session, path=Path(path), nodeid=f"builtin:harness/{name}")
+            for node in session.genitems(module):
+                items.append(node)
+        return items
 
     def _covers(self, path: Path) -> bool:
         """Whether this run's arguments reach ``path`` (so its binding problems concern the run)."""
@@ -329,7 +348,7 @@ class HarnessSession:
         by_contract: dict[str, dict[str, RunResult]] = {}
         for binding in self.bindings:
             uids = self.expected.get(binding.key, [])
-            if not uids and not self._covers(self.root / binding.falsifier.test_file):
+            if not uids and not self._covers_binding(binding):
                 continue
             records = [self.item_results.get(uid, {"uid": uid, "outcome": None}) for uid in uids]
             outcome, message = aggregate_items(len(uids), records)
@@ -582,10 +601,43 @@ def falsifier(request):
     return FalsifierRun(binding, params, request.node)
 
 
+def resolve_subject(request, name: str, kind: str | None = None, binding: Binding | None = None):
+    """A subject by name: one the contract declares under ``subjects:`` (built from its artifacts),
+    else the fixture of that name. With ``kind``, it must satisfy that protocol: a missing member
+    is an error naming it, never an AttributeError inside a falsifier."""
+    from harness.subjects.protocols import missing_members
+
+    session = request.config.pluginmanager.get_plugin("harness-session")
+    contract = None
+    if session is not None and binding is not None:
+        contract = next((c for c in session.contracts if c.key == binding.contract_key), None)
+    declared = (contract.subjects if contract is not None else {}).get(name)
+    if declared is not None:
+        from harness.subjects.declarative import ArtifactSubject
+
+        value = ArtifactSubject(name, Path(request.config.rootpath), dict(declared))
+    else:
+        try:
+            value = request.getfixturevalue(name)
+        except pytest.FixtureLookupError:
+            where = f" or under subjects: in {contract.display_path}" if contract is not None else ""
+            pytest.fail(f"subject {name!r} is neither a fixture{where}", pytrace=False)
+    if kind is not None:
+        missing = missing_members(value, kind)
+        if missing:
+            pytest.fail(f"subject {name!r} ({type(value).__name__}) is not a {kind} subject: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False)
+    return value
+
+
 @pytest.fixture
 def subject(request, falsifier):
-    """The pipeline part the contract names (``subject: FIXTURE``), resolved by fixture name."""
-    name = falsifier.binding.falsifier.subject
+    """The pipeline part the contract names (``subject: NAME``): a declared artifact subject or a
+    fixture, checked against the protocol its built-in falsifier needs."""
+    from harness.builtins import BUILTINS
+
+    binding = falsifier.binding
+    name = binding.falsifier.subject
     if not name:
-        pytest.fail(f"{falsifier.binding.key} names no subject, but its test asks for one", pytrace=False)
-    return request.getfixturevalue(name)
+        pytest.fail(f"{binding.key} names no subject, but its test asks for one", pytrace=False)
+    kind = BUILTINS[binding.falsifier.builtin].subject_kind if binding.falsifier.builtin else None
+    return resolve_subject(request, name, kind, binding)

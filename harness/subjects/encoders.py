@@ -93,3 +93,62 @@ class HexByteEncoder:
             except ValueError:
                 out += token.encode("utf-8")
         return out.decode("utf-8", errors="replace")
+
+
+# The pre-tokenization pattern of OpenAI's cl100k_base (also Qwen2.5's); a tiktoken rank file
+# does not carry its own, so a declarative subject may give another with ``pattern``.
+CL100K_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+class TiktokenEncoder:
+    """A byte-level BPE from a tiktoken rank file (``<base64 token> <rank>`` per line)."""
+
+    name = "byte_level"
+
+    def __init__(self, rank_file: Path, pattern: str = CL100K_PATTERN) -> None:
+        import base64
+
+        import tiktoken
+
+        ranks: dict[bytes, int] = {}
+        for line in Path(rank_file).read_text("utf-8").splitlines():
+            if line.strip():
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+        self._enc = tiktoken.Encoding(name=Path(rank_file).stem, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        self.vocab_size = self._enc.n_vocab
+        self.unk_id = None
+        self.eos_id = None
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self._enc.encode_ordinary_batch(texts)
+
+    def encode(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._enc.decode(ids)
+
+
+def tokenizer_for_vocab_files(vocab_json: Path, merges_txt: Path):
+    """A Hugging Face byte-level BPE tokenizer from GPT-2-style vocab.json + merges.txt."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE.from_file(str(vocab_json), str(merges_txt)))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+class HFTokenizerEncoder(ByteLevelEncoder):
+    """Any Hugging Face ``tokenizers`` pipeline (tokenizer.json, or vocab.json + merges.txt)."""
+
+    def __init__(self, tokenizer, name: str = "byte_level") -> None:  # noqa: D107 - the parent reads a file; this takes a built one
+        self._tok = tokenizer
+        self.name = name
+        self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        self.eos_id = None
+        unk = getattr(tokenizer.model, "unk_token", None)
+        self.unk_id = tokenizer.token_to_id(unk) if unk else None

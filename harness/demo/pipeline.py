@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.subjects.cache import build_lock, cache_dir
-from harness.subjects.corpus import DEFAULT_CORPUS_BYTES, stdlib_documents
-from harness.subjects.qwen_vocab import QWEN_VOCAB_SIZE, export_hf_files
+from harness.demo.corpus import DEFAULT_CORPUS_BYTES, stdlib_documents
+from harness.demo.qwen_vocab import QWEN_VOCAB_SIZE, export_hf_files
 
 BUILD_VERSION = "1"
 SHARD_TOKENS = 1 << 18
@@ -35,8 +35,14 @@ class Pipeline:
     unk_id: int | None
     eos_id: int | None
 
+    corpus_bytes: int = DEFAULT_CORPUS_BYTES
+
     def shard_paths(self) -> list[Path]:
         return sorted(self.shards_dir.glob("*.bin"))
+
+    def documents(self) -> list[tuple[str, str]]:
+        """The stdlib modules the shards were encoded from."""
+        return stdlib_documents(self.corpus_bytes)
 
     def encoder(self):
         from harness.subjects.encoders import ByteLevelEncoder, HexByteEncoder
@@ -98,6 +104,7 @@ def build_pipeline(kind: str, corpus_bytes: int = DEFAULT_CORPUS_BYTES, root: Pa
         vocab_size=QWEN_VOCAB_SIZE,
         unk_id=meta["unk_id"],
         eos_id=meta["eos_id"],
+        corpus_bytes=corpus_bytes,
     )
 
 

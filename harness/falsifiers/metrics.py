@@ -11,11 +11,12 @@ from harness import accepts, records
 @records("val_loss", "train_loss", "val_train_ratio", "val_perplexity")
 def test_metric_plausibility(falsifier, subject):
     """Refute val/train ratios and perplexities no real model reaches (the incident: 0.00081 vs 1.20)."""
-    from harness.subjects.training import read_run
+    from harness.subjects.protocols import as_run
 
     p = falsifier.params
-    run_dir = p.path("run_dir") if p["run_dir"] else subject
-    epochs = read_run(run_dir)
+    run = as_run(p.path("run_dir") if p["run_dir"] else subject)
+    run_dir = str(run)
+    epochs = run.epochs()
     chosen = epochs if p["epoch"] == "all" else [epochs[-1]]
     problems = []
     for meta in chosen:

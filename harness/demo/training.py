@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from harness.subjects.models import TinyConfig, tiny_trainer
+from harness.demo.models import TinyConfig, tiny_trainer
 
 
 def remap_to_tiny_vocab(ids, vocab: int = 1000):

@@ -2,25 +2,12 @@
 a reference trainer that — like the incident's — keeps one preallocated logits buffer shared by
 train and eval. Planted defects are subclasses that change one real code path each.
 
-The protocol a user's trainer implements (``TrainerSubject``): ``reset(seed)``, ``eval_batch``,
-``train_batch``, ``make_batch``, ``vocab_size``, ``device``, and ``model`` / ``optimizer`` for the
-purity checks.
+They implement ``harness.subjects.protocols.TrainerSubject``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
-
-class TrainerSubject(Protocol):
-    vocab_size: int
-    device: str
-
-    def reset(self, seed: int) -> None: ...
-    def eval_batch(self, inputs, targets) -> float: ...
-    def train_batch(self, inputs, targets) -> float: ...
-    def make_batch(self, tokens, batch: int, seq_len: int, offset: int = 0): ...
 
 
 @dataclass(frozen=True)
@@ -267,14 +254,3 @@ def qwen_trainer(kind: str = "healthy", device: str = "cuda", dtype: str = "bflo
         max_seq=max_seq,
         buffer_dtype=dtype,
     )
-
-
-def synthetic_tokens(vocab_size: int, count: int, seed: int):
-    """The deterministic synthetic batch generator: a 64-bit LCG (Knuth's MMIX constants), the
-    high bits taken modulo the vocab size — the same stream on every machine and library version."""
-    state = seed & 0xFFFFFFFFFFFFFFFF
-    out = []
-    for _ in range(count):
-        state = (6364136223846793005 * state + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
-        out.append((state >> 33) % vocab_size)
-    return out

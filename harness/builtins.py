@@ -1,0 +1,56 @@
+"""The built-in falsifiers: stable references a contract binds with ``test: builtin:<name>``.
+
+The names here are the public, versioned interface: a contract written against ``builtin:shard-
+entropy`` keeps working when the test function behind it moves or is renamed. Each entry says
+which kind of subject it drives (``data``, ``trainer`` or ``run``: see ``harness.subjects.protocols``)
+and the modules whose code decides its verdict (they enter its fingerprint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "builtin:"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    module: str  # dotted module inside the package
+    func: str
+    subject_kind: str  # data | trainer | run
+    catches: str
+
+    @property
+    def reference(self) -> str:
+        return PREFIX + self.name
+
+    @property
+    def path(self) -> Path:
+        return PACKAGE_DIR.parent / (self.module.replace(".", "/") + ".py")
+
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("vocab-format", "harness.falsifiers.vocab", "test_vocab_format_matches_encoder", "data", "encoder/vocab format mismatch (hex-byte vs byte-level)"),
+        Builtin("tokenizer-roundtrip", "harness.falsifiers.vocab", "test_roundtrip_and_unk_share", "data", "lossy encoding, <unk> floods"),
+        Builtin("shard-integrity", "harness.falsifiers.shards", "test_shard_integrity", "data", "dtype too small, ids >= V, truncated or empty shards"),
+        Builtin("shard-entropy", "harness.falsifiers.shards", "test_entropy_floor", "data", "degenerate corpora (entropy floor, top-1 share)"),
+        Builtin("eval-sanity-bound", "harness.falsifiers.eval_batch", "test_sanity_bound", "trainer", "eval loss outside [0.5, 1.5 ln V] at init"),
+        Builtin("train-pollution", "harness.falsifiers.eval_batch", "test_train_pollution", "trainer", "train state leaking into eval"),
+        Builtin("eval-purity", "harness.falsifiers.eval_batch", "test_eval_purity", "trainer", "eval mutating weights, optimizer, RNG or mode"),
+        Builtin("label-alignment", "harness.falsifiers.eval_batch", "test_label_alignment", "trainer", "labels equal to inputs (no shift)"),
+        Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses"),
+    )
+}
+
+
+def parse_builtin(test: str) -> Builtin | None:
+    """The built-in a ``test:`` text names, or None when it names none (or an unknown one)."""
+    text = test.strip()
+    if not text.startswith(PREFIX):
+        return None
+    return BUILTINS.get(text[len(PREFIX) :])

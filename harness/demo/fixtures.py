@@ -1,0 +1,81 @@
+"""The embedded demo's subjects as pytest fixtures, shipped with the plugin so that a contract in
+any repository can name them (``subject: incident_pipeline``) — the demo runs from an installed
+wheel with no conftest. Each fixture builds lazily: a run that names none pays nothing.
+
+Healthy subjects: ``qwen_stdlib_pipeline`` (real Qwen2.5 vocab, the interpreter's standard library,
+byte-level encoder), ``tiny_lm`` (CPU), ``qwen2_0_5b`` (CUDA), ``trained_run``. The incident's:
+``incident_pipeline`` (hex-byte encoder), ``incident_trained_run``. Planted defects: the
+``tiny_lm_*`` and ``qwen2_0_5b_*`` fixtures below, each a real code path in a trainer subclass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def qwen_stdlib_pipeline():
+    """The repository's tokenization pipeline: real Qwen2.5 vocab, stdlib corpus, byte-level encoder."""
+    from harness.demo.pipeline import build_pipeline
+
+    return build_pipeline("healthy")
+
+
+@pytest.fixture(scope="session")
+def incident_pipeline():
+    """The incident's pipeline: the same vocab and corpus through the hex-byte encoder."""
+    from harness.demo.pipeline import build_pipeline
+
+    return build_pipeline("incident")
+
+
+@pytest.fixture
+def tiny_lm():
+    """The reference trainer on the tiny causal LM (2 layers, hidden 64, vocab 1000), on CPU."""
+    from harness.demo.models import tiny_trainer
+
+    return tiny_trainer("healthy")
+
+
+@pytest.fixture(scope="session")
+def qwen2_0_5b():
+    """The reference trainer on the Qwen2.5-0.5B architecture at random init, bf16, on CUDA."""
+    from harness.demo.models import qwen_trainer
+
+    return qwen_trainer("healthy", device="cuda", dtype="bfloat16")
+
+
+@pytest.fixture(scope="session")
+def trained_run(qwen_stdlib_pipeline, tmp_path_factory):
+    """A real short training run of the tiny LM on the stdlib shards; its per-epoch metadata."""
+    from harness.demo.training import run_training
+
+    return run_training(qwen_stdlib_pipeline.shard_paths(), tmp_path_factory.mktemp("run-healthy"))
+
+
+@pytest.fixture(scope="session")
+def incident_trained_run(incident_pipeline, tmp_path_factory):
+    """The same short training run on the incident's shards (99.99% <unk>): the impossible val_loss."""
+    from harness.demo.training import run_training
+
+    return run_training(incident_pipeline.shard_paths(), tmp_path_factory.mktemp("run-incident"))
+
+
+def _defect_fixture(kind: str, builder: str, **kwargs):
+    @pytest.fixture(name=f"{builder}_{kind}")
+    def make():
+        from harness.demo import models
+
+        return getattr(models, f"{'tiny' if builder == 'tiny_lm' else 'qwen'}_trainer")(kind, **kwargs)
+
+    make.__doc__ = f"Planted defect '{kind}' in the {builder} reference trainer (see harness.demo.models)."
+    return make
+
+
+# Planted defects, each a real code path in a trainer subclass; falsifiers must go red on them.
+tiny_lm_stale_logits = _defect_fixture("stale_logits", "tiny_lm")
+tiny_lm_labels_equal_inputs = _defect_fixture("labels_equal_inputs", "tiny_lm")
+tiny_lm_dropout_in_eval = _defect_fixture("dropout_in_eval", "tiny_lm")
+tiny_lm_optimizer_step_in_eval = _defect_fixture("optimizer_step_in_eval", "tiny_lm")
+qwen2_0_5b_unsynced_loss = _defect_fixture("unsynced_loss", "qwen2_0_5b")
+qwen2_0_5b_stale_logits = _defect_fixture("stale_logits", "qwen2_0_5b")

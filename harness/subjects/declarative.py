@@ -1,0 +1,195 @@
+"""Subjects declared as artifacts in a contract, so a team binds the built-in falsifiers to its own
+pipeline with no Python:
+
+```yaml
+subjects:
+  corpus:
+    vocab: tokenizer/tokenizer.json      # or vocab.json (+ merges.txt beside it), a .tiktoken rank file
+    encoder: byte_level                  # byte_level | hex_byte | byte_fallback | package.module:factory
+    shards: data/shards/*.npy            # globs; .npy, or .bin with a sidecar
+    documents: data/raw/**/*.txt         # what the shards were made from
+  finetune:
+    run: runs/finetune-01                # epoch-NNN.metadata.json, trainer_state.json or metrics.csv
+```
+
+A falsifier then names it: ``subject: corpus``. Paths are relative to the project root and must
+stay inside it (or a root listed in ``$HARNESS_ARTIFACT_ROOTS``).
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+ENCODER_KINDS = ("byte_level", "hex_byte", "byte_fallback")
+SUBJECT_KEYS = ("vocab", "encoder", "shards", "documents", "run", "vocab_size", "unk_id", "pattern", "description")
+
+
+class SubjectError(ValueError):
+    """A declared subject cannot be built (names the subject and what is wrong)."""
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def expand(root: Path, patterns: list[str]) -> list[Path]:
+    """Files matching the globs (``**`` allowed), sorted, without duplicates."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        for match in glob.glob(str(root / pattern), recursive=True):
+            path = Path(match)
+            if path.is_file():
+                found.add(path)
+    return sorted(found)
+
+
+def load_callable(spec: str):
+    """``package.module:attribute`` → the object (an encoder factory)."""
+    module, _, attribute = spec.partition(":")
+    if not module or not attribute:
+        raise SubjectError(f"encoder {spec!r}: a callable is written 'package.module:factory'")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise SubjectError(f"encoder {spec!r}: cannot import it ({exc})") from None
+
+
+@dataclass
+class ArtifactSubject:
+    """A data subject (and, with ``run``, a run subject) built from declared files."""
+
+    name: str
+    root: Path
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- data protocol
+    @cached_property
+    def vocab_path(self) -> Path:
+        vocab = self.spec.get("vocab")
+        if not vocab:
+            raise SubjectError(f"subject {self.name!r} declares no vocab")
+        path = self.root / vocab
+        if not path.exists():
+            raise SubjectError(f"subject {self.name!r}: vocab {vocab} does not exist")
+        return path
+
+    @cached_property
+    def _vocab(self):
+        from harness.checks.vocab import load_vocab
+
+        return load_vocab(self.vocab_path)
+
+    @property
+    def encoder_name(self) -> str:
+        kind = str(self.spec.get("encoder", "byte_level"))
+        if kind in ENCODER_KINDS:
+            return kind
+        return getattr(self.encoder(), "name", kind)
+
+    @cached_property
+    def vocab_size(self) -> int:
+        if isinstance(self.spec.get("vocab_size"), int):
+            return int(self.spec["vocab_size"])
+        tokens = self._vocab.tokens
+        return max(tokens.values()) + 1 if tokens else 0
+
+    @cached_property
+    def unk_id(self) -> int | None:
+        if "unk_id" in self.spec:
+            return self.spec["unk_id"]
+        tokens = self._vocab.tokens
+        for candidate in ("<unk>", "[UNK]", "<|unk|>"):
+            if candidate in tokens:
+                return tokens[candidate]
+        return None
+
+    def shard_paths(self) -> list[Path]:
+        patterns = _list(self.spec.get("shards"))
+        if not patterns:
+            raise SubjectError(f"subject {self.name!r} declares no shards")
+        return expand(self.root, patterns)
+
+    def documents(self):
+        patterns = _list(self.spec.get("documents"))
+        if not patterns:
+            raise SubjectError(f"subject {self.name!r} declares no documents (the text its shards were made from)")
+        for path in expand(self.root, patterns):
+            try:
+                yield path.relative_to(self.root).as_posix(), path.read_text("utf-8")
+            except UnicodeDecodeError:
+                continue
+
+    def encoder(self):
+        return self._encoder
+
+    @cached_property
+    def _encoder(self):
+        from harness.subjects import encoders
+
+        kind = str(self.spec.get("encoder", "byte_level"))
+        path = self.vocab_path
+        if kind == "hex_byte":
+            return encoders.HexByteEncoder(self._vocab.tokens, list(self._vocab.merges or []))
+        if kind in ("byte_level", "byte_fallback"):
+            if path.name.endswith(".json") and self._vocab.source_format == "tokenizer.json":
+                from tokenizers import Tokenizer
+
+                return encoders.HFTokenizerEncoder(Tokenizer.from_file(str(path)), name=kind)
+            if self._vocab.source_format == "tiktoken":
+                return encoders.TiktokenEncoder(path, self.spec.get("pattern") or encoders.CL100K_PATTERN)
+            merges = path.parent / "merges.txt"
+            if path.suffix == ".json" and merges.exists():
+                return encoders.HFTokenizerEncoder(encoders.tokenizer_for_vocab_files(path, merges), name=kind)
+            raise SubjectError(f"subject {self.name!r}: cannot build a {kind} encoder from {path.name} (give tokenizer.json, vocab.json + merges.txt, or a .tiktoken file)")
+        factory = load_callable(kind)
+        return factory(path) if callable(factory) else factory
+
+    # ---------------------------------------------------------------- run protocol
+    def epochs(self) -> list[dict]:
+        from harness.subjects.runs import read_run
+
+        run = self.spec.get("run")
+        if not run:
+            raise SubjectError(f"subject {self.name!r} declares no run")
+        return read_run(self.root / run)
+
+    def __repr__(self) -> str:
+        return f"ArtifactSubject({self.name!r})"
+
+
+def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str, str]]:
+    """(path within the spec, rule, message) for each problem a declared subject has on disk."""
+    from harness.contract.loader import artifact_roots_from_env, check_artifact_path
+
+    if not isinstance(spec, dict):
+        return [([], "bad-subject", f"subject {name!r} must be a mapping of artifacts")]
+    problems = []
+    for key in spec:
+        if key not in SUBJECT_KEYS:
+            problems.append(([key], "unknown-key", f"subject {name!r}: unknown key {key!r} (allowed: {', '.join(SUBJECT_KEYS)})"))
+    encoder = spec.get("encoder")
+    if encoder is not None and (not isinstance(encoder, str) or (encoder not in ENCODER_KINDS and ":" not in encoder)):
+        problems.append((["encoder"], "unknown-encoder", f"subject {name!r}: encoder {encoder!r} is not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'"))
+    for key in ("vocab", "run"):
+        value = spec.get(key)
+        if isinstance(value, str):
+            why = check_artifact_path(value, root, artifact_roots_from_env())
+            if why:
+                problems.append(([key], "path-escape", f"subject {name!r}: {key} {value!r} {why}"))
+            elif not (root / value).exists():
+                problems.append(([key], "missing-artifact", f"subject {name!r}: {key} {value} does not exist"))
+    for key in ("shards", "documents"):
+        for pattern in _list(spec.get(key)):
+            why = check_artifact_path(pattern.split("*", 1)[0] or ".", root, artifact_roots_from_env())
+            if why:
+                problems.append(([key], "path-escape", f"subject {name!r}: {key} {pattern!r} {why}"))
+            elif not expand(root, [pattern]):
+                problems.append(([key], "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
+    return problems

@@ -1,0 +1,84 @@
+"""What the built-in falsifiers need of a subject, as typed Protocols — and a check that names the
+missing member when a subject is bound, instead of an AttributeError deep inside a falsifier.
+
+Three kinds, one per family of built-ins (``harness.builtins`` says which falsifier takes which):
+
+* ``DataSubject`` — a tokenization pipeline: its vocab, its encoder, its token shards, and the
+  documents the shards were made from.
+* ``TrainerSubject`` — a model with its training step: raw logits, eval and train steps on given
+  batches, a snapshot of state for purity checks.
+* ``RunSubject`` — a finished training run: its per-epoch losses.
+
+Declarative subjects (``harness.subjects.declarative``) implement the data and run protocols from
+files; ``harness.subjects.adapters`` turns a plain ``torch.nn.Module`` or a Hugging Face causal LM
+into a ``TrainerSubject``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str  # the format it emits: byte_level | hex_byte | byte_fallback | ...
+    unk_id: int | None
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]: ...
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
+@runtime_checkable
+class DataSubject(Protocol):
+    encoder_name: str  # the vocab format the encoder expects
+    vocab_path: Path  # tokenizer.json, vocab.json (+ merges.txt), a tiktoken rank file
+    vocab_size: int
+    unk_id: int | None
+
+    def shard_paths(self) -> list[Path]: ...
+    def encoder(self) -> Encoder: ...
+    def documents(self) -> Iterable[tuple[str, str]]: ...  # (name, text) the shards were made from
+
+
+@runtime_checkable
+class TrainerSubject(Protocol):
+    vocab_size: int
+    device: str
+    model: Any  # torch.nn.Module: model(inputs (B, T) long) -> raw logits (B, T, V)
+
+    def reset(self, seed: int) -> None: ...
+    def make_batch(self, tokens: Any, batch: int, seq_len: int, offset: int = 0) -> tuple[Any, Any]: ...
+    def eval_batch(self, inputs: Any, targets: Any) -> float: ...
+    def train_batch(self, inputs: Any, targets: Any) -> float: ...
+    def state_snapshot(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class RunSubject(Protocol):
+    def epochs(self) -> list[dict[str, Any]]: ...  # each with train_loss and val_loss, in order
+
+
+PROTOCOLS: dict[str, type] = {"data": DataSubject, "trainer": TrainerSubject, "run": RunSubject}
+_MEMBERS = {
+    "data": ("encoder_name", "vocab_path", "vocab_size", "unk_id", "shard_paths", "encoder", "documents"),
+    "trainer": ("vocab_size", "device", "model", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"),
+    "run": ("epochs",),
+}
+
+
+def missing_members(subject: Any, kind: str) -> list[str]:
+    """The members of protocol ``kind`` that ``subject`` lacks (empty when it satisfies it)."""
+    if kind == "run" and isinstance(subject, (str, Path)):
+        return []  # a run folder is read as a declarative run
+    return [name for name in _MEMBERS[kind] if not hasattr(subject, name)]
+
+
+def as_run(subject: Any) -> RunSubject:
+    """A run subject, or a folder / file path read as one."""
+    if isinstance(subject, (str, Path)):
+        from harness.subjects.runs import RunFolder
+
+        return RunFolder(Path(subject))
+    return subject
