@@ -35,7 +35,9 @@ class Builtin:
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
-        Builtin("vocab-format", "harness.falsifiers.vocab", "test_vocab_format_matches_encoder", "data", "encoder/vocab format mismatch (hex-byte vs byte-level)"),
+        Builtin(
+            "vocab-format", "harness.falsifiers.vocab", "test_vocab_format_matches_encoder", "data", "encoder/vocab format mismatch (hex-byte vs byte-level)"
+        ),
         Builtin("tokenizer-roundtrip", "harness.falsifiers.vocab", "test_roundtrip_and_unk_share", "data", "lossy encoding, <unk> floods"),
         Builtin("shard-integrity", "harness.falsifiers.shards", "test_shard_integrity", "data", "dtype too small, ids >= V, truncated or empty shards"),
         Builtin("shard-entropy", "harness.falsifiers.shards", "test_entropy_floor", "data", "degenerate corpora (entropy floor, top-1 share)"),

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.binding import find_test, fingerprint
 from harness.contract import Contract
+from harness.fingerprint import find_test, fingerprint
 from harness.ledger import Claim, cuda_backing_problem
 from harness.lint import lint_contract, load_baseline, split_new
 
@@ -111,7 +111,8 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
         argv += [f"--contract={c.key}" for c in contracts] if names else []
         if junitxml:
             argv.append(f"--junitxml={junitxml}")
-        argv.append(str(layout.falsifiers_dir))
+        argv += [str(layout.falsifiers_dir)] if layout.falsifiers_dir.is_dir() else []
+        argv.append(str(layout.contracts_dir))  # reaches the contracts' builtin: falsifiers
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False, env=env)
         result.pytest_exit = proc.returncode

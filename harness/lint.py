@@ -9,11 +9,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.binding import find_test, fingerprint
 from harness.contract.model import Contract
 from harness.contract.positions import position_of
 from harness.evidence import measurements_from_evidence
 from harness.findings import Finding, Severity
+from harness.fingerprint import find_test, fingerprint
 from harness.status import OPEN, claims_success, derive_contract_status, derive_hypothesis_status, falsifier_statuses
 from harness.writer import write_atomic
 
@@ -43,14 +43,81 @@ def falsifier_state(falsifier, root: Path) -> FalsifierState:
     return FalsifierState(stale, True)
 
 
+def _fixture_names_in(path: Path) -> set[str]:
+    """Fixture names a module defines, read with ``ast``: decorated functions (``name=`` honoured)
+    and module-level names bound to a call (fixture factories such as ``x = make_fixture(...)``)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text("utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for deco in node.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                if (isinstance(target, ast.Attribute) and target.attr == "fixture") or (isinstance(target, ast.Name) and target.id == "fixture"):
+                    given = [k.value.value for k in getattr(deco, "keywords", []) if k.arg == "name" and isinstance(k.value, ast.Constant)]
+                    names.add(given[0] if given else node.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def known_fixtures(root: Path, falsifiers_dir: str) -> set[str]:
+    """Fixtures a contract may name as a subject: the plugin's own (``falsifier``, ``subject``, the
+    shipped demo subjects) and those defined in the project's conftest.py files and falsifier modules."""
+    from harness.demo import fixtures as demo_fixtures
+
+    names = {"falsifier", "subject", "tmp_path", "request"} | _fixture_names_in(Path(demo_fixtures.__file__))
+    skip = {".venv", "venv", ".git", "node_modules", ".tox", "evidence", "build", "dist"}
+    candidates = [p for p in Path(root).rglob("conftest.py") if not any(part in skip or part.startswith(".") for part in p.relative_to(root).parts[:-1])]
+    candidates += list((Path(root) / falsifiers_dir).rglob("*.py")) if (Path(root) / falsifiers_dir).is_dir() else []
+    for path in candidates:
+        names |= _fixture_names_in(path)
+    return names
+
+
+def _subject_findings(contract: Contract, root: Path, layout) -> list[Finding]:
+    from harness.subjects.declarative import artifact_problems
+
+    findings = []
+    for name, spec in contract.subjects.items():
+        for where, rule, message in artifact_problems(name, spec, root):
+            if rule == "missing-artifact":
+                findings.append(_at(contract, ["subjects", name, *where], rule, message))
+    fixtures = None
+    for f in contract.bound_falsifiers:
+        base = ["falsification_tests", f.index]
+        if not f.subject:
+            if f.builtin:
+                findings.append(_at(contract, base, "no-subject", f"{f.id}: builtin:{f.builtin} needs a subject (a name under subjects:, or a fixture)"))
+            continue
+        if f.subject in contract.subjects:
+            continue
+        fixtures = fixtures if fixtures is not None else known_fixtures(root, layout.falsifiers)
+        if f.subject not in fixtures:
+            findings.append(
+                _at(
+                    contract,
+                    [*base, "subject"],
+                    "unknown-subject",
+                    f"{f.id}: subject {f.subject!r} is neither declared under subjects: nor a fixture in this project's conftest.py files",
+                )
+            )
+    return findings
+
+
 def lint_contract(contract: Contract, root: Path, layout=None) -> list[Finding]:
-    from harness.binding import collectable_problem
     from harness.evidence import verify_evidence
+    from harness.fingerprint import collectable_problem
     from harness.project import read_layout
 
     findings: list[Finding] = []
     root = Path(root)
     layout = layout or read_layout(root)
+    findings.extend(_subject_findings(contract, root, layout))
     recorded_measurements: set[str] = set()
     for f in contract.bound_falsifiers:
         base = ["falsification_tests", f.index]
@@ -64,7 +131,7 @@ def lint_contract(contract: Contract, root: Path, layout=None) -> list[Finding]:
             findings.append(_at(contract, [*base, "test"], "missing-test", f"{f.id}: {why}"))
             continue
         recorded_measurements.update(test.records)
-        why = collectable_problem(test, list(layout.python_files), list(layout.python_functions))
+        why = None if f.builtin else collectable_problem(test, list(layout.python_files), list(layout.python_functions))
         if why:
             findings.append(_at(contract, [*base, "test"], "not-a-test", f"{f.id}: {why}; it would never run"))
         if test.accepts is None:

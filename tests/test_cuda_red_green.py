@@ -17,15 +17,15 @@ REPO = Path(__file__).parent.parent
 pytestmark = pytest.mark.cuda
 
 CASES = {
-    "cuda-sanity-green": ("falsifiers/test_eval_batch.py::test_sanity_bound", "qwen2_0_5b", {"seq_len": 512}),
-    "cuda-sanity-red-unsynced-loss": ("falsifiers/test_eval_batch.py::test_sanity_bound", "qwen2_0_5b_unsynced_loss", {"seq_len": 512}),
-    "cuda-pollution-green": ("falsifiers/test_eval_batch.py::test_train_pollution", "qwen2_0_5b", {"seq_len": 512}),
+    "cuda-sanity-green": ("builtin:eval-sanity-bound", "qwen2_0_5b", {"seq_len": 512}),
+    "cuda-sanity-red-unsynced-loss": ("builtin:eval-sanity-bound", "qwen2_0_5b_unsynced_loss", {"seq_len": 512}),
+    "cuda-pollution-green": ("builtin:train-pollution", "qwen2_0_5b", {"seq_len": 512}),
     "cuda-pollution-red-stale-buffer": (
-        "falsifiers/test_eval_batch.py::test_train_pollution",
+        "builtin:train-pollution",
         "qwen2_0_5b_stale_logits",
         {"seq_len": 512},
     ),
-    "cuda-purity-green": ("falsifiers/test_eval_batch.py::test_eval_purity", "qwen2_0_5b", {"seq_len": 512}),
+    "cuda-purity-green": ("builtin:eval-purity", "qwen2_0_5b", {"seq_len": 512}),
 }
 
 

@@ -1,15 +1,15 @@
 """Every built-in falsifier goes red on the defect it targets and green on a healthy real subject.
 
 All cases run in one real pytest session (a subprocess: torch cannot be imported twice in one
-interpreter) over a temporary project holding the repository's falsifier modules, its subject
-fixtures, planted artifacts, and one contract per case. Each test then asserts the status that run
+interpreter) over a temporary project holding nothing but planted artifacts and one contract per
+case: the falsifiers are the shipped ``builtin:`` ones, the subjects the plugin's demo fixtures or
+artifacts declared under ``subjects:``. Each test then asserts the status that run
 wrote into its case's contract, and the measurement or message in its evidence.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +20,15 @@ import pytest
 from harness.contract import load_contract
 
 REPO = Path(__file__).parent.parent
-VOCAB = "falsifiers/test_vocab.py::test_vocab_format_matches_encoder"
-ROUNDTRIP = "falsifiers/test_vocab.py::test_roundtrip_and_unk_share"
-INTEGRITY = "falsifiers/test_shards.py::test_shard_integrity"
-ENTROPY = "falsifiers/test_shards.py::test_entropy_floor"
-SANITY = "falsifiers/test_eval_batch.py::test_sanity_bound"
-POLLUTION = "falsifiers/test_eval_batch.py::test_train_pollution"
-PURITY = "falsifiers/test_eval_batch.py::test_eval_purity"
-LABELS = "falsifiers/test_eval_batch.py::test_label_alignment"
-METRICS = "falsifiers/test_metrics.py::test_metric_plausibility"
+VOCAB = "builtin:vocab-format"
+ROUNDTRIP = "builtin:tokenizer-roundtrip"
+INTEGRITY = "builtin:shard-integrity"
+ENTROPY = "builtin:shard-entropy"
+SANITY = "builtin:eval-sanity-bound"
+POLLUTION = "builtin:train-pollution"
+PURITY = "builtin:eval-purity"
+LABELS = "builtin:label-alignment"
+METRICS = "builtin:metric-plausibility"
 PIPE = "qwen_stdlib_pipeline"
 
 # case → (falsifier test, subject fixture, params)
@@ -56,8 +56,8 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "purity-green": (PURITY, "tiny_lm", {}),
     "labels-red-equal-inputs": (LABELS, "tiny_lm_labels_equal_inputs", {}),
     "labels-green": (LABELS, "tiny_lm", {}),
-    "metrics-red-incident-numbers": (METRICS, PIPE, {"run_dir": "runs/incident"}),
-    "metrics-green-plausible-numbers": (METRICS, PIPE, {"run_dir": "runs/fine"}),
+    "metrics-red-incident-numbers": (METRICS, "declared:runs/incident", {}),
+    "metrics-green-plausible-numbers": (METRICS, "declared:runs/fine", {}),
     "metrics-red-real-run-on-incident-shards": (METRICS, "incident_trained_run", {}),
     "metrics-green-real-run-on-healthy-shards": (METRICS, "trained_run", {}),
 }
@@ -79,8 +79,6 @@ def _write_run(directory: Path, epochs: list[tuple[float, float]]) -> None:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     root = tmp_path_factory.mktemp("redgreen")
-    shutil.copytree(REPO / "falsifiers", root / "falsifiers", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "conftest.py", root / "conftest.py")
     (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     planted = root / "planted"
     _write_bin(planted / "uint16", np.arange(1000) % 60000, "uint16", 151646)
@@ -93,21 +91,17 @@ def outcomes(tmp_path_factory):
     _write_run(root / "runs" / "fine", [(2.4, 2.5), (2.1, 1.9)])
     (root / "contracts").mkdir()
     for case, (test, subject, params) in CASES.items():
-        lines = [
-            "metadata:",
-            "  version: 1.0.0",
-            "  status: DRAFT",
-            "falsification_tests:",
-            f"- id: {case.upper()}",
-            f"  test: {test}",
-            f"  subject: {subject}",
-        ]
+        lines = ["metadata:", "  version: 1.0.0", "  status: DRAFT"]
+        if subject.startswith("declared:"):  # a run declared as an artifact, no fixture
+            lines += ["subjects:", "  the_run:", f"    run: {subject.split(':', 1)[1]}"]
+            subject = "the_run"
+        lines += ["falsification_tests:", f"- id: {case.upper()}", f"  test: {test}", f"  subject: {subject}"]
         if params:
             lines += ["  params:", *(f"    {k}: {json.dumps(v)}" for k, v in params.items())]
         if case == "sanity-suspect-tight-band":
             lines += ["  plausible:", "    abs_dev_from_ln_v: [0.0, 0.01]"]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "falsifiers"], cwd=root, capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"], cwd=root, capture_output=True, text=True, check=False)
     results = {}
     for case in CASES:
         contract, findings = load_contract(root / "contracts" / f"{case}.yaml", root=root)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import commands
+from harness.cli import contracts, demo, gate, init, probe, report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -36,21 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         return p
 
-    p = add("validate", "Check contracts against the schema and their own structure.")
-    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
-    p.set_defaults(func=commands.cmd_validate)
-
-    p = add("lint", "Check contracts against the repository: tests, params, statuses, evidence.")
-    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
-    p.add_argument("--update-baseline", action="store_true", help="accept every current finding as known")
-    p.add_argument("--no-baseline", action="store_true", help="report known findings as failures too")
-    p.set_defaults(func=commands.cmd_lint)
-
-    p = add("status", "One row per contract and per falsifier: status, last evidence, stale or not.")
-    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
-    p.set_defaults(func=commands.cmd_status)
-
-    commands.register_extra(sub, add)
+    for module in (contracts, probe, gate, report, demo, init):
+        module.register(sub, add)
     return parser
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from harness.builtins import BUILTINS, parse_builtin
 from harness.contract.model import (
     FALSIFIER_STATUSES,
     KNOWN_FOREIGN_STATUSES,
@@ -27,7 +28,6 @@ from harness.contract.schema import schema_findings
 from harness.contract.yamlio import decode as decode_bytes
 from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
 from harness.findings import Finding, Severity, has_errors
-from harness.builtins import BUILTINS, parse_builtin
 from harness.project import contract_key
 
 DEFAULT_FALSIFIERS_DIR = "falsifiers"

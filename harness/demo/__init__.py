@@ -5,8 +5,9 @@ the format, unk-share and entropy falsifiers refute the data, a tiny LM trained 
 reports an impossible val_loss and metric plausibility refutes it. Act 2 (fixed pipeline): the
 byte-level encoder on the same vocab and corpus; the same falsifiers discharge.
 
-The demo writes only inside its workspace (a copy of the falsifiers and subject fixtures plus its
-own contract); the user's contracts are never touched.
+The demo writes only inside its workspace (its own contract and evidence); the user's contracts are
+never touched. It binds the shipped falsifiers (``builtin:`` references) to the demo subjects the
+plugin ships, so it runs from an installed wheel in any directory.
 """
 
 from __future__ import annotations
@@ -35,31 +36,31 @@ metadata:
 falsification_tests:
 - id: FALSIFY-BPE-FORMAT-MISMATCH-001
   rule: the vocab is in the format the encoder emits
-  test: falsifiers/test_vocab.py::test_vocab_format_matches_encoder
+  test: builtin:vocab-format
   subject: {pipeline}
 - id: FALSIFY-TOK-UNK-SHARE-002
   rule: encoding real source round-trips with almost no <unk>
-  test: falsifiers/test_vocab.py::test_roundtrip_and_unk_share
+  test: builtin:tokenizer-roundtrip
   subject: {pipeline}
   params:
     sample_docs: 20
 - id: FALSIFY-SHARD-ENTROPY-003
   rule: the training shards carry real text
-  test: falsifiers/test_shards.py::test_entropy_floor
+  test: builtin:shard-entropy
   subject: {pipeline}
 - id: FALSIFY-SHARD-INTEGRITY-004
   rule: shards are whole and fit the vocab
-  test: falsifiers/test_shards.py::test_shard_integrity
+  test: builtin:shard-integrity
   subject: {pipeline}
 - id: FALSIFY-METRIC-PLAUSIBILITY-005
   rule: reported losses are plausible for the model
-  test: falsifiers/test_metrics.py::test_metric_plausibility
+  test: builtin:metric-plausibility
   subject: {run}
   plausible:
     val_loss: [2.0, 7.9]
 - id: FALSIFY-EVAL-BATCH-H1-TRAIN-POLLUTION-006
   rule: a train step does not leak into the next eval
-  test: falsifiers/test_eval_batch.py::test_train_pollution
+  test: builtin:train-pollution
   subject: tiny_lm
 
 hypotheses:
@@ -82,14 +83,6 @@ class ActResult:
     exit_code: int
 
 
-def project_root() -> Path:
-    """The checkout the harness runs from: its falsifiers/ and conftest.py seed the workspace."""
-    here = Path(__file__).resolve().parent.parent
-    if (here / "falsifiers").is_dir() and (here / "conftest.py").exists():
-        return here
-    raise FileNotFoundError("harness demo runs from a checkout of the project (it needs falsifiers/ and conftest.py beside the harness package)")
-
-
 def prepare_workspace(workspace: Path) -> Path:
     marker = workspace / ".harness-demo"
     if workspace.exists() and any(workspace.iterdir()) and not marker.exists():
@@ -98,9 +91,6 @@ def prepare_workspace(workspace: Path) -> Path:
         shutil.rmtree(workspace)
     workspace.mkdir(parents=True)
     marker.write_text("created by `harness demo`; safe to delete\n")
-    root = project_root()
-    shutil.copytree(root / "falsifiers", workspace / "falsifiers", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(root / "conftest.py", workspace / "conftest.py")
     (workspace / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     (workspace / "contracts").mkdir()
     return workspace
@@ -118,7 +108,7 @@ def write_contract(workspace: Path, subjects: dict[str, str]) -> Path:
 
     contract, _ = load_contract(path, root=workspace)
     edits = [
-        Edit(("falsification_tests", f.index, "subject"), subjects["run" if "metric" in f.test else "pipeline"])
+        Edit(("falsification_tests", f.index, "subject"), subjects["run" if f.builtin == "metric-plausibility" else "pipeline"])
         for f in contract.falsifiers
         if f.subject in (*BROKEN.values(), *FIXED.values())
     ]
@@ -131,7 +121,11 @@ def run_act(workspace: Path, name: str, subjects: dict[str, str]) -> ActResult:
 
     path = write_contract(workspace, subjects)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", f"--contract={CONTRACT_KEY}", "falsifiers"], cwd=workspace, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--contract={CONTRACT_KEY}"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     (workspace / f"pytest-{name}.log").write_text(proc.stdout + proc.stderr)
     contract, findings = load_contract(path, root=workspace)

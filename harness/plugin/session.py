@@ -160,7 +160,7 @@ class HarnessSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Runs before ``-k``, ``-m`` and ``--deselect``: every item of every falsifier is counted
         here, so a run that keeps only some of them is partial, never a pass."""
-        from harness.binding import declaration_digest, find_test, fingerprint
+        from harness.fingerprint import declaration_digest, find_test, fingerprint
 
         self._report_binding_errors(session, items)
         items.extend(self._builtin_items(session))
@@ -208,7 +208,7 @@ class HarnessSession:
     def _report_binding_errors(self, session: pytest.Session, items) -> None:
         from _pytest.reports import CollectReport
 
-        from harness.binding import collectable_problem, find_test
+        from harness.fingerprint import collectable_problem, find_test
 
         problems = [(f.path, f.render()) for f in self.load_findings] if self._covers(self.layout.falsifiers_dir) else []
         python_files = self.config.getini("python_files")
@@ -381,7 +381,7 @@ class HarnessSession:
         return by_contract
 
     def _fresh_fingerprints(self, contract) -> dict[str, str]:
-        from harness.binding import find_test, fingerprint
+        from harness.fingerprint import find_test, fingerprint
 
         out = {}
         for f in contract.bound_falsifiers:
@@ -468,9 +468,9 @@ class HarnessSession:
             self.write_errors.append(str(exc))
 
     def _rewrite_one(self, known, results, dispatch) -> None:
-        from harness.binding import declaration_digest
         from harness.contract import load_contract
         from harness.evidence import digest_of, discard_run, new_run_id, render_readme, results_payload, write_latest, write_run
+        from harness.fingerprint import declaration_digest
         from harness.ledger import RunResult, plan_update
         from harness.writer import WriteError, update_file, writable_target
 
@@ -625,7 +625,9 @@ def resolve_subject(request, name: str, kind: str | None = None, binding: Bindin
     if kind is not None:
         missing = missing_members(value, kind)
         if missing:
-            pytest.fail(f"subject {name!r} ({type(value).__name__}) is not a {kind} subject: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False)
+            pytest.fail(
+                f"subject {name!r} ({type(value).__name__}) is not a {kind} subject: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False
+            )
     return value
 
 

@@ -147,7 +147,9 @@ class ArtifactSubject:
             merges = path.parent / "merges.txt"
             if path.suffix == ".json" and merges.exists():
                 return encoders.HFTokenizerEncoder(encoders.tokenizer_for_vocab_files(path, merges), name=kind)
-            raise SubjectError(f"subject {self.name!r}: cannot build a {kind} encoder from {path.name} (give tokenizer.json, vocab.json + merges.txt, or a .tiktoken file)")
+            raise SubjectError(
+                f"subject {self.name!r}: cannot build a {kind} encoder from {path.name} (give tokenizer.json, vocab.json + merges.txt, or a .tiktoken file)"
+            )
         factory = load_callable(kind)
         return factory(path) if callable(factory) else factory
 
@@ -176,7 +178,9 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
             problems.append(([key], "unknown-key", f"subject {name!r}: unknown key {key!r} (allowed: {', '.join(SUBJECT_KEYS)})"))
     encoder = spec.get("encoder")
     if encoder is not None and (not isinstance(encoder, str) or (encoder not in ENCODER_KINDS and ":" not in encoder)):
-        problems.append((["encoder"], "unknown-encoder", f"subject {name!r}: encoder {encoder!r} is not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'"))
+        problems.append(
+            (["encoder"], "unknown-encoder", f"subject {name!r}: encoder {encoder!r} is not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'")
+        )
     for key in ("vocab", "run"):
         value = spec.get(key)
         if isinstance(value, str):

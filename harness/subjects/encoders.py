@@ -97,9 +97,7 @@ class HexByteEncoder:
 
 # The pre-tokenization pattern of OpenAI's cl100k_base (also Qwen2.5's); a tiktoken rank file
 # does not carry its own, so a declarative subject may give another with ``pattern``.
-CL100K_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+CL100K_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
 class TiktokenEncoder:
@@ -145,7 +143,7 @@ def tokenizer_for_vocab_files(vocab_json: Path, merges_txt: Path):
 class HFTokenizerEncoder(ByteLevelEncoder):
     """Any Hugging Face ``tokenizers`` pipeline (tokenizer.json, or vocab.json + merges.txt)."""
 
-    def __init__(self, tokenizer, name: str = "byte_level") -> None:  # noqa: D107 - the parent reads a file; this takes a built one
+    def __init__(self, tokenizer, name: str = "byte_level") -> None:
         self._tok = tokenizer
         self.name = name
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)

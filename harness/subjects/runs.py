@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ def _number(value: Any) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if not math.isnan(number) else number
+    return number
 
 
 def read_pv_epochs(folder: Path) -> list[dict]:
@@ -105,7 +104,7 @@ def read_run(location: Path) -> list[dict]:
     """Per-epoch losses of the run at ``location`` (a folder, or one of the files above)."""
     location = Path(location)
     if location.is_file():
-        if location.name == "trainer_state.json" or location.suffix == ".json" and "log_history" in location.read_text("utf-8", errors="replace")[:100000]:
+        if location.name == "trainer_state.json" or (location.suffix == ".json" and "log_history" in location.read_text("utf-8", errors="replace")[:100000]):
             epochs = read_hf_trainer_state(location)
         elif location.suffix == ".csv":
             epochs = read_lightning_metrics(location)

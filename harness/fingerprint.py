@@ -1,5 +1,5 @@
-"""Resolve a bound falsifier's test in ``falsifiers/`` by reading source, never importing it,
-and fingerprint what produced a status (test source, params, harness version).
+"""Resolve a bound falsifier's test by reading source, never importing it, and fingerprint what
+produced a status (test source and the code it depends on, params, subject, harness version).
 """
 
 from __future__ import annotations
@@ -168,7 +168,9 @@ def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path
                 reached.append(top_level[node.id])
                 queue.append(top_level[node.id])
     used = {n.id for r in reached for n in ast.walk(r) if isinstance(n, ast.Name)}
-    module_imports = [n for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name).split(".")[0] in used for a in n.names)]
+    module_imports = [
+        n for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name).split(".")[0] in used for a in n.names)
+    ]
     search = (PACKAGE_DIR.parent, test_path.parent, test_path.parent.parent)
     pending = sorted(_imported_modules([*reached, *module_imports]))
     files: dict[str, str] = {}

@@ -1,62 +1,32 @@
-"""The CLI's subcommands. Each loads through the pure core and renders once."""
+"""``harness validate | lint | status``: the contracts, read against the schema and the repository."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-
+from harness.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, load_paths, usage
 from harness.cli.render import console, print_findings, print_json, styled
-from harness.contract import Contract, discover, find_project_root
-from harness.findings import Finding, has_errors
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-DEFAULT_CONTRACTS = "contracts"
-UNREADABLE_RULES = {"unreadable"}
+from harness.findings import has_errors
 
 
-@dataclass
-class ContractSet:
-    root: Path
-    layout: object = None  # harness.project.Layout
-    contracts: list[Contract] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    files: int = 0
-    usage_error: str | None = None
+def register(sub, add) -> None:
+    p = add("validate", "Check contracts against the schema and their own structure.")
+    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
+    p.set_defaults(func=cmd_validate)
 
-    @property
-    def unreadable(self) -> bool:
-        return any(f.rule in UNREADABLE_RULES for f in self.findings)
+    p = add("lint", "Check contracts against the repository: tests, params, statuses, evidence.")
+    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
+    p.add_argument("--update-baseline", action="store_true", help="accept every current finding as known")
+    p.add_argument("--no-baseline", action="store_true", help="report known findings as failures too")
+    p.set_defaults(func=cmd_lint)
 
-
-def project_root(args) -> Path:
-    return Path(args.root).absolute() if getattr(args, "root", None) else find_project_root()
-
-
-def load_paths(args) -> ContractSet:
-    from harness.project import load_contracts, read_layout
-
-    root = project_root(args)
-    layout = read_layout(root)
-    raw = [Path(p) for p in (args.paths or [])] or [layout.contracts_dir]
-    _, missing = discover(raw)
-    if missing:
-        loaded = ContractSet(root=root, layout=layout)
-        loaded.usage_error = "no such file or directory: " + ", ".join(str(m) for m in missing)
-        return loaded
-    project = load_contracts(layout, raw)
-    return ContractSet(root=root, layout=layout, contracts=project.contracts, findings=project.findings, files=len(project.files))
-
-
-def _usage(message: str) -> int:
-    print(f"harness: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    p = add("status", "One row per contract and per falsifier: status, last evidence, stale or not.")
+    p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
+    p.set_defaults(func=cmd_status)
 
 
 def cmd_validate(args) -> int:
     loaded = load_paths(args)
     if loaded.usage_error:
-        return _usage(loaded.usage_error)
+        return usage(loaded.usage_error)
     errors = [f for f in loaded.findings if f.is_error]
     warnings = [f for f in loaded.findings if not f.is_error]
     if args.json:
@@ -75,7 +45,7 @@ def cmd_lint(args) -> int:
 
     loaded = load_paths(args)
     if loaded.usage_error:
-        return _usage(loaded.usage_error)
+        return usage(loaded.usage_error)
     findings = [f for f in loaded.findings if f.is_error]
     for contract in loaded.contracts:
         findings.extend(lint_contract(contract, loaded.root, loaded.layout))
@@ -102,7 +72,7 @@ def cmd_status(args) -> int:
 
     loaded = load_paths(args)
     if loaded.usage_error:
-        return _usage(loaded.usage_error)
+        return usage(loaded.usage_error)
     rows = []
     for contract in loaded.contracts:
         derived = derive_contract_status(contract, falsifier_statuses(contract.falsifiers))
@@ -162,12 +132,3 @@ def cmd_status(args) -> int:
     con.print(table)
     print_findings([f for f in loaded.findings if f.is_error])
     return EXIT_FINDINGS if has_errors(loaded.findings) else EXIT_OK
-
-
-def register_extra(sub, add) -> None:
-    """Later subcommands (probe, gate, demo, report) hook in here."""
-    try:
-        from harness.cli import extra
-    except ImportError:
-        return
-    extra.register(sub, add)

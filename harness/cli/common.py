@@ -1,0 +1,65 @@
+"""What every subcommand shares: exit codes, the project root, loading contracts, one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.contract import Contract, discover, find_project_root
+from harness.findings import Finding
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+UNREADABLE_RULES = {"unreadable"}
+
+
+@dataclass
+class ContractSet:
+    root: Path
+    layout: object = None  # harness.project.Layout
+    contracts: list[Contract] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    usage_error: str | None = None
+
+    @property
+    def unreadable(self) -> bool:
+        return any(f.rule in UNREADABLE_RULES for f in self.findings)
+
+
+def project_root(args) -> Path:
+    return Path(args.root).absolute() if getattr(args, "root", None) else find_project_root()
+
+
+def load_paths(args) -> ContractSet:
+    from harness.project import load_contracts, read_layout
+
+    root = project_root(args)
+    layout = read_layout(root)
+    raw = [Path(p) for p in (args.paths or [])] or [layout.contracts_dir]
+    _, missing = discover(raw)
+    if missing:
+        loaded = ContractSet(root=root, layout=layout)
+        loaded.usage_error = "no such file or directory: " + ", ".join(str(m) for m in missing)
+        return loaded
+    project = load_contracts(layout, raw)
+    return ContractSet(root=root, layout=layout, contracts=project.contracts, findings=project.findings, files=len(project.files))
+
+
+def usage(message: str) -> int:
+    print(f"harness: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def fail(command: str, message: str) -> int:
+    """A one-line error for bad input (a file, an artifact): exit 2, never a traceback."""
+    print(f"harness {command}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def quiet_console():
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO())

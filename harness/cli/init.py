@@ -1,0 +1,54 @@
+"""``harness init``: scaffold a contract for your own pipeline (never overwrites)."""
+
+from __future__ import annotations
+
+from harness.cli.common import EXIT_OK, fail, project_root
+
+
+def register(sub, add) -> None:
+    p = add("init", "Write contracts/<name>.yaml binding the built-in falsifiers to your artifacts (a commented template without arguments).")
+    p.add_argument("--vocab", help="tokenizer.json, vocab.json (+ merges.txt beside it) or a .tiktoken rank file")
+    p.add_argument("--encoder", help="the format your encoder emits: byte_level, hex_byte, byte_fallback, or package.module:factory")
+    p.add_argument("--shards", action="append", default=[], metavar="GLOB", help="token shards (.npy, or .bin with a sidecar); repeatable")
+    p.add_argument("--documents", action="append", default=[], metavar="GLOB", help="the text the shards were made from; repeatable")
+    p.add_argument("--run", help="a training run: a folder of epoch-NNN.metadata.json, a trainer_state.json or a metrics.csv")
+    p.add_argument("--name", default="pipeline-v1", help="contract id and file name (default: pipeline-v1)")
+    p.set_defaults(func=cmd_init)
+
+
+def cmd_init(args) -> int:
+    from harness.cli.render import print_json
+    from harness.contract import load_contract
+    from harness.project import read_layout
+    from harness.scaffold import Artifacts, ScaffoldError, contract_text, relative_to_root, validate
+
+    root = project_root(args)
+    layout = read_layout(root)
+    try:
+        artifacts = Artifacts(
+            vocab=relative_to_root(args.vocab, root, "vocab") if args.vocab else None,
+            encoder=args.encoder,
+            shards=tuple(relative_to_root(s, root, "shards") for s in args.shards),
+            documents=tuple(relative_to_root(d, root, "documents") for d in args.documents),
+            run=relative_to_root(args.run, root, "run") if args.run else None,
+        )
+    except ScaffoldError as exc:
+        return fail("init", str(exc))
+    problems = validate(artifacts, root)
+    if problems:
+        return fail("init", "; ".join(problems))
+    path = layout.contracts_dir / f"{args.name}.yaml"
+    if path.exists() or path.with_suffix(".yml").exists():
+        return fail("init", f"{path.relative_to(root)} exists; harness init never overwrites (pick another --name)")
+    text = contract_text(args.name, artifacts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as handle:  # "x": never over a file that appeared meanwhile
+        handle.write(text)
+    contract, findings = load_contract(path, root=root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir)
+    bound = [f.builtin for f in contract.falsifiers] if contract is not None else []
+    if args.json:
+        print_json({"contract": str(path.relative_to(root)), "falsifiers": bound, "findings": [f.as_json() for f in findings]})
+    else:
+        print(f"wrote {path.relative_to(root)}" + (f" binding {', '.join('builtin:' + b for b in bound)}" if bound else " (a commented template)"))
+        print("next: pytest            # runs them and records the verdicts in the contract")
+    return EXIT_OK

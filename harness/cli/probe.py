@@ -1,0 +1,70 @@
+"""``harness probe vocab | shards``: for people debugging a pipeline by hand."""
+
+from __future__ import annotations
+
+from harness.cli.common import EXIT_FINDINGS, EXIT_OK, fail
+from harness.cli.render import console, print_json
+
+
+def register(sub, add) -> None:
+    probe = sub.add_parser("probe", help="Inspect a vocab or token shards: format, entropy, unk share.", description="Inspect a vocab or token shards.")
+    kinds = probe.add_subparsers(dest="probe_kind", metavar="KIND")
+    kinds.required = True
+    p = kinds.add_parser("vocab", help="fingerprint a vocab: format, hex pairs, byte alphabet, byte fallback")
+    p.add_argument("path", help="tokenizer.json, vocab.json, a tiktoken rank file or a {token: id} JSON")
+    p.add_argument("--min-hex-pairs", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_probe_vocab)
+    p = kinds.add_parser("shards", help="token statistics of shards: entropy, top-1 share, unk share")
+    p.add_argument("paths", nargs="+", help=".bin (with JSON sidecar) or .npy shards, directories or globs")
+    p.add_argument("--vocab-size", type=int, default=None)
+    p.add_argument("--unk-id", type=int, default=None)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_probe_shards)
+
+
+def cmd_probe_vocab(args) -> int:
+    from harness.checks import ArtifactError
+    from harness.checks.vocab import fingerprint_vocab, load_vocab
+
+    try:
+        fp = fingerprint_vocab(load_vocab(args.path), args.min_hex_pairs)
+    except ArtifactError as exc:
+        return fail("probe", str(exc))
+    if args.json:
+        print_json(fp.as_json())
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"vocab {args.path}", show_header=False, title_justify="left")
+    for key, value in fp.as_json().items():
+        if key == "special_tokens":
+            value = ", ".join(value[:12]) + (" …" if len(value) > 12 else "")
+        table.add_row(key, f"[bold]{value}[/]" if key == "format" else str(value))
+    console().print(table)
+    return EXIT_OK
+
+
+def cmd_probe_shards(args) -> int:
+    from harness.checks import ArtifactError
+    from harness.checks.entropy import shard_stats
+
+    try:
+        stats, problems = shard_stats(args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device)
+    except ArtifactError as exc:
+        return fail("probe", str(exc))
+    except ValueError as exc:
+        return fail("probe", f"{' '.join(args.paths)}: {exc}")
+    if args.json:
+        print_json({**stats.as_json(), "problems": problems})
+        return EXIT_FINDINGS if problems else EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="shards " + " ".join(args.paths), show_header=False, title_justify="left")
+    for key, value in stats.as_json().items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    console().print(table)
+    for problem in problems:
+        print(problem)
+    return EXIT_FINDINGS if problems else EXIT_OK

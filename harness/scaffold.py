@@ -1,0 +1,161 @@
+"""``harness init``: a first contract for a user's own pipeline, binding every built-in falsifier
+that applies to the artifacts given, so that ``pytest`` right after runs them with no conftest.
+
+Pure: it returns the contract text; the CLI writes it (never over an existing file).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.subjects.declarative import ENCODER_KINDS
+
+
+class ScaffoldError(ValueError):
+    """The arguments do not describe a pipeline the harness can bind (says which and why)."""
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    vocab: str | None = None
+    encoder: str | None = None
+    shards: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+    run: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.vocab or self.shards or self.documents or self.run)
+
+
+def relative_to_root(value: str, root: Path, what: str) -> str:
+    """A path or glob given on the command line, as the contract stores it: relative, inside root."""
+    path = Path(value)
+    absolute = path if path.is_absolute() else (Path.cwd() / path)
+    try:
+        rel = Path(os.path.relpath(absolute, root))
+    except ValueError:
+        rel = Path("..")
+    if rel.parts and rel.parts[0] == "..":
+        raise ScaffoldError(f"--{what} {value}: outside the project root {root}; artifacts must live inside it (or list a root in $HARNESS_ARTIFACT_ROOTS)")
+    return rel.as_posix()
+
+
+def validate(artifacts: Artifacts, root: Path) -> list[str]:
+    from harness.subjects.declarative import expand
+
+    problems = []
+    if artifacts.encoder and artifacts.encoder not in ENCODER_KINDS and ":" not in artifacts.encoder:
+        problems.append(f"--encoder {artifacts.encoder}: not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'")
+    if artifacts.vocab and not (root / artifacts.vocab).exists():
+        problems.append(f"--vocab {artifacts.vocab}: no such file")
+    if (artifacts.vocab or artifacts.documents) and not artifacts.encoder:
+        problems.append("--encoder is needed with --vocab (the format the pipeline's encoder emits)")
+    if artifacts.documents and not artifacts.vocab:
+        problems.append("--documents needs --vocab and --encoder (they are encoded to check the round trip)")
+    for flag, patterns in (("shards", artifacts.shards), ("documents", artifacts.documents)):
+        for pattern in patterns:
+            if not expand(root, [pattern]):
+                problems.append(f"--{flag} {pattern}: matches no file")
+    if artifacts.run and not (root / artifacts.run).exists():
+        problems.append(f"--run {artifacts.run}: no such folder or file")
+    if artifacts.shards and not artifacts.vocab:
+        problems.append("--shards needs --vocab (ids are checked against the vocab size)")
+    return problems
+
+
+def _yaml_str(value: str) -> str:
+    import json
+
+    return value if all(c.isalnum() or c in "-_./:" for c in value) and not value[:1].isdigit() else json.dumps(value)
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return _yaml_str(values[0]) if len(values) == 1 else "[" + ", ".join(_yaml_str(v) for v in values) + "]"
+
+
+TEMPLATE = """\
+# A contract for your pipeline: claims, each with a falsifier that can refute it on your real
+# artifacts. `pytest` runs the bound falsifiers and rewrites status, fingerprint, evidence and
+# digest (machine-written: do not edit them by hand). Everything else is yours.
+# Quick start instead of this template: harness init --vocab PATH --shards GLOB --encoder KIND
+metadata:
+  id: {name}
+  version: 1.0.0
+  status: DRAFT
+  description: >
+    What this pipeline promises, in one paragraph.
+
+# Subjects are the artifacts the falsifiers read, declared by name (paths relative to the root).
+subjects:
+  pipeline:
+    vocab: tokenizer/tokenizer.json   # or vocab.json (+ merges.txt beside it), a .tiktoken file
+    encoder: byte_level               # byte_level | hex_byte | byte_fallback | package.module:factory
+    shards: data/shards/*.npy         # .npy, or .bin with a JSON sidecar
+    documents: data/raw/**/*.txt      # the text the shards were made from
+  # finetune:
+  #   run: runs/finetune-01           # epoch-NNN.metadata.json, trainer_state.json or metrics.csv
+
+falsification_tests: []
+# Bind built-in falsifiers (docs/subjects.md lists them with their params), for example:
+# - id: FALSIFY-VOCAB-FORMAT-001
+#   rule: the vocab is in the format the encoder emits
+#   test: builtin:vocab-format
+#   subject: pipeline
+# - id: FALSIFY-SHARD-ENTROPY-001
+#   rule: the training shards carry real text
+#   test: builtin:shard-entropy
+#   subject: pipeline
+#   params:
+#     min_bits: 4.0
+"""
+
+
+def contract_text(name: str, artifacts: Artifacts) -> str:
+    """The contract for these artifacts, or the commented template when none is given."""
+    if artifacts.empty:
+        return TEMPLATE.format(name=name)
+    lines = [
+        "# Written by `harness init`. `pytest` runs the bound falsifiers and rewrites status,",
+        "# fingerprint, evidence and digest (machine-written). Everything else is yours to edit;",
+        "# docs/subjects.md lists every built-in falsifier with its params and defaults.",
+        "metadata:",
+        f"  id: {_yaml_str(name)}",
+        "  version: 1.0.0",
+        "  status: DRAFT",
+        "  description: >",
+        "    Claims about this repository's data pipeline and training run, falsified on its",
+        "    real artifacts by the harness's built-in falsifiers.",
+        "",
+        "subjects:",
+    ]
+    data = bool(artifacts.vocab or artifacts.shards)
+    if data:
+        lines.append("  pipeline:")
+        if artifacts.vocab:
+            lines.append(f"    vocab: {_yaml_str(artifacts.vocab)}")
+        if artifacts.encoder:
+            lines.append(f"    encoder: {_yaml_str(artifacts.encoder)}")
+        if artifacts.shards:
+            lines.append(f"    shards: {_list(artifacts.shards)}")
+        if artifacts.documents:
+            lines.append(f"    documents: {_list(artifacts.documents)}")
+    if artifacts.run:
+        lines += ["  run:", f"    run: {_yaml_str(artifacts.run)}"]
+    lines += ["", "falsification_tests:"]
+
+    def bind(fid: str, rule: str, builtin: str, subject: str) -> None:
+        lines.extend([f"- id: {fid}", f"  rule: {rule}", f"  test: builtin:{builtin}", f"  subject: {subject}"])
+
+    if artifacts.vocab and artifacts.encoder:
+        bind("FALSIFY-VOCAB-FORMAT-001", "the vocab is in the format the encoder emits", "vocab-format", "pipeline")
+    if artifacts.documents and artifacts.vocab:
+        bind("FALSIFY-TOKENIZER-ROUNDTRIP-001", "encoding the source documents round-trips with almost no <unk>", "tokenizer-roundtrip", "pipeline")
+    if artifacts.shards:
+        bind("FALSIFY-SHARD-INTEGRITY-001", "the shards are whole and every id fits the vocab", "shard-integrity", "pipeline")
+        bind("FALSIFY-SHARD-ENTROPY-001", "the shards carry real text, not a degenerate stream", "shard-entropy", "pipeline")
+    if artifacts.run:
+        bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
+    return "\n".join(lines) + "\n"
