@@ -98,7 +98,13 @@ class ArtifactSubject:
         if isinstance(self.spec.get("vocab_size"), int):
             return int(self.spec["vocab_size"])
         tokens = self._vocab.tokens
-        return max(tokens.values()) + 1 if tokens else 0
+        size = max(tokens.values()) + 1 if tokens else 0
+        sibling = self.vocab_path.parent / "tokenizer.json"  # HF layout: added tokens live there
+        if self._vocab.source_format != "tokenizer.json" and sibling.exists():
+            from harness.checks.vocab import load_vocab
+
+            size = max(size, load_vocab(sibling).size)
+        return size
 
     @cached_property
     def unk_id(self) -> int | None:
@@ -164,6 +170,9 @@ class ArtifactSubject:
 
     def __repr__(self) -> str:
         return f"ArtifactSubject({self.name!r})"
+
+    def __str__(self) -> str:
+        return str(self.spec.get("run") or self.spec.get("vocab") or self.name)
 
 
 def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str, str]]:

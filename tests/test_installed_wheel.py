@@ -1,0 +1,119 @@
+"""As a new user would: build the wheel, install it into a fresh venv, and in an empty directory
+outside the checkout run ``harness demo`` and ``harness init`` + ``pytest`` on real pipelines.
+
+The fresh venv has only the wheel installed; its dependencies (torch, tokenizers, …) come from the
+test environment through a ``.pth`` line, so nothing is downloaded and nothing of the checkout
+(``conftest.py``, ``falsifiers/``, the editable install) is visible to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from harness.contract import load_contract
+from tests import artifacts
+
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    return next(base.glob("falsifier_harness-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, wheel) -> Path:
+    """A venv with the freshly built wheel installed (and the test env's dependencies visible)."""
+    base = tmp_path_factory.mktemp("wheel")
+    env_dir = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+    python = env_dir / "bin" / "python"
+    site = Path(
+        subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
+    )
+    (site / "_test_env_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True, check=False)
+    assert install.returncode == 0, install.stderr
+    where = subprocess.run(
+        [python, "-c", "import harness, harness.falsifiers.shards; print(harness.__file__)"], cwd=base, capture_output=True, text=True, check=True
+    )
+    assert str(site) in where.stdout, f"harness imported from {where.stdout}, not the installed wheel"
+    return env_dir
+
+
+def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, env=env, timeout=900)
+
+
+def statuses(root: Path) -> dict:
+    contract, findings = load_contract(root / "contracts" / "pipeline-v1.yaml", root=root, contracts_dir=root / "contracts")
+    assert contract is not None, findings
+    return {"<contract>": contract.status, **{f.id: f.status for f in contract.falsifiers}}
+
+
+def test_the_wheel_ships_the_falsifiers_the_demo_and_the_schema(wheel):
+    import zipfile
+
+    from harness.builtins import BUILTINS
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for builtin in BUILTINS.values():
+        assert builtin.module.replace(".", "/") + ".py" in names, builtin
+    assert {"harness/demo/fixtures.py", "harness/demo/pipeline.py", "harness/schema/contract.schema.json", "harness/subjects/declarative.py"} <= names
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "harness = harness.plugin" in entry_points and "harness = harness.cli:main" in entry_points
+
+
+def test_demo_runs_from_the_installed_wheel_anywhere(venv, tmp_path):
+    proc = run_in(venv, tmp_path, "harness", "demo", "--json")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    acts = json.loads(proc.stdout)
+    assert acts["broken"]["contract_status"] == "FALSIFIED"
+    assert all(f["status"] == "DISCHARGED" for f in acts["fixed"]["falsifiers"].values())
+    assert not (tmp_path / "conftest.py").exists() and not (tmp_path / "falsifiers").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("healthy_cl100k", {"<contract>": "ACTIVE_RUNTIME", "FALSIFY-VOCAB-FORMAT-001": "DISCHARGED", "FALSIFY-SHARD-ENTROPY-001": "DISCHARGED"}),
+        ("incident_qwen", {"<contract>": "FALSIFIED", "FALSIFY-VOCAB-FORMAT-001": "FALSIFIED", "FALSIFY-SHARD-ENTROPY-001": "FALSIFIED"}),
+        ("incident_run", {"<contract>": "FALSIFIED", "FALSIFY-METRIC-PLAUSIBILITY-001": "FALSIFIED"}),
+    ],
+)
+def test_init_then_pytest_on_your_own_pipeline(venv, tmp_path, case, expected):
+    declared = getattr(artifacts, case)(tmp_path)
+    args = ["harness", "init"]
+    for flag in ("vocab", "encoder", "shards", "documents", "run"):
+        if flag in declared:
+            args += [f"--{flag}", declared[flag]]
+    init = run_in(venv, tmp_path, *args)
+    assert init.returncode == 0, init.stderr
+    again = run_in(venv, tmp_path, *args)
+    assert again.returncode == 2 and "never overwrites" in again.stderr
+    run = run_in(venv, tmp_path, "python", "-m", "pytest", "-p", "no:cacheprovider")
+    assert "Traceback" not in run.stdout + run.stderr or "AssertionError" in run.stdout, run.stdout[-3000:]
+    got = statuses(tmp_path)
+    for key, status in expected.items():
+        assert got[key] == status, f"{case}: {key} is {got[key]}, expected {status}\n{run.stdout[-3000:]}"
+    if expected["<contract>"] == "ACTIVE_RUNTIME":
+        assert all(v == "DISCHARGED" for k, v in got.items() if k != "<contract>"), got
+    lint = run_in(venv, tmp_path, "harness", "lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
