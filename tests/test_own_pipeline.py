@@ -236,3 +236,16 @@ def test_editing_a_helper_the_falsifier_imports_stales_its_verdict(project):
     (project / "falsifiers" / "limits.py").write_text("LIMIT = 2\n")  # the test's own source is unchanged
     lint = cli(project, "lint")
     assert lint.returncode == 1 and "[stale]" in lint.stdout, lint.stdout
+
+
+def test_a_contract_cannot_make_the_harness_import_an_installed_module(project):
+    text = "metadata:\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n  evil:\n    vocab: runs/r1/epoch-000.metadata.json\n    encoder: os:system\nfalsification_tests: []\n"
+    (project / "contracts" / "c.yaml").write_text(text)
+    out = cli(project, "validate")
+    assert out.returncode == 1 and "encoder 'os:system': module 'os' is not a file of this project" in out.stdout, out.stdout
+    from harness.subjects.declarative import ArtifactSubject, SubjectError
+
+    with pytest.raises(SubjectError, match="not a file of this project"):
+        ArtifactSubject("evil", project, {"vocab": "runs/r1/epoch-000.metadata.json", "encoder": "os:system"}).encoder()
+    (project / "myenc.py").write_text("class E:\n    name = 'byte_level'\n    unk_id = None\n\ndef make(path):\n    return E()\n")
+    assert ArtifactSubject("mine", project, {"vocab": "runs/r1/epoch-000.metadata.json", "encoder": "myenc:make"}).encoder().name == "byte_level"

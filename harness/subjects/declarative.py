@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import glob
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,15 +52,42 @@ def expand(root: Path, patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def load_callable(spec: str):
-    """``package.module:attribute`` → the object (an encoder factory)."""
+def project_module_problem(spec: str, root: Path) -> str | None:
+    """Why ``package.module:factory`` may not be imported for a contract, or None. Contracts are
+    untrusted data: a callable must live in the project's own source (reviewed as code), never in
+    the standard library or an installed package (``os:system`` would run the vocab path)."""
     module, _, attribute = spec.partition(":")
-    if not module or not attribute:
-        raise SubjectError(f"encoder {spec!r}: a callable is written 'package.module:factory'")
+    if not module or not attribute or not all(part.isidentifier() for part in module.split(".")):
+        return "a callable is written 'package.module:factory'"
+    parts = module.split(".")
+    root_real = os.path.realpath(root)
+    for base in (Path(root), Path(root) / "src"):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file() and os.path.realpath(candidate).startswith(root_real + os.sep):
+                return None
+    return f"module {module!r} is not a file of this project (a contract may only name the project's own code, never an installed module)"
+
+
+def load_callable(spec: str, root: Path):
+    """``package.module:attribute`` → the object (an encoder factory), from the project's own code."""
+    problem = project_module_problem(spec, root)
+    if problem:
+        raise SubjectError(f"encoder {spec!r}: {problem}")
+    module, _, attribute = spec.partition(":")
+    root_str = str(root)
+    if root_str not in sys.path:
+        sys.path.insert(0, root_str)
     try:
-        return getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError) as exc:
+        loaded = importlib.import_module(module)
+    except ImportError as exc:
         raise SubjectError(f"encoder {spec!r}: cannot import it ({exc})") from None
+    origin = os.path.realpath(getattr(loaded, "__file__", "") or "")
+    if not origin.startswith(os.path.realpath(root) + os.sep):
+        raise SubjectError(f"encoder {spec!r}: imported from {origin}, not from this project")
+    try:
+        return getattr(loaded, attribute)
+    except AttributeError:
+        raise SubjectError(f"encoder {spec!r}: {module} has no {attribute!r}") from None
 
 
 @dataclass
@@ -156,7 +185,7 @@ class ArtifactSubject:
             raise SubjectError(
                 f"subject {self.name!r}: cannot build a {kind} encoder from {path.name} (give tokenizer.json, vocab.json + merges.txt, or a .tiktoken file)"
             )
-        factory = load_callable(kind)
+        factory = load_callable(kind, self.root)
         return factory(path) if callable(factory) else factory
 
     # ---------------------------------------------------------------- run protocol
@@ -190,6 +219,10 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
         problems.append(
             (["encoder"], "unknown-encoder", f"subject {name!r}: encoder {encoder!r} is not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'")
         )
+    elif isinstance(encoder, str) and ":" in encoder:
+        why = project_module_problem(encoder, root)
+        if why:
+            problems.append((["encoder"], "untrusted-encoder", f"subject {name!r}: encoder {encoder!r}: {why}"))
     for key in ("vocab", "run"):
         value = spec.get(key)
         if isinstance(value, str):
