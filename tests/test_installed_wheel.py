@@ -46,7 +46,9 @@ def venv(tmp_path_factory, wheel) -> Path:
     site = Path(
         subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
     )
-    (site / "_test_env_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # the dependencies of the test environment (site-packages and any PYTHONPATH entries), never the checkout
+    visible = [p for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != REPO.resolve()]
+    (site / "_test_env_dependencies.pth").write_text("\n".join(dict.fromkeys([sysconfig.get_paths()["purelib"], *visible])) + "\n")
     install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True, check=False)
     assert install.returncode == 0, install.stderr
     where = subprocess.run(
