@@ -23,6 +23,22 @@ from tests import artifacts
 REPO = Path(__file__).parent.parent
 
 
+def clean_env(venv: Path) -> dict:
+    """The environment of a user's shell with that venv first: no PYTHONPATH (a runner may point it
+    at the checkout), no traces of the pytest session running this test."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS")
+    }
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, env=clean_env(venv), timeout=900)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("dist")
@@ -56,12 +72,6 @@ def venv(tmp_path_factory, wheel) -> Path:
     )
     assert str(site) in where.stdout, f"harness imported from {where.stdout}, not the installed wheel"
     return env_dir
-
-
-def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, env=env, timeout=900)
 
 
 def statuses(root: Path) -> dict:

@@ -243,12 +243,23 @@ class HarnessSession:
         """Collect the shipped modules that selected contracts bind with ``builtin:`` references."""
         modules = sorted({b.falsifier.test_file for b in self.bindings if b.falsifier.builtin and self._covers_binding(b)})
         items: list[pytest.Item] = []
+        parent = self._root_directory(session)
         for path in modules:
             name = Path(path).relative_to(Path(path).parents[1]).as_posix()  # falsifiers/<module>.py
-            module = pytest.Module.from_parent(session, path=Path(path), nodeid=f"builtin:harness/{name}")
+            module = pytest.Module.from_parent(parent, path=Path(path), nodeid=f"builtin:harness/{name}")
             for node in session.genitems(module):
                 items.append(node)
         return items
+
+    def _root_directory(self, session: pytest.Session):
+        """The collector of the project root: the shipped modules hang under it, so the fixtures of
+        the project's root ``conftest.py`` are visible to them (pytest ≥ 9.1 ties conftest fixtures
+        to their directory's node, not to node-id prefixes)."""
+        cache = getattr(session, "_collection_cache", None) or {}
+        for node in cache:
+            if isinstance(node, pytest.Directory) and Path(node.path) == self.root:
+                return node
+        return session
 
     def _covers(self, path: Path) -> bool:
         """Whether this run's arguments reach ``path`` (so its binding problems concern the run)."""
