@@ -23,6 +23,7 @@ INI_KEYS = {
     "harness_falsifiers": "falsifiers",
     "python_files": "test_*.py *_test.py",
     "python_functions": "test",
+    "harness_skip": "",
 }
 
 
@@ -36,6 +37,7 @@ class Layout:
     falsifiers: str = "falsifiers"
     python_files: tuple[str, ...] = ("test_*.py", "*_test.py")
     python_functions: tuple[str, ...] = ("test",)
+    skip: tuple[str, ...] = ()  # extra globs of non-contract YAML under the contracts folder
 
     @property
     def contracts_dir(self) -> Path:
@@ -100,6 +102,7 @@ def read_layout(root: Path) -> Layout:
         falsifiers=_clean(values.get("harness_falsifiers", INI_KEYS["harness_falsifiers"])),
         python_files=tuple(values.get("python_files", INI_KEYS["python_files"]).split()),
         python_functions=tuple(values.get("python_functions", INI_KEYS["python_functions"]).split()),
+        skip=tuple(values.get("harness_skip", "").split()),
     )
 
 
@@ -159,9 +162,9 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
     from harness.contract.loader import display_path, load_contract
 
     if paths is None:
-        files = discover([layout.contracts_dir])[0] if layout.contracts_dir.is_dir() else []
+        files = discover([layout.contracts_dir], layout.skip)[0] if layout.contracts_dir.is_dir() else []
     else:
-        files = discover(paths)[0]
+        files = discover(paths, layout.skip)[0]
     kept, findings = key_clashes(files, layout.contracts_dir, lambda p: display_path(Path(p), layout.root))
     contracts = []
     for path in kept:

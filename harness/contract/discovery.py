@@ -1,14 +1,30 @@
 """Find contract files: explicit paths, or every YAML under a directory.
 
-``binding.yaml`` files of the pv family map contracts to code; they are not contracts and are
-skipped when a directory is scanned.
+A directory scan follows pv's own rules for what under ``contracts/`` is a contract: not the
+binding registry (``binding.yaml``), not ``external-corpora.yaml`` or ``ontology.yaml``, no dotfile,
+and nothing under ``kaizen/``, ``legacy/``, ``pipelines/`` or ``publish-manifests/``. Projects add
+their own with the ``harness_skip`` ini key (glob patterns, matched against the path under the
+contracts folder and against the file name). A file named explicitly is always read.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
-NOT_CONTRACTS = frozenset({"binding.yaml", "binding.yml"})
+NOT_CONTRACTS = frozenset({"binding.yaml", "binding.yml", "external-corpora.yaml", "ontology.yaml"})
+NOT_CONTRACT_DIRS = frozenset({"kaizen", "legacy", "pipelines", "publish-manifests"})
+
+
+def skipped(relative: Path, extra: tuple[str, ...] = ()) -> bool:
+    """Whether a file found by a directory scan is, by pv's rules or the project's, not a contract."""
+    parts = relative.parts
+    if relative.name in NOT_CONTRACTS or any(part.startswith(".") for part in parts):
+        return True
+    if any(part in NOT_CONTRACT_DIRS for part in parts[:-1]):
+        return True
+    text = relative.as_posix()
+    return any(fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(relative.name, pattern) for pattern in extra)
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -20,19 +36,14 @@ def find_project_root(start: Path | None = None) -> Path:
     return here
 
 
-def discover(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+def discover(paths: list[Path], skip: tuple[str, ...] = ()) -> tuple[list[Path], list[Path]]:
     """Expand ``paths`` into contract files; returns (files, missing)."""
     files: list[Path] = []
     missing: list[Path] = []
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
-                if (
-                    candidate.suffix in (".yaml", ".yml")
-                    and candidate.name not in NOT_CONTRACTS
-                    and candidate.is_file()
-                    and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-                ):
+                if candidate.suffix in (".yaml", ".yml") and candidate.is_file() and not skipped(candidate.relative_to(path), skip):
                     files.append(candidate)
         elif path.exists():
             files.append(path)

@@ -61,6 +61,7 @@ class HarnessSession:
             contracts=config.getini("harness_contracts"),
             evidence=config.getini("harness_evidence"),
             falsifiers=config.getini("harness_falsifiers"),
+            skip=tuple(config.getini("harness_skip")),
         )
         self.contracts_dir = contracts_dir
         self.falsifiers_dir = self.layout.falsifiers
@@ -85,6 +86,7 @@ class HarnessSession:
         self.deselected: set[str] = set()
         self.item_results: dict[str, dict] = {}
         self.unplaced: list[str] = []
+        self._problems: list[str] | None = None
         self.summary_lines: list[tuple[str, str]] = []  # (markup style, text)
         self.claims = []
         self.write_errors: list[str] = []
@@ -162,7 +164,6 @@ class HarnessSession:
         here, so a run that keeps only some of them is partial, never a pass."""
         from harness.fingerprint import declaration_digest, find_test, fingerprint
 
-        self._report_binding_errors(session, items)
         items.extend(self._builtin_items(session))
         keep, drop = [], []
         stamps: dict[str, tuple[str, str]] = {}
@@ -205,12 +206,15 @@ class HarnessSession:
             if uid is not None:
                 self.deselected.add(uid)
 
-    def _report_binding_errors(self, session: pytest.Session, items) -> None:
-        from _pytest.reports import CollectReport
-
+    def contract_problems(self) -> list[str]:
+        """Refused contracts and broken bindings, each with file:line. They fail the run's exit
+        status and are listed in the summary, but never stop the collection: unrelated tests and
+        other contracts' falsifiers still run (one bad file must not block a repository)."""
+        if self._problems is not None:
+            return self._problems
         from harness.fingerprint import collectable_problem, find_test
 
-        problems = [(f.path, f.render()) for f in self.load_findings] if self._covers(self.layout.falsifiers_dir) else []
+        problems = [f.render() for f in self.load_findings]
         python_files = self.config.getini("python_files")
         python_functions = self.config.getini("python_functions")
         for b in self.bindings:
@@ -221,16 +225,13 @@ class HarnessSession:
             where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
             if not test.exists:
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
-                problems.append(
-                    (b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
-                )
+                problems.append(f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
                 continue
             why = None if b.falsifier.builtin else collectable_problem(test, python_files, python_functions)
             if why:
-                problems.append((b.contract_display, f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]"))
-        for nodeid, message in problems:
-            report = CollectReport(nodeid, "failed", message, [])
-            session.config.hook.pytest_collectreport(report=report)
+                problems.append(f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]")
+        self._problems = problems
+        return problems
 
     def _covers_binding(self, binding: Binding) -> bool:
         """Whether this run reaches a binding: its test file, or — for a built-in, which lives in
@@ -402,6 +403,9 @@ class HarnessSession:
         return out
 
     def _finish(self, session: pytest.Session) -> None:
+        problems = self.contract_problems()
+        if problems and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a refused contract is not green
         by_contract = self._run_results()
         if self.unplaced:
             self.write_errors.extend(f"result not placed: {u}" for u in self.unplaced)
@@ -565,10 +569,21 @@ class HarnessSession:
             self.summary_lines.append(("", f"  rewrote {update.contract.display_path}; evidence in {update.evidence_rel}"))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
-        if not (self.contracts_seen or self.claims or self.write_errors):
+        problems = self.contract_problems() if not self.is_worker else []
+        if not (self.contracts_seen or self.claims or self.write_errors or problems or self.selected_names):
             return
         tr = terminalreporter
         tr.write_sep("=", "harness: contracts")
+        for problem in problems:
+            tr.write_line(f"REFUSED: {problem}", red=True, bold=True)
+        for name in self.selected_names:
+            chosen = [c for c in self.contracts if name in (c.key, c.id) or c.key.rsplit("/", 1)[-1] == name]
+            for c in chosen:
+                if not c.bound_falsifiers:
+                    external = len(c.falsifiers)
+                    tr.write_line(
+                        f"{c.key}: {external} external and 0 locally bound falsifier(s); nothing for pytest to run (external ones are listed by `harness status`)"
+                    )
         order = ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run"]
         total = ", ".join(f"{self.totals[o]} {o}" for o in order if self.totals.get(o))
         quiet = self.contracts_seen - self.contracts_listed
