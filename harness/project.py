@@ -24,6 +24,7 @@ INI_KEYS = {
     "python_files": "test_*.py *_test.py",
     "python_functions": "test",
     "harness_skip": "",
+    "harness_pv_rules": "auto",
 }
 
 
@@ -38,6 +39,7 @@ class Layout:
     python_files: tuple[str, ...] = ("test_*.py", "*_test.py")
     python_functions: tuple[str, ...] = ("test",)
     skip: tuple[str, ...] = ()  # extra globs of non-contract YAML under the contracts folder
+    pv_rules: str = "auto"  # auto | error | warning | off: pv's own rules (harness.contract.pv_rules)
 
     @property
     def contracts_dir(self) -> Path:
@@ -103,6 +105,7 @@ def read_layout(root: Path) -> Layout:
         python_files=tuple(values.get("python_files", INI_KEYS["python_files"]).split()),
         python_functions=tuple(values.get("python_functions", INI_KEYS["python_functions"]).split()),
         skip=tuple(values.get("harness_skip", "").split()),
+        pv_rules=values.get("harness_pv_rules", "auto").strip() or "auto",
     )
 
 
@@ -169,7 +172,7 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
     contracts = []
     for path in kept:
         contract, found = load_contract(
-            path, root=layout.root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir
+            path, root=layout.root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir, pv_rules=layout.pv_rules
         )
         findings.extend(found)
         if contract is not None:

@@ -112,14 +112,32 @@ def artifact_roots_from_env() -> tuple[Path, ...]:
 
 
 def _structure_findings(
-    doc: Any, plain: dict, display: str, root: Path, falsifiers_dir: str, allowed_roots: tuple[Path, ...], evidence_dir: str = DEFAULT_EVIDENCE_DIR
+    doc: Any,
+    plain: dict,
+    display: str,
+    root: Path,
+    falsifiers_dir: str,
+    allowed_roots: tuple[Path, ...],
+    evidence_dir: str = DEFAULT_EVIDENCE_DIR,
+    pv_rules: str = "auto",
 ) -> list[Finding]:
     findings: list[Finding] = []
+    from harness.contract import pv_rules as pv
+
+    if pv.applies(plain, pv_rules):
+        severity = Severity.WARNING if pv_rules == "warning" else Severity.ERROR
+        for path, rule, message in pv.pv_problems(plain):
+            _f(findings, display, doc, path, f"pv:{rule}", message, severity=Severity.WARNING if rule in pv.WARNING_RULES else severity)
     metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
-    # contract status: managed, known foreign, or unknown (a warning: real pv contracts vary)
+    # contract status: managed, known foreign, or unknown — a warning only where the harness must
+    # derive one (the contract binds falsifiers); real pv contracts use many spellings
+    binds = any(
+        isinstance(e, dict) and isinstance(e.get("test"), str) and (e["test"].strip().startswith(BUILTIN_PREFIX) or parse_node_id(e["test"]) is not None)
+        for e in (plain.get("falsification_tests") if isinstance(plain.get("falsification_tests"), list) else [])
+    )
     for where, holder in (("metadata", metadata), ("top", plain)):
         status = holder.get("status")
-        if isinstance(status, str) and status not in MANAGED_CONTRACT_STATUSES + KNOWN_FOREIGN_STATUSES:
+        if binds and isinstance(status, str) and status not in MANAGED_CONTRACT_STATUSES + KNOWN_FOREIGN_STATUSES:
             path = ["metadata", "status"] if where == "metadata" else ["status"]
             _f(
                 findings,
@@ -233,6 +251,19 @@ def _structure_findings(
             if isinstance(evidence, str) and not is_under(evidence, evidence_dir):
                 _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
 
+    for key in plain:
+        if key not in OTHER_FALSIFIER_SHAPES and key != "falsification_tests" and re.search(r"falsif", key, re.I):
+            _f(
+                findings,
+                display,
+                doc,
+                [key],
+                "unread-falsifiers",
+                f"falsifiers kept under `{key}:` are not read by the harness (it reads falsification_tests, {', '.join(OTHER_FALSIFIER_SHAPES)})",
+                key=True,
+                severity=Severity.WARNING,
+            )
+
     subjects = plain.get("subjects")
     if isinstance(subjects, dict):
         from harness.subjects.declarative import artifact_problems
@@ -284,6 +315,44 @@ def _structure_findings(
     return findings
 
 
+OTHER_FALSIFIER_SHAPES = ("falsification", "falsifiers", "gates", "invariants")
+
+
+def _text(entry: dict, *keys: str) -> str:
+    return next((str(entry[k]).strip() for k in keys if isinstance(entry.get(k), (str, int, float)) and not isinstance(entry.get(k), bool)), "")
+
+
+def _other_shapes(plain: dict, doc: Any) -> list[Falsifier]:
+    """Falsifiers pv-family contracts keep elsewhere, read as external (listed by ``status`` and the
+    report, never run): ``falsification:`` / ``falsifiers:`` / ``gates:`` entries and
+    ``invariants[].falsifier`` (SHIP-style files), with their legacy keys."""
+    found: list[Falsifier] = []
+    for shape in OTHER_FALSIFIER_SHAPES:
+        block = plain.get(shape)
+        entries = list(block.items()) if isinstance(block, dict) else list(enumerate(block)) if isinstance(block, list) else []
+        for index, entry in entries:
+            if shape == "invariants":
+                if not isinstance(entry, dict) or "falsifier" not in entry:
+                    continue
+                inner = entry["falsifier"]
+                entry = {**entry, **inner} if isinstance(inner, dict) else {**entry, "test": inner}
+            if not isinstance(entry, dict):
+                entry = {"rule": str(entry)}
+            fid = _text(entry, "id", "name", "gate") or (f"{shape}.{index}" if isinstance(index, str) else f"{shape}[{index}]")
+            test = _text(entry, "test", "command", "test_harness", "check", "condition", "rule", "description")
+            found.append(
+                Falsifier(
+                    id=fid,
+                    test=test,
+                    index=index if isinstance(index, int) else 0,
+                    line=position_of(doc, [shape, index])[0] if doc is not None else 0,
+                    bound=False,
+                    shape=shape,
+                )
+            )
+    return found
+
+
 def is_under(relative: str, folder: str) -> bool:
     """Whether ``relative`` names a place strictly inside ``folder``, compared part by part
     (``evidence-forged/x`` is not under ``evidence``)."""
@@ -330,6 +399,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 builtin=builtin.name if builtin is not None else None,
             )
         )
+    falsifiers.extend(_other_shapes(plain, doc))
     hypotheses = [
         Hypothesis(
             id=h["id"],
@@ -375,6 +445,7 @@ def load_contract_text(
     allowed_roots: tuple[Path, ...] | None = None,
     evidence_dir: str = DEFAULT_EVIDENCE_DIR,
     contracts_dir: Path | None = None,
+    pv_rules: str = "auto",
 ) -> tuple[Contract | None, list[Finding]]:
     root = Path(root or Path.cwd()).absolute()
     display = display_path(path, root)
@@ -386,13 +457,13 @@ def load_contract_text(
     cache_key = cache.key_for(text)
     plain = cache.get(cache_key)
     # cached: the text passed the schema before; file-system checks run again
-    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir):
+    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir, pv_rules):
         return _build(path, display, text, None, plain, falsifiers_dir, key), []
     plain = load_plain_fast(text)
     if isinstance(plain, dict):
         # fast path: validate without positions; any finding sends us down the careful path
         schema_problems = schema_findings(None, plain, display)
-        findings = schema_problems + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir)
+        findings = schema_problems + _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir, pv_rules)
         if not findings:
             cache.put(cache_key, plain)
             return _build(path, display, text, None, plain, falsifiers_dir, key), []
@@ -403,7 +474,7 @@ def load_contract_text(
         kind = "empty document" if loaded.plain is None else f"a {type(loaded.plain).__name__}"
         return None, [Finding(display, 1, 1, "not-a-mapping", f"a contract is a mapping with at least `metadata`; this file holds {kind}")]
     findings = schema_findings(loaded.doc, loaded.plain, display)
-    findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots, evidence_dir)
+    findings += _structure_findings(loaded.doc, loaded.plain, display, root, falsifiers_dir, allowed_roots, evidence_dir, pv_rules)
     findings.sort(key=lambda f: (f.line, f.col, f.rule))
     if has_errors(findings):
         return None, findings
@@ -418,6 +489,7 @@ def load_contract(
     allowed_roots: tuple[Path, ...] | None = None,
     evidence_dir: str = DEFAULT_EVIDENCE_DIR,
     contracts_dir: Path | None = None,
+    pv_rules: str = "auto",
 ) -> tuple[Contract | None, list[Finding]]:
     """Load and validate one contract file. Returns (contract or None, findings).
 
@@ -435,7 +507,14 @@ def load_contract(
     if text is None:
         return None, findings
     contract, findings = load_contract_text(
-        text, Path(path), root=root, falsifiers_dir=falsifiers_dir, allowed_roots=allowed_roots, evidence_dir=evidence_dir, contracts_dir=contracts_dir
+        text,
+        Path(path),
+        root=root,
+        falsifiers_dir=falsifiers_dir,
+        allowed_roots=allowed_roots,
+        evidence_dir=evidence_dir,
+        contracts_dir=contracts_dir,
+        pv_rules=pv_rules,
     )
     if contract is not None:
         contract.stat_signature = (st.st_mtime_ns, st.st_size)

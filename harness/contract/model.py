@@ -58,6 +58,7 @@ class Falsifier:
     digest: str | None = None  # sha256 of the evidence's results.json, written with the pointer
     ship_blocking: bool = False
     builtin: str | None = None  # the built-in's name when ``test`` is ``builtin:<name>``
+    shape: str = "falsification_tests"  # where the contract keeps it (pv shapes: falsification, gates, invariants)
 
     @property
     def needs_cuda(self) -> bool:

@@ -56,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_contracts", "directory of contract YAML files", default="contracts")
     parser.addini("harness_evidence", "directory for run evidence", default="evidence")
     parser.addini("harness_falsifiers", "directory of falsifier test modules", default="falsifiers")
+    parser.addini("harness_pv_rules", "pv's own rules: auto (for pv-shaped contracts), error, warning or off", default="auto")
     parser.addini("harness_skip", "globs of non-contract YAML under the contracts directory (besides pv's own skip rules)", type="args", default=[])
 
 

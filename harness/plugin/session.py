@@ -62,6 +62,7 @@ class HarnessSession:
             evidence=config.getini("harness_evidence"),
             falsifiers=config.getini("harness_falsifiers"),
             skip=tuple(config.getini("harness_skip")),
+            pv_rules=config.getini("harness_pv_rules") or "auto",
         )
         self.contracts_dir = contracts_dir
         self.falsifiers_dir = self.layout.falsifiers
@@ -492,7 +493,12 @@ class HarnessSession:
         contract = known
         if _stat_signature(known.path) != known.stat_signature:  # another session or the run itself wrote since we loaded
             contract, findings = load_contract(
-                known.path, root=self.root, falsifiers_dir=self.falsifiers_dir, evidence_dir=self.layout.evidence, contracts_dir=self.contracts_dir
+                known.path,
+                root=self.root,
+                falsifiers_dir=self.falsifiers_dir,
+                evidence_dir=self.layout.evidence,
+                contracts_dir=self.contracts_dir,
+                pv_rules=self.layout.pv_rules,
             )
             if contract is None:
                 raise WriteError("changed on disk and no longer valid: " + "; ".join(f.render() for f in findings[:3]))
