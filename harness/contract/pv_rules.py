@@ -3,9 +3,10 @@
 Mirrors the pv schema (``aprender-contracts``: ``schema/types.rs``, ``kind.rs``, ``validator.rs``):
 what its serde types require (``metadata.version`` and ``description`` as strings; a falsification
 test's ``id``, ``rule``, ``prediction``, ``if_fails`` — or their legacy aliases ``description``,
-``expected``, ``fails_if`` — and ``test``/``command`` as text; a proof obligation's ``type`` from the
-26 kinds and its ``property``; a Kani harness's ``id`` and ``obligation``; ``qa_gate.id``/``name``;
-each equation's ``formula``; ``metadata.kind`` from the known kinds) and its validator's structural
+``expected``, ``fails_if``; a proof obligation's ``property`` (its ``type`` from the 26 kinds, a
+warning);
+each equation's ``formula``; ``metadata.kind`` from the known kinds, as a warning since the list
+grows) and its validator's structural
 rules (SCHEMA-001 references, SCHEMA-002 version, SCHEMA-003/004 equations of a kernel,
 SCHEMA-005 obligation property, SCHEMA-018 top-level ``kind:``, SCHEMA-019 near-miss block names,
 PROVABILITY-001 for kernels). Everything else pv ignores, the harness ignores too.
@@ -22,7 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 # pv's enums grow between its versions: a value this list lacks is a warning, never a refusal
-WARNING_RULES = frozenset({"ENUM"})
+# and what its serde types require has loosened across versions (contracts in repositories whose
+# pv reports 0 errors lack metadata.version): such findings are warnings, and a document pv could
+# not parse is not judged by the structural rules pv would never reach
+WARNING_RULES = frozenset({"ENUM", "SCHEMA-PARSE"})
 KINDS = (
     "kernel", "registry", "model-family", "model-family-variant", "tokenizer", "training-loop", "pretraining-corpus",
     "training-precondition-gate", "corpus-assembly", "pattern", "schema", "beat-benchmark", "kaizen",
@@ -88,6 +92,8 @@ def pv_problems(plain: dict) -> list[tuple[list, str, str]]:
     kind = metadata.get("kind", "kernel")
     if not isinstance(kind, str) or kind not in KINDS:
         problems.append((["metadata", "kind"], "ENUM", f"metadata.kind {kind!r} is not a kind this harness knows pv to have ({', '.join(KINDS)})"))
+    if any(rule == "SCHEMA-PARSE" for _, rule, _ in problems):
+        return problems
     references = metadata.get("references")
     if not isinstance(references, list) or not references:
         problems.append(
@@ -128,12 +134,8 @@ def pv_problems(plain: dict) -> list[tuple[list, str, str]]:
         if missing:
             problems.append((["falsification_tests", i], "SCHEMA-PARSE", f"pv requires falsification_tests[{i}] to have {', '.join(missing)} as text"))
     harnesses = plain.get("kani_harnesses") if isinstance(plain.get("kani_harnesses"), list) else []
-    for i, h in enumerate(harnesses):
-        if not isinstance(h, dict) or not _is_text(h.get("id")) or not _is_text(h.get("obligation")):
-            problems.append((["kani_harnesses", i], "SCHEMA-PARSE", f"pv requires kani_harnesses[{i}] to have id and obligation"))
-    qa_gate = plain.get("qa_gate")
-    if qa_gate is not None and (not isinstance(qa_gate, dict) or not _is_text(qa_gate.get("id")) or not _is_text(qa_gate.get("name"))):
-        problems.append((["qa_gate"], "SCHEMA-PARSE", "pv requires qa_gate to have id and name"))
+    # qa_gate and kani_harnesses entry fields are not checked: real contracts pv accepts today carry
+    # other shapes (qa_gate: {certeza: ...}) — zero false rejections comes first
     is_kernel = kind == "kernel" and metadata.get("registry") is not True
     if is_kernel:
         if not equations:
