@@ -45,19 +45,23 @@ TOP_LEVEL_FIELDS = (
 FALSIFIER_FIELDS = {"rule": "description", "prediction": "expected", "if_fails": "fails_if"}
 
 
-HARNESS_NATIVE = frozenset({"metadata", "falsification_tests", "hypotheses", "subjects", "status"})
+# blocks that only pv-family documents carry: their presence makes a document a pv contract
+PV_MARKERS = frozenset(
+    {*TOP_LEVEL_FIELDS, "falsification", "falsifiers", "gates", "invariants", "contract", "contract_id", "kind", "preconditions", "postconditions"}
+) - {"metadata", "falsification_tests"}
 
 
 def applies(plain: dict, setting: str) -> bool:
-    """Whether pv's rules judge this document. ``auto``: a document with any block the harness
-    does not own (equations, obligations, a corpus manifest's own keys…) or with pv's
-    ``metadata.references`` is a pv document; one made only of harness blocks is not."""
+    """Whether pv's rules judge this document. ``auto``: a document carrying a pv-family block
+    (equations, proof obligations, Kani harnesses, a corpus manifest's falsification list, …) or pv's
+    ``metadata.references``/``metadata.kind`` is a pv document; a harness-native contract (metadata,
+    falsification_tests, hypotheses, subjects, and any helper block such as a YAML anchor) is not."""
     if setting == "off":
         return False
     if setting in ("error", "warning"):
         return True
     metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
-    return any(key not in HARNESS_NATIVE for key in plain) or "references" in metadata
+    return any(key in PV_MARKERS for key in plain) or "references" in metadata or "kind" in metadata
 
 
 def _forms(key: str) -> set[str]:
