@@ -106,3 +106,34 @@ def test_the_gate_passes_a_repo_of_external_only_pv_contracts(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--contract=batch-v1"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert "batch-v1: 4 external and 0 locally bound falsifier(s)" in one.stdout, one.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "line"),
+    [
+        ('metadata: {version: "1.0.0", description: stub, registry: true, references: [x]}\nkind: AlgorithmContract\n', "pv:SCHEMA-018", 2),
+        ("metadata: {version: '1', description: d, kind: pattern, references: [x]}\nproof_obligation:\n- {type: invariant, property: p}\n", "pv:SCHEMA-019", 2),
+        ("metadata: {version: '1', description: d, kind: pattern, references: [x]}\nFalsification_Tests: []\n", "pv:SCHEMA-019", 2),
+        (
+            "metadata: {version: '1', description: d, references: [x]}\nequations: {f: {formula: x}}\nproof_obligations:\n- {type: invariant, property: p}\n",
+            "pv:PROVABILITY-001",
+            1,
+        ),
+    ],
+    ids=["top-level-kind", "near-miss-singular", "near-miss-case", "kernel-without-tests"],
+)
+def test_pvs_structural_rules_are_refusals_with_a_position(tmp_path, text, rule, line):
+    from harness.contract import load_contract
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    contract, findings = load_contract(path, root=tmp_path)
+    assert contract is None
+    assert any(f.rule == rule and f.line == line and f.is_error for f in findings), [f.render() for f in findings]
+
+
+def test_legitimate_downstream_blocks_are_not_near_misses():
+    from harness.contract.pv_rules import near_miss
+
+    assert near_miss("invariants") is None and near_miss("gates") is None and near_miss("spec") is None
+    assert near_miss("kani_harness") == "kani_harnesses" and near_miss("qa_gates") == "qa_gate"

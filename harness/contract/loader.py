@@ -127,7 +127,16 @@ def _structure_findings(
     if pv.applies(plain, pv_rules):
         severity = Severity.WARNING if pv_rules == "warning" else Severity.ERROR
         for path, rule, message in pv.pv_problems(plain):
-            _f(findings, display, doc, path, f"pv:{rule}", message, severity=Severity.WARNING if rule in pv.WARNING_RULES else severity)
+            _f(
+                findings,
+                display,
+                doc,
+                path,
+                f"pv:{rule}",
+                message,
+                key=rule in pv.KEY_RULES,
+                severity=Severity.WARNING if rule in pv.WARNING_RULES else severity,
+            )
     metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
     # contract status: managed, known foreign, or unknown — a warning only where the harness must
     # derive one (the contract binds falsifiers); real pv contracts use many spellings

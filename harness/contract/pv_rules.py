@@ -27,6 +27,7 @@ from typing import Any
 # pv reports 0 errors lack metadata.version): such findings are warnings, and a document pv could
 # not parse is not judged by the structural rules pv would never reach
 WARNING_RULES = frozenset({"ENUM", "SCHEMA-PARSE"})
+KEY_RULES = frozenset({"SCHEMA-018", "SCHEMA-019"})  # about a key: positioned at the key
 KINDS = (
     "kernel", "registry", "model-family", "model-family-variant", "tokenizer", "training-loop", "pretraining-corpus",
     "training-precondition-gate", "corpus-assembly", "pattern", "schema", "beat-benchmark", "kaizen",
