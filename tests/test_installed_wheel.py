@@ -62,15 +62,25 @@ def venv(tmp_path_factory, wheel) -> Path:
     site = Path(
         subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
     )
-    # the dependencies of the test environment (site-packages and any PYTHONPATH entries), never the checkout
-    visible = [p for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != REPO.resolve()]
-    (site / "_test_env_dependencies.pth").write_text("\n".join(dict.fromkeys([sysconfig.get_paths()["purelib"], *visible])) + "\n")
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True, check=False)
+    # the wheel first, into a venv that sees nothing else (pip must not find another install)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall", str(wheel)],
+        env=clean_env(env_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert install.returncode == 0, install.stderr
+    # then the test environment's dependencies (site-packages, PYTHONPATH entries) — never a
+    # directory that holds a harness package (the checkout, or a runner's copy of it)
+    visible = [p for p in sys.path if p and Path(p).is_dir() and not (Path(p) / "harness" / "__init__.py").exists()]
+    (site / "_test_env_dependencies.pth").write_text("\n".join(dict.fromkeys([sysconfig.get_paths()["purelib"], *visible])) + "\n")
     where = subprocess.run(
         [python, "-c", "import harness, harness.falsifiers.shards; print(harness.__file__)"], cwd=base, capture_output=True, text=True, check=True
     )
-    assert str(site) in where.stdout, f"harness imported from {where.stdout}, not the installed wheel"
+    assert str(site) in where.stdout, (
+        f"harness imported from {where.stdout}, not the installed wheel; venv path: {(site / '_test_env_dependencies.pth').read_text()}"
+    )
     return env_dir
 
 
