@@ -76,7 +76,12 @@ def venv(tmp_path_factory, wheel) -> Path:
     visible = [p for p in sys.path if p and Path(p).is_dir() and not (Path(p) / "harness" / "__init__.py").exists()]
     (site / "_test_env_dependencies.pth").write_text("\n".join(dict.fromkeys([sysconfig.get_paths()["purelib"], *visible])) + "\n")
     where = subprocess.run(
-        [python, "-c", "import harness, harness.falsifiers.shards; print(harness.__file__)"], cwd=base, capture_output=True, text=True, check=True
+        [python, "-c", "import harness, harness.falsifiers.shards; print(harness.__file__)"],
+        cwd=base,
+        env=clean_env(env_dir),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert str(site) in where.stdout, (
         f"harness imported from {where.stdout}, not the installed wheel; venv path: {(site / '_test_env_dependencies.pth').read_text()}"
