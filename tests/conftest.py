@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# pytester's inline runs restore sys.modules afterwards: a C extension first imported inside one
+# (numpy's fft or linalg, reached through transformers → scipy) cannot be loaded again in the same
+# process, and a later CUDA falsifier in that xdist worker errors out. Import them up front.
+for _name in ("numpy", "numpy.fft", "numpy.linalg", "numpy.random"):
+    try:
+        importlib.import_module(_name)
+    except ImportError:  # numpy is an optional extra
+        pass
 
 # Under pytest-xdist every worker (and the pytest subprocesses it starts) would otherwise run
 # torch's intra-op thread pool on all cores: spinning OpenMP threads then starve each other.

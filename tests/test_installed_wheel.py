@@ -71,9 +71,9 @@ def venv(tmp_path_factory, wheel) -> Path:
         check=False,
     )
     assert install.returncode == 0, install.stderr
-    # then the test environment's dependencies (site-packages, PYTHONPATH entries) — never a
-    # directory that holds a harness package (the checkout, or a runner's copy of it)
-    visible = [p for p in sys.path if p and Path(p).is_dir() and not (Path(p) / "harness" / "__init__.py").exists()]
+    # then the test environment's dependencies (site-packages, PYTHONPATH entries), after the venv's
+    # own site-packages (so its harness wins over any copy there), never the checkout itself
+    visible = [p for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != REPO.resolve()]
     (site / "_test_env_dependencies.pth").write_text("\n".join(dict.fromkeys([sysconfig.get_paths()["purelib"], *visible])) + "\n")
     where = subprocess.run(
         [python, "-c", "import harness, harness.falsifiers.shards; print(harness.__file__)"],
