@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from pathlib import Path
@@ -14,10 +15,8 @@ pytest_plugins = ["pytester"]
 # (numpy's fft or linalg, reached through transformers → scipy) cannot be loaded again in the same
 # process, and a later CUDA falsifier in that xdist worker errors out. Import them up front.
 for _name in ("numpy", "numpy.fft", "numpy.linalg", "numpy.random"):
-    try:
+    with contextlib.suppress(ImportError):  # numpy is an optional extra
         importlib.import_module(_name)
-    except ImportError:  # numpy is an optional extra
-        pass
 
 # Under pytest-xdist every worker (and the pytest subprocesses it starts) would otherwise run
 # torch's intra-op thread pool on all cores: spinning OpenMP threads then starve each other.
