@@ -36,18 +36,24 @@ falsification_tests:
 """
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def make_value_repo(tmp_path: Path, contract: str) -> Path:
+    """A repository whose one falsifier reads data/value.txt (3), run once so its claims are on disk."""
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     for folder in ("contracts", "falsifiers", "data"):
         (tmp_path / folder).mkdir()
     (tmp_path / "falsifiers" / "test_value.py").write_text(TEST)
     (tmp_path / "data" / "value.txt").write_text("3")
-    (tmp_path / "contracts" / "c-v1.yaml").write_text(CONTRACT)
+    (tmp_path / "contracts" / "c-v1.yaml").write_text(contract)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout
+    return tmp_path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    make_value_repo(tmp_path, CONTRACT)
     return tmp_path
 
 

@@ -260,16 +260,9 @@ falsification_tests:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    from tests.test_gate import TEST
+    from tests.test_gate import make_value_repo
 
-    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
-    for folder in ("contracts", "falsifiers", "data"):
-        (tmp_path / folder).mkdir()
-    (tmp_path / "falsifiers" / "test_value.py").write_text(TEST)
-    (tmp_path / "data" / "value.txt").write_text("3")
-    (tmp_path / "contracts" / "c-v1.yaml").write_text(PROMOTED)
-    proc = run(tmp_path, "-q", "falsifiers")
-    assert proc.returncode == 0, proc.stdout
+    make_value_repo(tmp_path, PROMOTED)
     return tmp_path
 
 
