@@ -249,3 +249,51 @@ def test_a_contract_cannot_make_the_harness_import_an_installed_module(project):
         ArtifactSubject("evil", project, {"vocab": "runs/r1/epoch-000.metadata.json", "encoder": "os:system"}).encoder()
     (project / "myenc.py").write_text("class E:\n    name = 'byte_level'\n    unk_id = None\n\ndef make(path):\n    return E()\n")
     assert ArtifactSubject("mine", project, {"vocab": "runs/r1/epoch-000.metadata.json", "encoder": "myenc:make"}).encoder().name == "byte_level"
+
+
+# ----------------------------------------------------------------------------- SentencePiece
+def test_a_sentencepiece_model_subject_green_under_byte_fallback_red_under_hex_byte(project):
+    """A real SentencePiece model (trained here, offline, with byte fallback) as a declared subject:
+    its own encoder discharges vocab-format, round-trip and entropy; declaring the incident's
+    hex-byte encoder over the same vocab falsifies vocab-format."""
+    sentencepiece = pytest.importorskip("sentencepiece")
+    import numpy as np
+
+    from harness.demo.corpus import stdlib_documents
+
+    docs = stdlib_documents(600_000)
+    raw = project / "raw"
+    raw.mkdir()
+    for i, (_, text) in enumerate(docs):
+        (raw / f"doc-{i:04d}.txt").write_text(text, "utf-8")
+    sentencepiece.SentencePieceTrainer.train(
+        input=",".join(str(p) for p in sorted(raw.glob("*.txt"))[:40]), model_prefix=str(project / "sp"), vocab_size=2000,
+        byte_fallback=True, model_type="bpe", minloglevel=2, input_sentence_size=20000, shuffle_input_sentence=False,
+        normalization_rule_name="identity", remove_extra_whitespaces=False,  # source code: keep every byte
+    )  # fmt: skip
+    sentencepiece.SentencePieceTrainer.train(  # SentencePiece's defaults: NFKC, extra whitespace removed — lossy on code
+        input=",".join(str(p) for p in sorted(raw.glob("*.txt"))[:40]), model_prefix=str(project / "lossy"), vocab_size=2000,
+        byte_fallback=True, model_type="bpe", minloglevel=2, input_sentence_size=20000, shuffle_input_sentence=False,
+    )  # fmt: skip
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(project / "sp.model"))
+    ids = [i for e in sp.encode([t for _, t in docs]) for i in e]
+    (project / "shards").mkdir()
+    np.save(project / "shards" / "s0.npy", np.asarray(ids, dtype=np.uint32))
+    entries = "".join(
+        f"- id: F-{b.upper()}-{enc.upper().replace('_', '-')}\n  test: builtin:{b}\n  subject: {enc}\n"
+        for enc in ("byte_fallback", "hex_byte")
+        for b in ("vocab-format", "tokenizer-roundtrip", "shard-entropy")
+    )
+    subjects = "".join(
+        f"  {enc}:\n    vocab: sp.model\n    encoder: {enc}\n    shards: shards/*.npy\n    documents: raw/*.txt\n" for enc in ("byte_fallback", "hex_byte")
+    )
+    subjects += "  lossy:\n    vocab: lossy.model\n    encoder: byte_fallback\n    documents: raw/*.txt\n"
+    entries += "- id: F-TOKENIZER-ROUNDTRIP-LOSSY\n  test: builtin:tokenizer-roundtrip\n  subject: lossy\n"
+    (project / "contracts" / "sp.yaml").write_text(f"metadata:\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n{subjects}falsification_tests:\n{entries}")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=project, capture_output=True, text=True, check=False)
+    got = {f.id: f.status for f in load_contract(project / "contracts" / "sp.yaml", root=project)[0].falsifiers}
+    assert got["F-VOCAB-FORMAT-BYTE-FALLBACK"] == "DISCHARGED", proc.stdout[-3000:]
+    assert got["F-TOKENIZER-ROUNDTRIP-BYTE-FALLBACK"] == "DISCHARGED", proc.stdout[-3000:]
+    assert got["F-SHARD-ENTROPY-BYTE-FALLBACK"] == "DISCHARGED", proc.stdout[-3000:]
+    assert got["F-VOCAB-FORMAT-HEX-BYTE"] == "FALSIFIED", proc.stdout[-3000:]
+    assert got["F-TOKENIZER-ROUNDTRIP-LOSSY"] == "FALSIFIED", proc.stdout[-3000:]  # default normalization loses code

@@ -151,6 +151,21 @@ def _load_tiktoken(path: Path) -> Vocab:
     return Vocab(str(path), "tiktoken", tokens, [], None, "BPE")
 
 
+def _load_sentencepiece(path: Path) -> Vocab:
+    """A SentencePiece ``.model`` (protobuf), read by the ``sentencepiece`` library (optional extra)."""
+    try:
+        import sentencepiece
+    except ImportError:
+        raise ArtifactError(f"{path}: a SentencePiece model needs the sentencepiece package (pip install 'falsifier-harness[sentencepiece]')") from None
+    try:
+        sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+    except (RuntimeError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable SentencePiece model ({exc})") from None
+    tokens = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    special = [sp.id_to_piece(i) for i in (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) if 0 <= i < sp.get_piece_size()]
+    return Vocab(str(path), "sentencepiece", tokens, special, None, "sentencepiece")
+
+
 def load_vocab(path: str | Path) -> Vocab:
     """Read a vocab in any supported format; malformed input raises ArtifactError naming the file."""
     path = Path(path)
@@ -167,6 +182,8 @@ def load_vocab(path: str | Path) -> Vocab:
         raise ArtifactError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not head.strip():
         raise ArtifactError(f"{path}: empty file")
+    if path.suffix == ".model":
+        return _load_sentencepiece(path)
     if head.lstrip().startswith(b"{"):
         data_is_hf = b'"model"' in head or path.name.endswith("tokenizer.json")
         if data_is_hf:

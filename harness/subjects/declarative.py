@@ -4,7 +4,7 @@ pipeline with no Python:
 ```yaml
 subjects:
   corpus:
-    vocab: tokenizer/tokenizer.json      # or vocab.json (+ merges.txt beside it), a .tiktoken rank file
+    vocab: tokenizer/tokenizer.json      # or vocab.json (+ merges.txt beside it), a .tiktoken rank file, a SentencePiece .model
     encoder: byte_level                  # byte_level | hex_byte | byte_fallback | package.module:factory
     shards: data/shards/*.npy            # globs; .npy, or .bin with a sidecar
     documents: data/raw/**/*.txt         # what the shards were made from
@@ -173,6 +173,8 @@ class ArtifactSubject:
         if kind == "hex_byte":
             return encoders.HexByteEncoder(self._vocab.tokens, list(self._vocab.merges or []))
         if kind in ("byte_level", "byte_fallback"):
+            if self._vocab.source_format == "sentencepiece":
+                return encoders.SentencePieceEncoder(path, name=kind)
             if path.name.endswith(".json") and self._vocab.source_format == "tokenizer.json":
                 from tokenizers import Tokenizer
 

@@ -150,3 +150,25 @@ class HFTokenizerEncoder(ByteLevelEncoder):
         self.eos_id = None
         unk = getattr(tokenizer.model, "unk_token", None)
         self.unk_id = tokenizer.token_to_id(unk) if unk else None
+
+
+class SentencePieceEncoder:
+    """A SentencePiece model (``.model``); byte fallback when the model was trained with it."""
+
+    def __init__(self, model_file: Path, name: str = "byte_fallback") -> None:
+        import sentencepiece
+
+        self._sp = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+        self.name = name
+        self.vocab_size = self._sp.get_piece_size()
+        self.unk_id = self._sp.unk_id() if self._sp.unk_id() >= 0 else None
+        self.eos_id = self._sp.eos_id() if self._sp.eos_id() >= 0 else None
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self._sp.encode(texts)
+
+    def encode(self, text: str) -> list[int]:
+        return self._sp.encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._sp.decode(list(ids))
