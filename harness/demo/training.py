@@ -1,7 +1,7 @@
 """A short real training run of the tiny LM on the embedded corpus shards, writing per-epoch
 metadata JSON the way the incident's trainer did (``epoch-000.metadata.json``: train_loss,
-val_loss, val_perplexity). The metric-plausibility falsifier reads those files, as it would read a
-real run's.
+val_loss, val_perplexity). The metric-plausibility falsifier reads those files through
+``harness.subjects.runs``, as it reads a real run's.
 
 The tiny model has 1000 ids: the 999 most frequent corpus ids keep their own, the rest share one
 out-of-vocabulary id — the usual truncation for a small model on a large vocabulary.
@@ -68,20 +68,3 @@ def run_training(
             }
             (out_dir / f"epoch-{epoch:03d}.metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out_dir
-
-
-def read_run(run_dir: Path) -> list[dict]:
-    """Per-epoch metadata of a run, in epoch order; malformed files raise ValueError naming them."""
-    epochs = []
-    for path in sorted(Path(run_dir).glob("epoch-*.metadata.json")):
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: unreadable run metadata ({exc})") from None
-        for key in ("train_loss", "val_loss"):
-            if not isinstance(data.get(key), (int, float)):
-                raise ValueError(f"{path}: {key} missing or not a number")
-        epochs.append(data)
-    if not epochs:
-        raise ValueError(f"{run_dir}: no epoch-*.metadata.json files")
-    return epochs
