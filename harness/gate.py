@@ -66,21 +66,11 @@ def cuda_evidence_problems(contract: Contract, root: Path, evidence_dir: str = "
     return problems
 
 
-def _select(contracts: list[Contract], names: list[str]) -> list[Contract]:
-    chosen = []
-    for name in names:
-        found = [c for c in contracts if name in (c.key, c.id)] or [c for c in contracts if c.key.rsplit("/", 1)[-1] == name]
-        if not found:
-            raise ValueError(f"unknown contract {name}; known: {', '.join(sorted(c.key for c in contracts))}")
-        chosen.extend(c for c in found if c not in chosen)
-    return chosen
-
-
 def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = True, junitxml: str | None = None) -> GateResult:
     """Every DISCHARGED claim must either run and pass in the gate's own run, or be backed by
     verified evidence a CUDA lane wrote for the current fingerprint; otherwise the gate fails
     naming it."""
-    from harness.project import load_contracts, read_layout
+    from harness.project import load_contracts, read_layout, select_contracts
 
     layout = read_layout(Path(root))
     result = GateResult()
@@ -90,7 +80,7 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
         if finding.is_error:
             validate_fail = True
             result.problems.append(GateProblem(finding.location, None, f"{finding.message} [{finding.rule}]", check="validate"))
-    contracts = _select(project.contracts, names) if names else project.contracts
+    contracts = select_contracts(project.contracts, names) if names else project.contracts  # SelectionError is a ValueError: a usage error
     result.contracts = len(contracts)
     result.checks["validate"] = "fail" if validate_fail else "pass"
     lint_findings = [f for c in contracts for f in lint_contract(c, root, layout) if f.is_error]

@@ -178,3 +178,26 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
         if contract is not None:
             contracts.append(contract)
     return ProjectContracts(layout, files, contracts, findings)
+
+
+class SelectionError(ValueError):
+    """A ``--contract`` name that names no contract, or several (an ambiguous stem)."""
+
+
+def select_contracts(contracts: list, names: list[str], refused: dict | None = None) -> list:
+    """The contracts ``names`` select, by key (``a/c``), metadata.id, or file stem when that stem is
+    unique. One rule for the plugin, the gate and the summary. ``refused`` maps the stems of files
+    that did not validate to their first finding, so naming one says why."""
+    chosen: list = []
+    for name in names:
+        exact = [c for c in contracts if name in (c.key, c.id)]
+        by_stem = [c for c in contracts if c.key.rsplit("/", 1)[-1] == name]
+        if not exact and len(by_stem) > 1:
+            raise SelectionError(f"{name} is ambiguous; it is the stem of {', '.join(sorted(c.key for c in by_stem))}: name one by its key")
+        found = exact or by_stem
+        if not found:
+            if refused and name in refused:
+                raise SelectionError(f"{name} does not validate: {refused[name].render()}")
+            raise SelectionError(f"unknown contract {name}; known contracts: {', '.join(sorted(c.key for c in contracts)) or '(none found)'}")
+        chosen.extend(c for c in found if c not in chosen)
+    return chosen

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.subjects.adapters import ModuleTrainer
+
 
 @dataclass(frozen=True)
 class TinyConfig:
@@ -89,8 +91,12 @@ def build_qwen2_0_5b(seed: int, device: str, dtype_name: str = "bfloat16"):
     return Wrapped(model)
 
 
-class ReferenceTrainer:
-    """A trainer with one preallocated logits buffer shared by train and eval (as the incident's)."""
+class ReferenceTrainer(ModuleTrainer):
+    """A trainer with one preallocated logits buffer shared by train and eval (as the incident's).
+
+    Built on the core adapter: batches (targets = inputs shifted by one, via ``make_targets``) and
+    state snapshots are ``ModuleTrainer``'s; the buffer, the eval path and the train step are the
+    incident's, with the hooks the planted defects override."""
 
     def __init__(
         self, build, vocab_size: int, device: str = "cpu", lr: float = 3e-3, max_batch: int = 16, max_seq: int = 512, buffer_dtype: str = "float32"
@@ -112,19 +118,6 @@ class ReferenceTrainer:
         self.model = self._build(seed).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr)
         self.logits_buf = torch.zeros(self.max_batch, self.max_seq, self.vocab_size, device=self.device, dtype=self._buffer_dtype)
-
-    # -- batches: targets are the inputs shifted by one position
-    def make_targets(self, window):
-        return window[:, 1:]
-
-    def make_batch(self, tokens, batch: int, seq_len: int, offset: int = 0):
-        torch = _torch()
-        rows = []
-        for b in range(batch):
-            start = offset + b * (seq_len + 1)
-            rows.append(torch.as_tensor(tokens[start : start + seq_len + 1], dtype=torch.long))
-        window = torch.stack(rows).to(self.device)
-        return window[:, :-1], self.make_targets(window)
 
     # -- eval
     def _eval_forward(self, inputs):
@@ -169,15 +162,6 @@ class ReferenceTrainer:
         self.logits_buf[:b, :t].copy_(logits.grad)
         self.optimizer.step()
         return float(loss.item())
-
-    def state_snapshot(self):
-        """Weights, optimizer state, RNG state and mode, for purity comparisons."""
-        torch = _torch()
-        weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        opt = {k: {n: (t.detach().clone() if torch.is_tensor(t) else t) for n, t in s.items()} for k, s in self.optimizer.state_dict()["state"].items()}
-        rng = torch.get_rng_state().clone()
-        cuda_rng = torch.cuda.get_rng_state().clone() if self.device.startswith("cuda") else None
-        return {"weights": weights, "optimizer": opt, "rng": rng, "cuda_rng": cuda_rng, "training": self.model.training}
 
 
 # ----------------------------------------------------------------------------- planted defects

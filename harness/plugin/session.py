@@ -113,24 +113,16 @@ class HarnessSession:
             self.by_test.setdefault((b.test_path(self.root), b.falsifier.test_func), []).append(b)
 
     def _select(self, names: list[str]) -> list:
-        """``--contract`` by key (``a/c``), file stem or metadata.id; ambiguous stems are an error."""
-        chosen = []
-        invalid = {}
+        """``--contract`` (harness.project.select_contracts); a bad name is a usage error."""
+        from harness.project import SelectionError, select_contracts
+
+        refused = {}
         for f in self.load_findings:
-            invalid.setdefault(Path(f.path).name.rsplit(".", 1)[0], f)
-        for name in names:
-            exact = [c for c in self.contracts if name in (c.key, c.id)]
-            by_stem = [c for c in self.contracts if c.key.rsplit("/", 1)[-1] == name]
-            if not exact and len(by_stem) > 1:
-                raise pytest.UsageError(f"--contract: {name} is ambiguous; it is the stem of {', '.join(sorted(c.key for c in by_stem))}: name one by its key")
-            found = exact or by_stem
-            if not found:
-                if name in invalid:
-                    raise pytest.UsageError(f"--contract: {name} does not validate: {invalid[name].render()}")
-                listing = ", ".join(sorted(c.key for c in self.contracts)) or "(none found)"
-                raise pytest.UsageError(f"--contract: unknown contract {name}; known contracts in {self.contracts_dir}: {listing}")
-            chosen.extend(c for c in found if c not in chosen)
-        return chosen
+            refused.setdefault(Path(f.path).name.rsplit(".", 1)[0], f)
+        try:
+            return select_contracts(self.contracts, names, refused)
+        except SelectionError as exc:
+            raise pytest.UsageError(f"--contract: {exc}") from None
 
     def pytest_ignore_collect(self, collection_path, config):
         """contracts/ and evidence/ hold no tests: don't make pytest walk thousands of files there."""
@@ -451,6 +443,7 @@ class HarnessSession:
         lock and writes nothing (a read-only checkout stays untouched). Then, under the lock,
         each contract is re-read, re-planned and written on its own: one failure never stops
         the others, and a failed write leaves no evidence behind."""
+        from harness.evidence import dispatch_info
         from harness.ledger import plan_update
         from harness.writer import WriteError, contracts_lock, remove_stale_temp_files
 
@@ -470,7 +463,7 @@ class HarnessSession:
         try:
             with contracts_lock(self.contracts_dir):
                 remove_stale_temp_files(self.contracts_dir)
-                dispatch = dispatch_info_for(self.root, self._seeds())
+                dispatch = dispatch_info(self.root, seeds=self._seeds())
                 for key in pending:
                     try:
                         self._rewrite_one(contracts[key], by_contract[key], dispatch)
@@ -582,9 +575,8 @@ class HarnessSession:
         tr.write_sep("=", "harness: contracts")
         for problem in problems:
             tr.write_line(f"REFUSED: {problem}", red=True, bold=True)
-        for name in self.selected_names:
-            chosen = [c for c in self.contracts if name in (c.key, c.id) or c.key.rsplit("/", 1)[-1] == name]
-            for c in chosen:
+        if self.selected_names:
+            for c in self.contracts:  # already narrowed to the selection
                 if not c.bound_falsifiers:
                     external = len(c.falsifiers)
                     tr.write_line(
@@ -605,12 +597,6 @@ class HarnessSession:
             tr.write_line(f"harness: {error}", red=True, bold=True)
         if self.check_mode:
             tr.write_line("harness: read-only check; nothing written", bold=True)
-
-
-def dispatch_info_for(root: Path, seeds: dict) -> dict:
-    from harness.evidence import dispatch_info
-
-    return dispatch_info(root, seeds=seeds)
 
 
 @pytest.fixture

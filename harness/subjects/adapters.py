@@ -74,7 +74,7 @@ class ModuleTrainer:
 
     def make_batch(self, tokens, batch: int, seq_len: int, offset: int = 0):
         torch = _torch()
-        rows = [torch.as_tensor(list(tokens[offset + b * (seq_len + 1) : offset + (b + 1) * (seq_len + 1)]), dtype=torch.long) for b in range(batch)]
+        rows = [torch.as_tensor(tokens[offset + b * (seq_len + 1) : offset + (b + 1) * (seq_len + 1)], dtype=torch.long) for b in range(batch)]
         window = torch.stack(rows).to(self.device)
         return window[:, :-1], self.make_targets(window)
 
@@ -123,9 +123,6 @@ class HFCausalLMTrainer(ModuleTrainer):
     def reset(self, seed: int) -> None:
         super().reset(seed)
         self.model = _LogitsOf(self.model)
-
-    def state_snapshot(self) -> dict:
-        return ModuleTrainer.state_snapshot(self)
 
 
 def hf_causal_lm(build: Callable[[int], Any], vocab_size: int, device: str = "cpu", **kwargs) -> HFCausalLMTrainer:
