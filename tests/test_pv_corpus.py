@@ -63,6 +63,36 @@ def test_validate_gives_pvs_verdict(repo, path, verdict):
         assert out.returncode == 1 and any(f["rule"] == f"pv:{rule}" and f["line"] > 0 for f in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("path", "shapes", "status"),
+    [
+        ("albor/fresh-training-step-v1.yaml", {"falsification_tests": 2, "falsification": 3}, None),  # given/when/then list
+        ("aprender/agent-trace-terms-v1.yaml", {"falsification_tests": 4}, None),  # legacy name/test_harness/expected_output
+        ("albor/lm-head-layout-parity-v1.yaml", {"falsification_tests": 3}, None),  # changelog entries as strings
+        ("aprender/apr-backend-registry-v1.yaml", {"falsification_tests": 3}, "active"),  # top-level status
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_every_falsifier_shape_is_listed_with_its_position(repo, path, shapes, status):
+    listed = json.loads(cli(repo, "status", "--json", str(repo / "contracts" / path)).stdout)["contracts"][0]
+    found: dict[str, int] = {}
+    for f in listed["falsifiers"]:
+        found[f["shape"]] = found.get(f["shape"], 0) + 1
+        assert not f["bound"]
+    assert found == shapes
+    assert listed["status"] == status
+
+
+def test_falsifiers_nested_in_another_block_are_read_even_where_pv_refuses_the_file(repo):
+    """``obligations[].falsification`` (and SHIP-style ``invariants[].falsifier``) are read; pv's own
+    PROVABILITY-001 still refuses the file, as pv does."""
+    from harness.contract import load_contract
+
+    contract, _ = load_contract(repo / "contracts" / "albor/memory-profiling-v1.yaml", root=repo, pv_rules="off")
+    assert [(f.id, f.shape) for f in contract.falsifiers] == [(f"C-DHAT-00{i}", "obligations") for i in range(1, 5)]
+    assert all(f.line > 0 for f in contract.falsifiers)
+
+
 def test_a_directory_scan_skips_what_pv_skips(repo):
     data = json.loads(cli(repo, "validate", "--json").stdout)
     assert data["files"] == sum(1 for _, v in sources() if v != "skip")
@@ -137,3 +167,36 @@ def test_legitimate_downstream_blocks_are_not_near_misses():
 
     assert near_miss("invariants") is None and near_miss("gates") is None and near_miss("spec") is None
     assert near_miss("kani_harness") == "kani_harnesses" and near_miss("qa_gates") == "qa_gate"
+
+
+SHAPES = {
+    "gates": (
+        "metadata: {version: '1.0.0', description: d, kind: pattern, references: [x]}\n"
+        "gates:\n- id: G-1\n  command: cargo test -p x\n  expected: exit 0\n- name: G-2\n  check: grep -q y z\n"
+    ),
+    "invariants": (
+        "contract_id: C-SHIP-1\nmetadata: {version: '1.0.0', description: d, kind: pattern, references: [x]}\n"
+        "invariants:\n- id: INV-1\n  statement: s\n  falsifier: {id: FALSIFY-INV-1, test: cargo test inv1}\n"
+        "- id: INV-2\n  statement: t\n  falsifier: cargo test inv2\n- id: INV-3\n  statement: no falsifier\n"
+    ),
+    "falsifiers": "metadata: {version: '1.0.0', description: d, kind: pattern, references: [x]}\nfalsifiers:\n  F-A: {test: a}\n  F-B: {test: b}\n",
+}
+
+
+@pytest.mark.parametrize(("shape", "ids"), [("gates", ["G-1", "G-2"]), ("invariants", ["FALSIFY-INV-1", "INV-2"]), ("falsifiers", ["F-A", "F-B"])])
+def test_falsifiers_kept_in_other_shapes_are_listed_as_external(tmp_path, shape, ids):
+    """Shapes met in pv-family repositories beyond the corpus above (gates lists, SHIP-style
+    invariants carrying a falsifier, falsifiers keyed by id): read, listed, never run."""
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "c.yaml").write_text(SHAPES[shape])
+    out = cli(tmp_path, "status", "--json")
+    listed = json.loads(out.stdout)["contracts"][0]["falsifiers"]
+    assert [f["id"] for f in listed] == ids and {f["shape"] for f in listed} == {shape}
+    assert all(not f["bound"] and f["line"] > 0 for f in listed)
+
+
+def test_an_unread_falsifier_block_is_warned_at_its_line(tmp_path):
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "c.yaml").write_text("metadata: {version: '1', description: d, references: [x], kind: pattern}\nfalsification_gates: [a]\n")
+    data = json.loads(cli(tmp_path, "validate", "--json").stdout)
+    assert [(f["rule"], f["line"], f["severity"]) for f in data["findings"]] == [("unread-falsifiers", 2, "warning")]

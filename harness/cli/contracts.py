@@ -91,6 +91,8 @@ def cmd_status(args) -> int:
                 {
                     "id": f.id,
                     "bound": f.bound,
+                    "shape": f.shape,
+                    "line": contract.line_of(f),
                     "requires": list(f.requires),
                     "status": f.effective_status if f.bound else None,
                     "evidence": f.evidence,
@@ -116,6 +118,8 @@ def cmd_status(args) -> int:
         first = True
         for f in entry["falsifiers"] or [{"id": "—", "bound": False}]:
             kind = ("bound" + (" · cuda" if "cuda" in f.get("requires", []) else "")) if f["bound"] else "external"
+            if f.get("shape") not in (None, "falsification_tests"):
+                kind += f" · {f['shape']}:"
             if f["bound"] and not f.get("test_exists"):
                 kind += " · [red]test missing[/]"
             table.add_row(

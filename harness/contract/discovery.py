@@ -2,14 +2,18 @@
 
 A directory scan follows pv's own rules for what under ``contracts/`` is a contract: not the
 binding registry (``binding.yaml``), not ``external-corpora.yaml`` or ``ontology.yaml``, no dotfile,
-and nothing under ``kaizen/``, ``legacy/``, ``pipelines/`` or ``publish-manifests/``. Projects add
-their own with the ``harness_skip`` ini key (glob patterns, matched against the path under the
-contracts folder and against the file name). A file named explicitly is always read.
+and nothing under ``kaizen/``, ``legacy/``, ``pipelines/`` or ``publish-manifests/``. Nor is a YAML
+document with no contract block at its top level (no ``metadata``, no falsifier block, none of pv's
+blocks): the model-family registries, corpus lists and manifests real repositories keep beside
+their contracts. Such a file declares nothing, so passing over it can hide no claim. Projects add
+their own skips with the ``harness_skip`` ini key (glob patterns, matched against the path under
+the contracts folder and against the file name). A file named explicitly is always read.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 NOT_CONTRACTS = frozenset({"binding.yaml", "binding.yml", "external-corpora.yaml", "ontology.yaml"})
@@ -25,6 +29,30 @@ def skipped(relative: Path, extra: tuple[str, ...] = ()) -> bool:
         return True
     text = relative.as_posix()
     return any(fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(relative.name, pattern) for pattern in extra)
+
+
+TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?[ \t]*:""", re.M)
+
+
+def contract_blocks() -> frozenset[str]:
+    """Top-level keys that make a YAML document a contract (the harness's own and pv's)."""
+    from harness.contract.pv_rules import PV_MARKERS
+
+    return frozenset({"metadata", "falsification_tests", "hypotheses", "subjects", *PV_MARKERS})
+
+
+def declares_nothing(path: Path) -> bool:
+    """Whether a file holds no contract block at its top level — a registry or list kept under
+    ``contracts/``, not a contract. Undecidable text (flow style, undecodable bytes) is read."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False
+    body = re.sub(r"^(?:\s*#[^\n]*\n|\s*\n|---[^\n]*\n|%[^\n]*\n)*", "", text)
+    if body.lstrip().startswith(("{", "[")) or not body.strip():
+        return False
+    keys = set(TOP_LEVEL_KEY.findall(text))
+    return not keys & contract_blocks()
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -43,7 +71,8 @@ def discover(paths: list[Path], skip: tuple[str, ...] = ()) -> tuple[list[Path],
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
-                if candidate.suffix in (".yaml", ".yml") and candidate.is_file() and not skipped(candidate.relative_to(path), skip):
+                is_yaml = candidate.suffix in (".yaml", ".yml") and candidate.is_file()
+                if is_yaml and not skipped(candidate.relative_to(path), skip) and not declares_nothing(candidate):
                     files.append(candidate)
         elif path.exists():
             files.append(path)

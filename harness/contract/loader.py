@@ -261,14 +261,15 @@ def _structure_findings(
                 _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
 
     for key in plain:
-        if key not in OTHER_FALSIFIER_SHAPES and key != "falsification_tests" and re.search(r"falsif", key, re.I):
+        if key not in DIRECT_SHAPES and key != "falsification_tests" and re.search(r"falsif", key, re.I):
             _f(
                 findings,
                 display,
                 doc,
                 [key],
                 "unread-falsifiers",
-                f"falsifiers kept under `{key}:` are not read by the harness (it reads falsification_tests, {', '.join(OTHER_FALSIFIER_SHAPES)})",
+                f"falsifiers kept under `{key}:` are not read by the harness (it reads falsification_tests, {', '.join(DIRECT_SHAPES)}, "
+                "and entries of other blocks that carry a falsifier: or falsification: key)",
                 key=True,
                 severity=Severity.WARNING,
             )
@@ -324,7 +325,8 @@ def _structure_findings(
     return findings
 
 
-OTHER_FALSIFIER_SHAPES = ("falsification", "falsifiers", "gates", "invariants")
+DIRECT_SHAPES = ("falsification", "falsifiers", "gates")  # blocks whose every entry is a falsifier
+NESTED_FALSIFIER_KEYS = ("falsifier", "falsification")  # an entry of another block carrying its own
 
 
 def _text(entry: dict, *keys: str) -> str:
@@ -333,21 +335,26 @@ def _text(entry: dict, *keys: str) -> str:
 
 def _other_shapes(plain: dict, doc: Any) -> list[Falsifier]:
     """Falsifiers pv-family contracts keep elsewhere, read as external (listed by ``status`` and the
-    report, never run): ``falsification:`` / ``falsifiers:`` / ``gates:`` entries and
-    ``invariants[].falsifier`` (SHIP-style files), with their legacy keys."""
+    report, never run): ``falsification:`` / ``falsifiers:`` / ``gates:`` entries, and the entries of
+    any other block that carry their own ``falsifier`` or ``falsification`` (``invariants[]`` of
+    SHIP-style files, ``obligations[]``), with their legacy keys."""
     found: list[Falsifier] = []
-    for shape in OTHER_FALSIFIER_SHAPES:
-        block = plain.get(shape)
-        entries = list(block.items()) if isinstance(block, dict) else list(enumerate(block)) if isinstance(block, list) else []
+    for shape, block in plain.items():
+        if shape == "falsification_tests" or not isinstance(block, (dict, list)):
+            continue
+        entries = list(block.items()) if isinstance(block, dict) else list(enumerate(block))
         for index, entry in entries:
-            if shape == "invariants":
-                if not isinstance(entry, dict) or "falsifier" not in entry:
+            if shape not in DIRECT_SHAPES:
+                # a block of entries that each carry their own falsifier: invariants[].falsifier
+                # (SHIP-style), obligations[].falsification, …
+                key = next((k for k in NESTED_FALSIFIER_KEYS if isinstance(entry, dict) and k in entry), None)
+                if key is None:
                     continue
-                inner = entry["falsifier"]
+                inner = entry[key]
                 entry = {**entry, **inner} if isinstance(inner, dict) else {**entry, "test": inner}
             if not isinstance(entry, dict):
                 entry = {"rule": str(entry)}
-            fid = _text(entry, "id", "name", "gate") or (f"{shape}.{index}" if isinstance(index, str) else f"{shape}[{index}]")
+            fid = _text(entry, "id", "name", "gate") or (str(index) if isinstance(index, str) else f"{shape}[{index}]")
             test = _text(entry, "test", "command", "test_harness", "check", "condition", "rule", "description")
             found.append(
                 Falsifier(
@@ -357,6 +364,7 @@ def _other_shapes(plain: dict, doc: Any) -> list[Falsifier]:
                     line=position_of(doc, [shape, index])[0] if doc is not None else 0,
                     bound=False,
                     shape=shape,
+                    entry_key=None if isinstance(index, int) else str(index),
                 )
             )
     return found

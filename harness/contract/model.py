@@ -59,6 +59,7 @@ class Falsifier:
     ship_blocking: bool = False
     builtin: str | None = None  # the built-in's name when ``test`` is ``builtin:<name>``
     shape: str = "falsification_tests"  # where the contract keeps it (pv shapes: falsification, gates, invariants)
+    entry_key: str | None = None  # its key when the shape is a mapping of entries (``falsifiers: {F-A: …}``)
 
     @property
     def needs_cuda(self) -> bool:
@@ -116,7 +117,8 @@ class Contract:
     def line_of(self, falsifier: Falsifier) -> int:
         from harness.contract.positions import line_of
 
-        return falsifier.line or line_of(self.doc, ["falsification_tests", falsifier.index])
+        where = falsifier.entry_key if falsifier.entry_key is not None else falsifier.index
+        return falsifier.line or line_of(self.doc, [falsifier.shape, where])
 
     @property
     def bound_falsifiers(self) -> list[Falsifier]:
