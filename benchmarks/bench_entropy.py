@@ -59,7 +59,7 @@ def main() -> None:
     print("CPU:")
     for name, t in rows:
         print(f"  {name:60s} {t * 1e3:9.1f} ms  {gb / t:6.2f} GB/s  {base / t:5.2f}× of np.sum")
-    assert np.array_equal(histogram(ids, args.vocab), np.bincount(ids, minlength=args.vocab))
+    assert np.array_equal(histogram(ids, args.vocab), np.bincount(ids, minlength=args.vocab + 1))
     try:
         import torch
     except ImportError:
@@ -89,10 +89,10 @@ def main() -> None:
     tpath = timed(lambda: histogram(ids, args.vocab, device="cuda"))
     tkern = None
     if cuda_histogram.available():
-        out = torch.zeros(args.vocab, dtype=torch.int64, device=dev)
+        out = torch.zeros(args.vocab + 1, dtype=torch.int64, device=dev)
         tkern = timed(lambda: cuda_histogram.bincount_cuda(resident, args.vocab, out=out.zero_()))
         check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
-        assert np.array_equal(check, np.bincount(ids, minlength=args.vocab)), "kernel counts differ"
+        assert np.array_equal(check, np.bincount(ids, minlength=args.vocab + 1)), "kernel counts differ"
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")
     rows = [("torch.sum, resident (baseline)", tsum), ("torch.bincount, resident", tbin)]
     if tkern is not None:

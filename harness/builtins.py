@@ -2,7 +2,8 @@
 
 The names here are the public, versioned interface: a contract written against ``builtin:shard-
 entropy`` keeps working when the test function behind it moves or is renamed. Each entry says
-which kind of subject it drives (``data``, ``trainer`` or ``run``: see ``harness.subjects.protocols``)
+which kind of subject it drives (``data``, ``trainer``, ``batches`` or ``run``: see
+``harness.subjects.protocols``)
 and the modules whose code decides its verdict (they enter its fingerprint).
 """
 
@@ -20,7 +21,7 @@ class Builtin:
     name: str
     module: str  # dotted module inside the package
     func: str
-    subject_kind: str  # data | trainer | run
+    subject_kind: str  # data | trainer | batches | run
     catches: str
 
     @property
@@ -39,13 +40,19 @@ BUILTINS: dict[str, Builtin] = {
             "vocab-format", "harness.falsifiers.vocab", "test_vocab_format_matches_encoder", "data", "encoder/vocab format mismatch (hex-byte vs byte-level)"
         ),
         Builtin("tokenizer-roundtrip", "harness.falsifiers.vocab", "test_roundtrip_and_unk_share", "data", "lossy encoding, <unk> floods"),
+        Builtin("vocab-id-agreement", "harness.falsifiers.vocab", "test_vocab_id_agreement", "data", "shards made by another tokenizer than the declared one"),
         Builtin("shard-integrity", "harness.falsifiers.shards", "test_shard_integrity", "data", "dtype too small, ids >= V, truncated or empty shards"),
         Builtin("shard-entropy", "harness.falsifiers.shards", "test_entropy_floor", "data", "degenerate corpora (entropy floor, top-1 share)"),
         Builtin("eval-sanity-bound", "harness.falsifiers.eval_batch", "test_sanity_bound", "trainer", "eval loss outside [0.5, 1.5 ln V] at init"),
         Builtin("train-pollution", "harness.falsifiers.eval_batch", "test_train_pollution", "trainer", "train state leaking into eval"),
         Builtin("eval-purity", "harness.falsifiers.eval_batch", "test_eval_purity", "trainer", "eval mutating weights, optimizer, RNG or mode"),
         Builtin("label-alignment", "harness.falsifiers.eval_batch", "test_label_alignment", "trainer", "labels equal to inputs (no shift)"),
+        Builtin("causal-mask", "harness.falsifiers.eval_batch", "test_causal_mask", "trainer", "a model that sees future tokens (no causal mask)"),
         Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses"),
+        Builtin("split-overlap", "harness.falsifiers.batches", "test_split_overlap", "batches", "validation windows drawn from training data"),
+        Builtin("eval-coverage", "harness.falsifiers.batches", "test_eval_coverage", "batches", "an eval set that repeats itself or scores too few tokens"),
+        Builtin("loss-mask", "harness.falsifiers.batches", "test_loss_mask", "batches", "padding positions counted in the loss"),
+        Builtin("model-vocab-fit", "harness.falsifiers.batches", "test_model_vocab_fit", "batches", "ids at or above the model's vocab, ids clamped into it"),
     )
 }
 

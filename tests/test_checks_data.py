@@ -104,10 +104,35 @@ def test_histogram_paths_agree_with_a_plain_numpy_count():
     rng = np.random.default_rng(0)
     ids = rng.zipf(1.3, size=3_000_000) % 151646
     ids = ids.astype(np.uint32)
-    expected = np.bincount(ids, minlength=151646)
+    expected = np.bincount(ids, minlength=151647)  # the last bin: out of vocab (none here)
     assert np.array_equal(histogram(ids, 151646), expected)
     small = (ids % 50000).astype(np.uint16)
-    assert np.array_equal(histogram(small, 50000), np.bincount(small, minlength=50000))
+    assert np.array_equal(histogram(small, 50000), np.bincount(small, minlength=50001))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "strays"),
+    [("uint32", [2**27, 2**31, 2**32 - 1]), ("int64", [2**31, 2**40, -1]), ("uint64", [2**63 + 5, 2**32 + 5]), ("int32", [-(2**31), -7])],
+)
+def test_ids_outside_the_vocab_land_in_one_bin_without_allocating_by_the_largest(dtype, strays):
+    """A stray 2^27 once took 1.3 GB; 2^31 and up wrapped negative (an ERROR, not a verdict); 2^32+5
+    cast to int32 would have counted as id 5."""
+    import tracemalloc
+
+    ids = np.concatenate([np.arange(1000) % 100, strays]).astype(dtype)
+    tracemalloc.start()
+    counts = histogram(ids, 100)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert counts.size == 101 and counts[100] == len(strays) and counts[:100].sum() == 1000 and counts[5] == 10
+    assert peak < 10_000_000
+
+
+def test_out_of_vocab_ids_are_a_measured_share(tmp_path):
+    write_shard(tmp_path / "a.bin", np.array([*range(200), 2**31 + 3, 2**27] * 1000, dtype=np.uint32), 1000)
+    stats, problems = shard_stats([tmp_path / "a.bin"], 1000)
+    assert stats.oov_share == pytest.approx(2 / 202) and stats.max_id == 199 and stats.tokens == 202_000
+    assert any("≥ vocab size 1000" in p for p in problems)
 
 
 @pytest.mark.cuda
@@ -159,3 +184,15 @@ def test_probe_cli_json_fields(qwen_hf, capsys):
         assert {"tokens", "entropy_bits", "top1_share", "unk_share", "distinct", "max_id"} <= set(data)
     assert main(["probe", "shards", "/no/such/shard.bin"]) == 2
     assert "no such shard" in capsys.readouterr().err
+
+
+def test_int32_ids_under_a_uint16_sidecar_are_refused_whatever_the_top1_share(tmp_path):
+    """GPT-2-sized ids written as int32, declared uint16 with no count: every id fits and none is
+    ≥ V, so only the byte pattern tells (top-1 share is 0.5 exactly: no luck required)."""
+    ids = (np.random.default_rng(0).zipf(1.2, 50_000) % 50257).astype(np.int32)
+    (tmp_path / "s.bin").write_bytes(ids.tobytes())
+    (tmp_path / "s.json").write_text(json.dumps({"dtype": "uint16", "vocab_size": 50257}))
+    _, problems = check_shards([tmp_path / "s.bin"], 50257)
+    assert any("look like uint32 ids" in p for p in problems), problems
+    write_shard(tmp_path / "ok.bin", ids.astype(np.uint16), 50257)  # the same ids, honestly written
+    assert check_shards([tmp_path / "ok.bin"], 50257)[1] == []

@@ -26,8 +26,9 @@ extern "C" __global__ void token_histogram(const int* __restrict__ ids, long lon
         long long i = base + threadIdx.x;
         bool valid = i < n;
         int v = valid ? ids[i] : -1;
-        unsigned active = __ballot_sync(0xffffffffu, valid && v >= 0 && v < vocab);
-        if (!(valid && v >= 0 && v < vocab)) continue;
+        if (valid && (v < 0 || v >= vocab)) v = vocab;  /* out of vocab (ids >= 2^31 arrive negative): the last bin */
+        unsigned active = __ballot_sync(0xffffffffu, valid);
+        if (!valid) continue;
         unsigned peers = __match_any_sync(active, v);
         int leader = __ffs(peers) - 1;
         if ((int)lane == leader) {
@@ -37,7 +38,7 @@ extern "C" __global__ void token_histogram(const int* __restrict__ ids, long lon
         }
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < %(hot)d && i < vocab; i += blockDim.x) {
+    for (int i = threadIdx.x; i < %(hot)d && i <= vocab; i += blockDim.x) {
         unsigned c = local[i];
         if (c) atomicAdd(&out[i], (unsigned long long)c);
     }
@@ -65,12 +66,13 @@ def available() -> bool:
 
 
 def bincount_cuda(ids_tensor, vocab_size: int, out=None):
-    """Counts of a resident int32 CUDA tensor into ``out`` (uint64 counters as an int64 tensor)."""
+    """Counts of a resident int32 CUDA tensor into ``out`` (``vocab_size + 1`` uint64 counters as an
+    int64 tensor; the last counts every id outside [0, vocab_size))."""
     import cupy
     import torch
 
     if out is None:
-        out = torch.zeros(vocab_size, dtype=torch.int64, device=ids_tensor.device)
+        out = torch.zeros(vocab_size + 1, dtype=torch.int64, device=ids_tensor.device)
     n = ids_tensor.numel()
     if n == 0:
         return out

@@ -1,9 +1,11 @@
 """Unigram statistics of token shards, streamed shard by shard with bounded memory.
 
 Measurements: Shannon entropy (bits/token, plug-in and Miller–Madow corrected), top-1 token and
-its share, unk share, distinct tokens, max id. The histogram is the hot loop: on CPU it runs
-``torch.bincount`` (or ``np.bincount``) over cache-sized chunks on both cores; on CUDA it runs
-``torch.bincount`` on the device. Both paths give identical counts.
+its share, unk share, out-of-vocab share, distinct tokens, max id. The histogram is the hot loop:
+on CPU it runs ``torch.bincount`` (or ``np.bincount``) over cache-sized chunks on the cores; on
+CUDA it runs a warp-aggregated kernel (or ``torch.bincount``) on the device. Both paths give
+identical counts. Every id outside [0, V) — a stray 2^27, a uint32 above 2^31 — lands in one
+out-of-vocab bin: memory is bounded by V whatever the ids, and nothing wraps.
 
 How much data the estimate needs: the plug-in estimator reads low by about (K − 1) / (2 N ln 2)
 bits for K distinct tokens over N tokens. With N ≥ 20·K the bias is under 0.04 bits; the
@@ -32,20 +34,39 @@ class TokenStats:
     top1_id: int
     top1_share: float
     unk_share: float
-    max_id: int
+    max_id: int  # the largest in-vocab id seen
     vocab_size: int
+    oov_share: float = 0.0  # share of ids outside [0, vocab_size): data the model cannot embed
 
     def as_json(self) -> dict:
         return asdict(self)
 
 
+def in_vocab_or_oov(chunk, vocab_size: int):
+    """The ids of ``chunk`` as int64, every id outside [0, vocab_size) mapped to ``vocab_size`` (the
+    out-of-vocab bin): memory stays bounded by the vocab whatever the ids, and no id wraps."""
+    import numpy as np
+
+    ids = np.asarray(chunk)
+    if ids.dtype.kind == "u" and ids.dtype.itemsize == 8:
+        ids = np.minimum(ids, vocab_size).astype(np.int64)  # before the cast: 2^63 and up would wrap
+    else:
+        ids = ids.astype(np.int64)
+        np.minimum(ids, vocab_size, out=ids)
+    if ids.size and int(ids.min()) < 0:
+        ids[ids < 0] = vocab_size
+    return ids
+
+
 def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
-    """Counts of every id in [0, vocab_size) over a 1-D array, chunked over threads."""
+    """Counts of every id in [0, vocab_size) plus the out-of-vocab bin, over a 1-D array, chunked
+    over threads (``torch.bincount`` releases the GIL; numpy's does too on large chunks)."""
     import numpy as np
 
     workers = workers or min(2, os.cpu_count() or 1)
     n = int(ids.shape[0])
     starts = list(range(0, n, CHUNK))
+    bins = vocab_size + 1
     try:
         import torch
     except ImportError:
@@ -53,15 +74,13 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
 
     def count(part: list[int]):
         if torch is not None:
-            total = torch.zeros(vocab_size, dtype=torch.int64)
+            total = torch.zeros(bins, dtype=torch.int64)
             for s in part:
-                chunk = np.ascontiguousarray(ids[s : s + CHUNK])
-                view = torch.from_numpy(chunk.astype(np.int32, copy=False) if chunk.dtype != np.int32 else chunk)
-                total += torch.bincount(view, minlength=vocab_size)[:vocab_size]
+                total += torch.bincount(torch.from_numpy(in_vocab_or_oov(ids[s : s + CHUNK], vocab_size)), minlength=bins)
             return total.numpy()
-        total = np.zeros(vocab_size, dtype=np.int64)
+        total = np.zeros(bins, dtype=np.int64)
         for s in part:
-            total += np.bincount(ids[s : s + CHUNK], minlength=vocab_size)[:vocab_size]
+            total += np.bincount(in_vocab_or_oov(ids[s : s + CHUNK], vocab_size), minlength=bins)
         return total
 
     if len(starts) <= 1 or workers <= 1:
@@ -79,31 +98,38 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
 
 
 def histogram(ids, vocab_size: int, device: str = "cpu"):
-    """Counts per id as a numpy int64 array; ``device='cuda'`` counts on the GPU."""
+    """Counts per id as a numpy int64 array of ``vocab_size + 1`` bins, the last one counting every
+    id outside the vocab; ``device='cuda'`` counts on the GPU."""
     if device.startswith("cuda"):
         return _histogram_cuda(ids, vocab_size, device)
     return _histogram_cpu(ids, vocab_size)
 
 
 def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
-    """Stream ids through two pinned host buffers to the GPU and ``torch.bincount`` them there;
-    the copy of one chunk overlaps the count of the previous one."""
+    """Stream ids through two pinned host buffers to the GPU and count them there; the copy of one
+    chunk overlaps the count of the previous one. Ids wider than 32 bits are clipped on the host
+    first (an unsafe cast could wrap one into the vocab); narrower ones out of range land in the
+    out-of-vocab bin on the device."""
     import numpy as np
     import torch
 
     n = int(ids.shape[0])
-    total = torch.zeros(vocab_size, dtype=torch.int64, device=device)
+    bins = vocab_size + 1
+    total = torch.zeros(bins, dtype=torch.int64, device=device)
     if n == 0:
         return total.cpu().numpy()
     from harness.checks import cuda_histogram
 
     fast = cuda_histogram.available()
+    wide = np.dtype(ids.dtype).itemsize > 4 or (np.dtype(ids.dtype).kind == "u" and np.dtype(ids.dtype).itemsize == 4 and vocab_size > 2**31)
     size = min(chunk, n)
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(2)]
     ready = [torch.cuda.Event(), torch.cuda.Event()]
     copy_stream = torch.cuda.Stream(device=device)
     for i, s in enumerate(range(0, n, size)):
         part = ids[s : s + size]
+        if wide:
+            part = in_vocab_or_oov(part, vocab_size)
         buf = staging[i % 2]
         ready[i % 2].synchronize()  # the buffer's previous copy has finished
         np.copyto(buf.numpy()[: part.shape[0]], part, casting="unsafe")
@@ -115,13 +141,18 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
         if fast:
             cuda_histogram.bincount_cuda(on_device, vocab_size, out=total)
         else:
-            total += torch.bincount(on_device, minlength=vocab_size)[:vocab_size]
+            oov = (on_device < 0) | (on_device >= vocab_size)
+            total += torch.bincount(torch.where(oov, vocab_size, on_device), minlength=bins)
     return total.cpu().numpy()
 
 
-def stats_from_counts(counts, unk_id: int | None = None):
+def stats_from_counts(counts, unk_id: int | None = None, oov: int = 0):
+    """Statistics of in-vocab ``counts``; ``oov`` ids outside the vocab count as one more symbol
+    (they are data the model is fed) and as the out-of-vocab share."""
     import numpy as np
 
+    if oov:
+        counts = np.append(counts, oov)
     total = int(counts.sum())
     if total == 0:
         raise ValueError("no tokens")
@@ -139,8 +170,9 @@ def stats_from_counts(counts, unk_id: int | None = None):
         top1_id=top,
         top1_share=float(counts[top]) / total,
         unk_share=(float(counts[unk_id]) / total) if unk_id is not None and unk_id < counts.size else 0.0,
-        max_id=int(np.flatnonzero(counts)[-1]),
-        vocab_size=int(counts.size),
+        max_id=int(np.flatnonzero(counts[: counts.size - (1 if oov else 0)])[-1]) if counts[: counts.size - (1 if oov else 0)].any() else -1,
+        vocab_size=int(counts.size - (1 if oov else 0)),
+        oov_share=float(oov) / total,
     )
 
 
@@ -152,9 +184,9 @@ def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None,
     limit = vocab_size or (max((s.vocab_size or 0) for s in shards) if shards else None)
     if not limit:
         raise ValueError("vocab size unknown: pass it or give shards with sidecars")
-    counts = np.zeros(limit, dtype=np.int64)
+    counts = np.zeros(limit + 1, dtype=np.int64)
     for shard in shards:
         if shard.count == 0:
             continue
-        counts += histogram(shard.open(), limit, device=device)  # ids ≥ limit: reported above, dropped here
-    return stats_from_counts(counts, unk_id), problems
+        counts += histogram(shard.open(), limit, device=device)
+    return stats_from_counts(counts[:limit], unk_id, oov=int(counts[limit])), problems

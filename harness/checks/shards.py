@@ -116,6 +116,24 @@ def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | N
     return shard, problems
 
 
+def looks_wider(ids) -> str | None:
+    """The wider little-endian dtype these ids look like when they were written as it and read as
+    their own: the high halves of small ids are zero, so every other id is 0 while the others vary
+    (int32 ids of a GPT-2-sized vocab read as uint16 — each fits, none is ≥ V). Real token streams
+    never hold id 0 at every odd position; ``None`` when the ids look like themselves."""
+    import numpy as np
+
+    arr = np.asarray(ids)
+    if arr.dtype.itemsize > 4 or arr.size < 64:
+        return None
+    pairs = arr[: arr.size - arr.size % 2].reshape(-1, 2)
+    odd_zero = float((pairs[:, 1] == 0).mean())
+    even_zero = float((pairs[:, 0] == 0).mean())
+    if odd_zero >= 0.99 and even_zero <= 0.5:
+        return f"{'u' if arr.dtype.kind == 'u' else ''}int{arr.dtype.itemsize * 16}"
+    return None
+
+
 def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str]]:
     """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
     shards: list[Shard] = []
@@ -132,6 +150,12 @@ def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tupl
                 problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
             continue
         ids = shard.open()
+        wider = looks_wider(ids[:CHUNK])
+        if wider:
+            problems.append(
+                f"{path}: read as {shard.dtype}, every other id is 0 — the bytes look like {wider} ids (the sidecar's dtype or the writer's is wrong)"
+            )
+            continue
         for start in range(0, shard.count, CHUNK):
             chunk = ids[start : start + CHUNK]
             top = int(chunk.max())

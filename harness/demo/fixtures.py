@@ -37,6 +37,22 @@ def tiny_lm():
     return tiny_trainer("healthy")
 
 
+@pytest.fixture
+def tiny_lm_label_smoothing():
+    """Healthy: the tiny LM through the core ``ModuleTrainer`` with label smoothing 0.1 as its loss."""
+    from harness.demo.models import smoothed_trainer
+
+    return smoothed_trainer()
+
+
+@pytest.fixture
+def gru_lm():
+    """Healthy: a recurrent LM (causal by construction) through the core ``ModuleTrainer``."""
+    from harness.demo.models import gru_trainer
+
+    return gru_trainer()
+
+
 @pytest.fixture(scope="session")
 def qwen2_0_5b():
     """The reference trainer on the Qwen2.5-0.5B architecture at random init, bf16, on CUDA."""
@@ -77,5 +93,26 @@ tiny_lm_stale_logits = _defect_fixture("stale_logits", "tiny_lm")
 tiny_lm_labels_equal_inputs = _defect_fixture("labels_equal_inputs", "tiny_lm")
 tiny_lm_dropout_in_eval = _defect_fixture("dropout_in_eval", "tiny_lm")
 tiny_lm_optimizer_step_in_eval = _defect_fixture("optimizer_step_in_eval", "tiny_lm")
+tiny_lm_no_causal_mask = _defect_fixture("no_causal_mask", "tiny_lm")
 qwen2_0_5b_unsynced_loss = _defect_fixture("unsynced_loss", "qwen2_0_5b")
 qwen2_0_5b_stale_logits = _defect_fixture("stale_logits", "qwen2_0_5b")
+
+
+def _loader_fixture(kind: str):
+    @pytest.fixture(name=f"stdlib_loader_{kind}")
+    def make(qwen_stdlib_pipeline):
+        from harness.demo.loaders import loader
+
+        return loader(kind, qwen_stdlib_pipeline)
+
+    make.__doc__ = f"The '{kind}' loader over the stdlib pipeline's shards (see harness.demo.loaders)."
+    return make
+
+
+# Loaders (BatchSubject): two healthy ones, and planted loader defects the batch falsifiers must catch.
+stdlib_loader_packed = _loader_fixture("packed")
+stdlib_loader_documents = _loader_fixture("documents")
+stdlib_loader_val_from_train = _loader_fixture("val_from_train")
+stdlib_loader_repeated_eval = _loader_fixture("repeated_eval")
+stdlib_loader_clamping = _loader_fixture("clamping")
+stdlib_loader_unmasked_padding = _loader_fixture("unmasked_padding")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.subjects.adapters import ModuleTrainer
+from harness.subjects.adapters import ModuleTrainer, cross_entropy
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ def _torch():
     return torch
 
 
-def build_tiny_lm(config: TinyConfig, seed: int):
+def build_tiny_lm(config: TinyConfig, seed: int, causal: bool = True):
+    """The tiny causal LM; ``causal=False`` is the planted defect of a forward that forgets the
+    attention mask (every position sees the whole window, the future included)."""
     torch = _torch()
     nn = torch.nn
 
@@ -46,12 +48,34 @@ def build_tiny_lm(config: TinyConfig, seed: int):
 
         def forward(self, ids):
             t = ids.shape[1]
-            mask = torch.nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
             x = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+            if not causal:
+                return self.head(self.norm(self.blocks(x)))
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
             return self.head(self.norm(self.blocks(x, mask=mask, is_causal=True)))
 
     torch.manual_seed(seed)
     return TinyCausalLM()
+
+
+def build_gru_lm(config: TinyConfig, seed: int):
+    """A recurrent LM (embedding, 2-layer GRU, head): causal by construction, a second healthy
+    architecture for the causal probe."""
+    torch = _torch()
+    nn = torch.nn
+
+    class GruLM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(config.vocab_size, config.hidden)
+            self.rnn = nn.GRU(config.hidden, config.hidden, num_layers=config.layers, batch_first=True, dropout=config.dropout)
+            self.head = nn.Linear(config.hidden, config.vocab_size)
+
+        def forward(self, ids):
+            return self.head(self.rnn(self.embed(ids))[0])
+
+    torch.manual_seed(seed)
+    return GruLM()
 
 
 QWEN2_0_5B = dict(
@@ -105,6 +129,7 @@ class ReferenceTrainer(ModuleTrainer):
         self._build = build
         self.vocab_size = vocab_size
         self.device = device
+        self.loss_fn = cross_entropy
         self.lr = lr
         self.max_batch = max_batch
         self.max_seq = max_seq
@@ -223,8 +248,27 @@ DEFECTS = {
 
 def tiny_trainer(kind: str = "healthy", config: TinyConfig | None = None, device: str = "cpu", lr: float = 3e-3) -> ReferenceTrainer:
     config = config or TinyConfig()
+    if kind == "no_causal_mask":  # a model defect, not a trainer one: the forward drops the mask
+        return ReferenceTrainer(lambda seed: build_tiny_lm(config, seed, causal=False), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
     cls = ReferenceTrainer if kind == "healthy" else DEFECTS[kind]
     return cls(lambda seed: build_tiny_lm(config, seed), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
+
+
+def smoothed_trainer(config: TinyConfig | None = None, smoothing: float = 0.1, device: str = "cpu") -> ModuleTrainer:
+    """A legitimate objective the falsifiers must not mistake for a defect: the tiny LM trained with
+    label smoothing through the core adapter (``ModuleTrainer`` with its own ``loss_fn``)."""
+    torch = _torch()
+    config = config or TinyConfig()
+
+    def smoothed(logits, targets):
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), label_smoothing=smoothing)
+
+    return ModuleTrainer(lambda seed: build_tiny_lm(config, seed), config.vocab_size, device=device, loss_fn=smoothed, lr=3e-3)
+
+
+def gru_trainer(config: TinyConfig | None = None, device: str = "cpu") -> ModuleTrainer:
+    config = config or TinyConfig()
+    return ModuleTrainer(lambda seed: build_gru_lm(config, seed), config.vocab_size, device=device, lr=3e-3)
 
 
 def qwen_trainer(kind: str = "healthy", device: str = "cuda", dtype: str = "bfloat16", max_batch: int = 4, max_seq: int = 512) -> ReferenceTrainer:

@@ -46,16 +46,36 @@ def test_sanity_bound(falsifier, subject):
     assert p["low"] <= loss <= high, f"{falsifier.id}: eval loss {loss:.6g} at random init is outside [{p['low']}, {high:.4g}] (ln V = {ln_v:.4g})"
 
 
+def clean_loss(subject, inputs, targets) -> float:
+    """The loss of a clean eval-mode forward of the subject's current weights, scored with the
+    subject's own objective (``subject.loss``: label smoothing, z-loss, an ignore index) when it has
+    one, else mean cross-entropy — so a legitimate objective never reads as pollution."""
+    import torch
+
+    forward = getattr(subject, "forward", None) or subject.model
+    objective = getattr(subject, "loss", None)
+    was_training = subject.model.training
+    subject.model.eval()
+    try:
+        with torch.no_grad():
+            logits = forward(inputs)
+            if callable(objective):
+                return float(objective(logits, targets))
+            return float(torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)))
+    finally:
+        subject.model.train(was_training)
+
+
 @accepts(batch=4, seq_len=16, seed=0, max_relative_drop=0.95, max_reference_gap=1e-3)
 @records("loss_before", "loss_after", "relative_drop", "reference_gap")
 def test_train_pollution(falsifier, subject):
     """FALSIFY-EVAL-BATCH-H1-TRAIN-POLLUTION-002: eval → train(other data) → eval.
 
     The seed's check (relative drop < 0.95) only sees a collapse; the second check compares the
-    trainer's eval after the train step with a clean forward of the same weights, which sees any
-    train state (a stale shared buffer) leaking into eval.
+    trainer's eval after the train step with a clean forward of the same weights scored with the
+    subject's own loss, which sees any train state (a stale shared buffer) leaking into eval. Both
+    evals and the reference use the same targets: a label bug is label-alignment's to judge.
     """
-    import torch
 
     _deterministic()
     p = falsifier.params
@@ -66,12 +86,7 @@ def test_train_pollution(falsifier, subject):
     before = falsifier.record("loss_before", subject.eval_batch(eval_x, eval_y))
     subject.train_batch(train_x, train_y)
     after = falsifier.record("loss_after", subject.eval_batch(eval_x, eval_y))
-    was_training = subject.model.training
-    subject.model.eval()
-    with torch.no_grad():
-        logits = subject.model(eval_x).float()
-        reference = float(torch.nn.functional.cross_entropy(logits.reshape(-1, subject.vocab_size), eval_y.reshape(-1)))
-    subject.model.train(was_training)
+    reference = clean_loss(subject, eval_x, eval_y)
     drop = falsifier.record("relative_drop", abs(after - before) / before)
     gap = falsifier.record("reference_gap", abs(after - reference) / max(reference, 1e-12))
     assert drop < p["max_relative_drop"], (
@@ -136,3 +151,52 @@ def test_label_alignment(falsifier, subject, request):
     mismatches = falsifier.record("shift_mismatches", int((targets[:, :-1] != inputs[:, 1:]).sum()))
     assert mismatches == 0, f"{falsifier.id}: targets are not the inputs shifted by one ({mismatches} positions differ)"
     assert identity <= p["max_identity_share"], f"{falsifier.id}: target == input at {identity:.1%} of held-out positions: labels equal inputs"
+
+
+# smallest differences a dtype's rounding can make, relative to the logits' scale
+_DTYPE_EPS = {"float32": 1e-5, "float64": 1e-12, "bfloat16": 1e-2, "float16": 2e-3}
+
+
+@accepts(batch=2, seq_len=32, seed=0, max_leak_ratio=1e-3)
+@records("leak", "signal", "leak_ratio", "dtype_floor")
+def test_causal_mask(falsifier, subject):
+    """At init, change the tokens at positions ≥ k (k = T/4, T/2, 3T/4) and require the logits at
+    positions < k unchanged: a model that can attend to the future (no causal mask, a bidirectional
+    block, a mask built for the wrong length) moves them. The leak is judged against the change the
+    perturbation makes where it is allowed to (positions ≥ k), with the dtype's rounding as a floor,
+    so the same default holds in fp32 and bf16, on CPU and CUDA, for plain modules and HF models."""
+    import torch
+
+    _deterministic()
+    p = falsifier.params
+    subject.reset(p["seed"])
+    falsifier.device = subject.device
+    inputs, _ = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"])
+    forward = getattr(subject, "forward", None) or subject.model
+    was_training = subject.model.training
+    subject.model.eval()
+    leak = signal = scale = 0.0
+    dtype = "float32"
+    try:
+        with torch.no_grad():
+            base = forward(inputs)
+            dtype = str(base.dtype).replace("torch.", "")
+            scale = float(base.float().abs().max())
+            t = inputs.shape[1]
+            for k in (t // 4, t // 2, 3 * t // 4):
+                changed = inputs.clone()
+                changed[:, k:] = (inputs[:, k:] + 1 + torch.arange(t - k, device=inputs.device)) % subject.vocab_size
+                moved = (forward(changed).float() - base.float()).abs()
+                leak = max(leak, float(moved[:, :k].max()))
+                signal = max(signal, float(moved[:, k:].max()))
+    finally:
+        subject.model.train(was_training)
+    floor = falsifier.record("dtype_floor", _DTYPE_EPS.get(dtype, 1e-2) * max(scale, 1e-12))
+    falsifier.record("leak", leak)
+    falsifier.record("signal", signal)
+    ratio = falsifier.record("leak_ratio", leak / signal if signal > 0 else 0.0)
+    assert signal > floor, f"{falsifier.id}: changing tokens moved no logit at all (signal {signal:.3g}): the probe saw nothing"
+    assert leak <= max(floor, p["max_leak_ratio"] * signal), (
+        f"{falsifier.id}: changing the tokens at positions ≥ k moved the logits at positions < k by {leak:.4g} "
+        f"({ratio:.1%} of the change at ≥ k): the model sees future tokens"
+    )

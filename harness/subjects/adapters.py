@@ -62,6 +62,10 @@ class ModuleTrainer:
     def forward(self, inputs):
         return self.model(inputs)
 
+    def loss(self, logits, targets):
+        """The training objective on raw logits: what a clean reference forward is scored with."""
+        return self.loss_fn(logits, targets)
+
     def reset(self, seed: int) -> None:
         torch = _torch()
         torch.manual_seed(seed)

@@ -8,6 +8,11 @@ subjects:
     encoder: byte_level                  # byte_level | hex_byte | byte_fallback | package.module:factory
     shards: data/shards/*.npy            # globs; .npy, or .bin with a sidecar
     documents: data/raw/**/*.txt         # what the shards were made from
+    splits:                              # the batches the model sees, per split (packed windows)
+      train: data/shards/train-*.bin
+      val: data/shards/val-*.bin
+    seq_len: 512                         # window length (default 512), batch_size (default 8)
+    model_vocab_size: 151936             # the model's embedding rows (default: the vocab's size)
   finetune:
     run: runs/finetune-01                # epoch-NNN.metadata.json, trainer_state.json or metrics.csv
 ```
@@ -28,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ENCODER_KINDS = ("byte_level", "hex_byte", "byte_fallback")
-SUBJECT_KEYS = ("vocab", "encoder", "shards", "documents", "run", "vocab_size", "unk_id", "pattern", "description")
+SUBJECT_KEYS = (
+    "vocab", "encoder", "shards", "documents", "run", "vocab_size", "unk_id", "pattern", "description",
+    "splits", "seq_len", "batch_size", "model_vocab_size", "pad_id",
+)  # fmt: skip
 
 
 class SubjectError(ValueError):
@@ -190,6 +198,31 @@ class ArtifactSubject:
         factory = load_callable(kind, self.root)
         return factory(path) if callable(factory) else factory
 
+    # ---------------------------------------------------------------- batches protocol
+    @property
+    def model_vocab_size(self) -> int:
+        value = self.spec.get("model_vocab_size")
+        return int(value) if isinstance(value, int) else self.vocab_size
+
+    @property
+    def pad_id(self) -> int | None:
+        return self.spec.get("pad_id")
+
+    ignore_index = -100
+
+    def batches(self, split: str):
+        """Packed (inputs, targets) windows of ``seq_len + 1`` ids over the split's shards, in order:
+        what a packed loader hands the model."""
+        from harness.subjects.batching import packed_batches
+
+        splits = self.spec.get("splits") or {}
+        if split not in splits:
+            raise SubjectError(f"subject {self.name!r} declares no split {split!r} (splits: {', '.join(splits) or 'none'})")
+        paths = expand(self.root, _list(splits[split]))
+        if not paths:
+            raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
+        return packed_batches(paths, int(self.spec.get("seq_len", 512)), int(self.spec.get("batch_size", 8)))
+
     # ---------------------------------------------------------------- run protocol
     def epochs(self) -> list[dict]:
         from harness.subjects.runs import read_run
@@ -233,11 +266,16 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
                 problems.append(([key], "path-escape", f"subject {name!r}: {key} {value!r} {why}"))
             elif not (root / value).exists():
                 problems.append(([key], "missing-artifact", f"subject {name!r}: {key} {value} does not exist"))
-    for key in ("shards", "documents"):
-        for pattern in _list(spec.get(key)):
-            why = check_artifact_path(pattern.split("*", 1)[0] or ".", root, artifact_roots_from_env())
-            if why:
-                problems.append(([key], "path-escape", f"subject {name!r}: {key} {pattern!r} {why}"))
-            elif not expand(root, [pattern]):
-                problems.append(([key], "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
+    splits = spec.get("splits")
+    if splits is not None and not (isinstance(splits, dict) and all(isinstance(v, (str, list)) for v in splits.values())):
+        problems.append((["splits"], "bad-subject", f"subject {name!r}: splits maps a split name to shard globs"))
+    globs = [(["shards"], p) for p in _list(spec.get("shards"))] + [(["documents"], p) for p in _list(spec.get("documents"))]
+    globs += [(["splits", k], p) for k, v in (splits.items() if isinstance(splits, dict) else ()) for p in _list(v)]
+    for where, pattern in globs:
+        key = where[0]
+        why = check_artifact_path(pattern.split("*", 1)[0] or ".", root, artifact_roots_from_env())
+        if why:
+            problems.append((where, "path-escape", f"subject {name!r}: {key} {pattern!r} {why}"))
+        elif not expand(root, [pattern]):
+            problems.append((where, "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
     return problems

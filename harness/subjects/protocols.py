@@ -7,10 +7,11 @@ Three kinds, one per family of built-ins (``harness.builtins`` says which falsif
   documents the shards were made from.
 * ``TrainerSubject`` — a model with its training step: raw logits, eval and train steps on given
   batches, a snapshot of state for purity checks.
+* ``BatchSubject`` — a data loader: the (inputs, targets) batches of each split, as the model sees them.
 * ``RunSubject`` — a finished training run: its per-epoch losses.
 
-Declarative subjects (``harness.subjects.declarative``) implement the data and run protocols from
-files; ``harness.subjects.adapters`` turns a plain ``torch.nn.Module`` or a Hugging Face causal LM
+Declarative subjects (``harness.subjects.declarative``) implement the data, batches and run
+protocols from files; ``harness.subjects.adapters`` turns a plain ``torch.nn.Module`` or a Hugging Face causal LM
 into a ``TrainerSubject``.
 """
 
@@ -56,15 +57,29 @@ class TrainerSubject(Protocol):
 
 
 @runtime_checkable
+class BatchSubject(Protocol):
+    """What the loader hands the model: the batches of a split, as (inputs, targets) of shape (B, T)
+    — torch tensors or numpy arrays, or Hugging Face style mappings with ``input_ids`` and
+    ``labels``. Optional members: ``pad_id`` (the padding token, when the loader pads),
+    ``ignore_index`` (targets the loss skips; -100 when absent), ``shard_paths()`` (the token shards
+    the batches come from, to compare what the model sees with what was tokenized)."""
+
+    vocab_size: int  # the ids the model can embed (its embedding rows), not the tokenizer's
+
+    def batches(self, split: str) -> Iterable[Any]: ...
+
+
+@runtime_checkable
 class RunSubject(Protocol):
     def epochs(self) -> list[dict[str, Any]]: ...  # each with train_loss and val_loss, in order
 
 
-PROTOCOLS: dict[str, type] = {"data": DataSubject, "trainer": TrainerSubject, "run": RunSubject}
+PROTOCOLS: dict[str, type] = {"data": DataSubject, "trainer": TrainerSubject, "run": RunSubject, "batches": BatchSubject}
 _MEMBERS = {
     "data": ("encoder_name", "vocab_path", "vocab_size", "unk_id", "shard_paths", "encoder", "documents"),
     "trainer": ("vocab_size", "device", "model", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"),
     "run": ("epochs",),
+    "batches": ("vocab_size", "batches"),
 }
 
 

@@ -1,0 +1,153 @@
+"""Loader subjects over the embedded pipeline's shards (``harness.subjects.protocols.BatchSubject``):
+a packed loader and a per-document padded loader, healthy, and planted defects that each change one
+real code path — the loader bugs the batch falsifiers exist for.
+
+Splits: the last shard is validation, the others training (shards are whole documents joined by
+the end-of-text id, so no document straddles the split but the one at the boundary).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+
+class PackedLoader:
+    """Consecutive windows of ``seq_len + 1`` ids; targets are the inputs shifted by one."""
+
+    pad_id = None
+    ignore_index = -100
+
+    def __init__(self, pipeline, seq_len: int = 128, batch_size: int = 8, model_vocab_size: int | None = None) -> None:
+        self.pipeline = pipeline
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+        self.vocab_size = model_vocab_size or pipeline.vocab_size
+
+    def shard_paths(self):
+        return self.pipeline.shard_paths()
+
+    def split_ids(self, split: str):
+        import numpy as np
+
+        from harness.checks.shards import describe_shard
+
+        paths = self.shard_paths()
+        chosen = paths[:-1] if split == "train" else paths[-1:]
+        return np.concatenate([np.asarray(describe_shard(p)[0].open(), dtype=np.int64) for p in chosen])
+
+    def to_model(self, ids):
+        """The ids as the model receives them (the hook a clamping loader overrides)."""
+        return ids
+
+    def windows(self, split: str):
+        import numpy as np
+
+        ids = self.split_ids(split)
+        span = self.seq_len + 1
+        usable = (ids.size // span) * span
+        return self.to_model(ids[:usable].reshape(-1, span)) if usable else np.zeros((0, span), dtype=np.int64)
+
+    def batches(self, split: str):
+        import torch
+
+        windows = self.windows(split)
+        for start in range(0, len(windows), self.batch_size):
+            window = torch.as_tensor(windows[start : start + self.batch_size])
+            yield window[:, :-1], window[:, 1:]
+
+
+class ValFromTrainLoader(PackedLoader):
+    """Defect: the validation split is carved from the training windows' tail (``train[-n:]``)
+    instead of the held-out shard — the model is judged on text it trains on."""
+
+    def windows(self, split: str):
+        train = super().windows("train")
+        if split == "train":
+            return train
+        return train[-max(1, len(super().windows("val"))) :]
+
+
+class RepeatedEvalLoader(PackedLoader):
+    """Defect: eval re-creates its iterator every step and so sees the first batch over and over."""
+
+    def batches(self, split: str):
+        if split == "train":
+            yield from super().batches(split)
+            return
+        steps = max(1, len(self.windows(split)) // self.batch_size)
+        for _ in range(steps):
+            yield next(iter(super().batches(split)))
+
+
+class ClampingLoader(PackedLoader):
+    """Defect: the tokenizer's ids are squeezed into a smaller model vocab with ``clamp`` (the
+    model's vocab was set from another config): every id above it becomes the last row."""
+
+    def to_model(self, ids):
+        import numpy as np
+
+        return np.minimum(ids, self.vocab_size - 1)
+
+
+class DocumentLoader(PackedLoader):
+    """One document per row (split at the end-of-text id), cut to ``seq_len + 1`` ids and padded
+    with ``pad_id``; padded targets are ``ignore_index``, so the loss never scores padding."""
+
+    def __init__(self, pipeline, seq_len: int = 128, batch_size: int = 8, model_vocab_size: int | None = None) -> None:
+        super().__init__(pipeline, seq_len, batch_size, model_vocab_size)
+        self.pad_id = pipeline.eos_id
+
+    @cached_property
+    def _docs(self):
+        return {split: self._split_docs(split) for split in ("train", "val")}
+
+    def _split_docs(self, split: str):
+        import numpy as np
+
+        ids = self.split_ids(split)
+        ends = np.flatnonzero(ids == self.pad_id)
+        starts = np.concatenate([[0], ends + 1])
+        return [ids[s:e] for s, e in zip(starts, np.concatenate([ends, [ids.size]])) if e - s > 1]
+
+    def mask(self, targets, lengths):
+        import numpy as np
+
+        positions = np.arange(targets.shape[1])[None, :]
+        return np.where(positions >= (lengths[:, None] - 1), self.ignore_index, targets)
+
+    def batches(self, split: str):
+        import numpy as np
+        import torch
+
+        span = self.seq_len + 1
+        docs = self._docs[split]
+        for start in range(0, len(docs), self.batch_size):
+            chunk = docs[start : start + self.batch_size]
+            window = np.full((len(chunk), span), self.pad_id, dtype=np.int64)
+            lengths = np.array([min(len(d), span) for d in chunk])
+            for row, doc in enumerate(chunk):
+                window[row, : lengths[row]] = doc[:span]
+            yield torch.as_tensor(window[:, :-1]), torch.as_tensor(self.mask(window[:, 1:], lengths))
+
+
+class UnmaskedPaddingLoader(DocumentLoader):
+    """Defect: padded targets keep the pad id (no ``ignore_index``): the loss learns to predict padding."""
+
+    def mask(self, targets, lengths):
+        return targets
+
+
+LOADERS = {
+    "packed": PackedLoader,
+    "documents": DocumentLoader,
+    "val_from_train": ValFromTrainLoader,
+    "repeated_eval": RepeatedEvalLoader,
+    "clamping": ClampingLoader,
+    "unmasked_padding": UnmaskedPaddingLoader,
+}
+
+
+def loader(kind: str, pipeline, **kwargs):
+    if kind == "clamping":
+        kwargs.setdefault("model_vocab_size", 32_000)
+    return LOADERS[kind](pipeline, **kwargs)

@@ -1,0 +1,187 @@
+"""Falsifiers on the batches the loader hands the model (``BatchSubject.batches(split)``): what the
+model trains and is judged on, not what the tokenizer wrote. They catch the loader bugs a shard
+check cannot see — validation windows drawn from training data, an eval set that is one batch
+repeated, padding scored by the loss, ids clamped or wrapped into a smaller model vocab."""
+
+from __future__ import annotations
+
+from harness import accepts, records
+from harness.subjects.batching import DEFAULT_IGNORE_INDEX, iter_rows
+
+
+def _window_hashes(rows, n: int, stride: int = 1):
+    """64-bit hashes of every ``n``-id window (at ``stride``) within each row: a fixed random linear
+    hash, vectorised; a window never spans two rows (rows need not be contiguous)."""
+    import numpy as np
+
+    if rows.shape[1] < n:
+        return np.zeros(0, dtype=np.uint64)
+    weights = np.random.default_rng(0x5EED).integers(1, 2**63, size=n, dtype=np.uint64) | np.uint64(1)
+    windows = np.lib.stride_tricks.sliding_window_view(rows.astype(np.uint64), n, axis=1)[:, ::stride]
+    with np.errstate(over="ignore"):
+        return (windows * weights).sum(axis=-1, dtype=np.uint64).reshape(-1)
+
+
+def mark_found(wanted, hashes, found) -> None:
+    """Set ``found[i]`` where the sorted ``wanted[i]`` occurs among ``hashes``: a binary search per
+    hash, O(n log k) — a train split of millions of windows against a few thousand val ones."""
+    import numpy as np
+
+    if not wanted.size or not hashes.size:
+        return
+    at = np.searchsorted(wanted, hashes)
+    at[at == wanted.size] = 0
+    hit = wanted[at] == hashes
+    found[at[hit]] = True
+
+
+def _ignore(subject) -> int:
+    return getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
+
+
+@accepts(train_split="train", val_split="val", window=32, max_overlap_share=0.05, max_val_tokens=500_000, max_train_tokens=20_000_000)
+@records("overlap_share", "val_windows", "train_tokens_scanned", "val_tokens")
+def test_split_overlap(falsifier, subject):
+    """Validation windows of ``window`` ids (at stride ``window``) found anywhere in the training
+    batches (every offset) stay under ``max_overlap_share``: val drawn from train (a slice, a shared
+    shard, an off-by-one split) reads near 100%; independent text shares only boilerplate."""
+    import numpy as np
+
+    p = falsifier.params
+    n = p["window"]
+    val = [_window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"])]
+    val_hashes = np.concatenate(val) if val else np.zeros(0, dtype=np.uint64)
+    falsifier.record("val_tokens", int(val_hashes.size * n))
+    assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
+    unique_val = np.unique(val_hashes)
+    found = np.zeros(unique_val.size, dtype=bool)
+    scanned = 0
+    for inputs, _ in iter_rows(subject, p["train_split"], p["max_train_tokens"]):
+        mark_found(unique_val, _window_hashes(inputs, n), found)
+        scanned += inputs.size
+    falsifier.record("train_tokens_scanned", scanned)
+    falsifier.record("val_windows", int(val_hashes.size))
+    share = falsifier.record("overlap_share", float(np.isin(val_hashes, unique_val[found]).mean()))
+    assert scanned, f"{falsifier.id}: the {p['train_split']!r} split yields no batch"
+    assert share <= p["max_overlap_share"], (
+        f"{falsifier.id}: {share:.1%} of {p['val_split']} windows ({n} ids) also occur in the {p['train_split']} batches: "
+        "validation is drawn from training data"
+    )
+
+
+@accepts(split="val", min_distinct_share=0.9, min_eval_tokens=4096, max_tokens=2_000_000)
+@records("rows", "distinct_rows", "distinct_share", "eval_tokens")
+def test_eval_coverage(falsifier, subject):
+    """The eval split is many different windows (distinct rows ≥ ``min_distinct_share`` of rows) and
+    enough scored targets (≥ ``min_eval_tokens``): an eval loop that repeats one batch, or scores a
+    handful of tokens, gives a loss that means nothing."""
+    import numpy as np
+
+    p = falsifier.params
+    ignore = _ignore(subject)
+    hashes, tokens = [], 0
+    for inputs, targets in iter_rows(subject, p["split"], p["max_tokens"]):
+        hashes.append(_window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
+        tokens += int((targets != ignore).sum())
+    rows = int(sum(h.size for h in hashes))
+    distinct = int(np.unique(np.concatenate(hashes)).size) if rows else 0
+    falsifier.record("rows", rows)
+    falsifier.record("distinct_rows", distinct)
+    share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
+    falsifier.record("eval_tokens", tokens)
+    assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
+    assert share >= p["min_distinct_share"], f"{falsifier.id}: only {distinct} of {rows} {p['split']} rows are distinct ({share:.1%}): the eval repeats itself"
+    assert tokens >= p["min_eval_tokens"], f"{falsifier.id}: the {p['split']} split scores {tokens} targets, below {p['min_eval_tokens']}"
+
+
+def _trailing_pad(row, pad_id: int | None, min_run: int) -> int:
+    """Length of the run of padding at the end of a row: ``pad_id`` repeated (any length), or — with
+    no declared pad — one id repeated at least ``min_run`` times."""
+    last = int(row[-1])
+    if pad_id is not None and last != pad_id:
+        return 0
+    run = 1
+    while run < row.size and int(row[-run - 1]) == last:
+        run += 1
+    return run if (pad_id is not None or run >= min_run) else 0
+
+
+@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, max_tokens=2_000_000)
+@records("scored_targets", "scored_padding", "pad_share", "padded_positions")
+def test_loss_mask(falsifier, subject):
+    """Padding is not scored: of the targets the loss counts (≠ ``ignore_index``), at most
+    ``max_pad_share`` sit in a row's trailing padding. Padding is the subject's ``pad_id`` at the end
+    of a row, or (none declared) one id repeated ``min_inferred_run`` times there."""
+    p = falsifier.params
+    ignore = _ignore(subject)
+    pad_id = getattr(subject, "pad_id", None)
+    scored = padded = scored_pad = 0
+    for split in p["splits"]:
+        for inputs, targets in iter_rows(subject, split, p["max_tokens"]):
+            scored += int((targets != ignore).sum())
+            for row_in, row_t in zip(inputs, targets):
+                run = _trailing_pad(row_in, pad_id, p["min_inferred_run"])
+                if run:
+                    padded += run
+                    # positions inside the padding predict padding (the one before it predicts the
+                    # end of the text, which a model may legitimately learn)
+                    scored_pad += int((row_t[row_t.size - run :] != ignore).sum())
+    falsifier.record("scored_targets", scored)
+    falsifier.record("scored_padding", scored_pad)
+    falsifier.record("padded_positions", padded)
+    share = falsifier.record("pad_share", scored_pad / scored if scored else 0.0)
+    assert scored, f"{falsifier.id}: no scored target in {', '.join(p['splits'])}"
+    assert share <= p["max_pad_share"], f"{falsifier.id}: {share:.1%} of scored targets are padding ({scored_pad} of {scored}): the loss counts pad positions"
+
+
+@accepts(splits=["train", "val"], max_tokens=2_000_000, max_edge_share=0.01, top1_margin=0.05)
+@records("max_id", "model_vocab_size", "edge_share", "batch_top1_share", "shard_top1_share")
+def test_model_vocab_fit(falsifier, subject):
+    """Every id the model sees is below its vocab (``subject.vocab_size``: its embedding rows), the
+    last id is not a sink (ids clamped into the vocab pile up there), and the most frequent id holds
+    no larger share of the batches than of the shards they came from (+ ``top1_margin``)."""
+    import numpy as np
+
+    p = falsifier.params
+    ignore = _ignore(subject)
+    vocab = int(getattr(subject, "model_vocab_size", None) or subject.vocab_size)
+    falsifier.record("model_vocab_size", vocab)
+    from harness.checks.entropy import in_vocab_or_oov
+
+    top, seen = -1, 0
+    counts = np.zeros(vocab + 1, dtype=np.int64)  # the last bin: ids outside the model's vocab
+    for split in p["splits"]:
+        parts = [np.concatenate([inputs.reshape(-1), targets[targets != ignore].reshape(-1)]) for inputs, targets in iter_rows(subject, split, p["max_tokens"])]
+        if not parts:
+            continue
+        ids = np.concatenate(parts)
+        top = max(top, int(ids.max()))
+        seen += ids.size
+        counts += np.bincount(in_vocab_or_oov(ids, vocab), minlength=vocab + 1)
+    falsifier.record("max_id", top)
+    edge_share = falsifier.record("edge_share", int(counts[vocab - 1]) / seen if seen else 0.0)
+    batch_top1 = falsifier.record("batch_top1_share", int(counts[:vocab].max()) / seen if seen else 0.0)
+    assert seen, f"{falsifier.id}: no batch in {', '.join(p['splits'])}"
+    assert top < vocab, f"{falsifier.id}: the model sees id {top}, but its vocab has {vocab} rows"
+    assert edge_share <= p["max_edge_share"], f"{falsifier.id}: {edge_share:.1%} of ids are {vocab - 1}, the model's last id: ids are clamped into the vocab"
+    shard_paths = getattr(subject, "shard_paths", None)
+    if callable(shard_paths):
+        from harness.checks.shards import describe_shard
+
+        sample = []
+        budget = p["max_tokens"]
+        for path in shard_paths():
+            shard, _ = describe_shard(path)
+            if shard is None or not shard.count:
+                continue
+            sample.append(np.asarray(shard.open()[:budget], dtype=np.int64))
+            budget -= sample[-1].size
+            if budget <= 0:
+                break
+        if sample:
+            ids = np.concatenate(sample)
+            shard_top1 = falsifier.record("shard_top1_share", float(np.unique(ids, return_counts=True)[1].max()) / ids.size)
+            assert batch_top1 <= shard_top1 + p["top1_margin"], (
+                f"{falsifier.id}: the model's most frequent id holds {batch_top1:.1%} of what it sees, the shards' {shard_top1:.1%}: "
+                "the loader maps ids together (clamping, a smaller vocab)"
+            )

@@ -1,0 +1,82 @@
+"""Batches as the model sees them, read the same way whatever the loader hands over.
+
+A loader may yield ``(inputs, targets)`` pairs of torch tensors or numpy arrays, or Hugging Face
+style mappings (``input_ids`` with ``labels`` that the model shifts itself). ``as_rows`` turns each
+into two int64 numpy arrays of shape (B, T): the ids the model embeds and the ids its loss scores
+(``ignore_index`` where it scores nothing). ``packed_batches`` is the loader a declared subject
+gets for free: consecutive windows of ``seq_len + 1`` ids over the split's shards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+DEFAULT_IGNORE_INDEX = -100
+
+
+def _array(value: Any):
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    return arr.astype(np.int64, copy=False)
+
+
+def as_rows(batch: Any, ignore_index: int = DEFAULT_IGNORE_INDEX):
+    """(inputs, targets) of one batch as int64 arrays (B, T); HF ``labels`` are shifted here the way
+    the model shifts them, so targets always align with the position that predicts them."""
+    import numpy as np
+
+    if isinstance(batch, dict):
+        inputs = _array(batch["input_ids"])
+        labels = batch.get("labels")
+        if labels is None:
+            return inputs, np.full_like(inputs, ignore_index)
+        labels = _array(labels)
+        targets = np.full_like(inputs, ignore_index)
+        targets[:, :-1] = labels[:, 1:]
+        return inputs, targets
+    inputs, targets = batch[0], batch[1]
+    return _array(inputs), _array(targets)
+
+
+def iter_rows(subject: Any, split: str, max_tokens: int | None = None) -> Iterator[tuple[Any, Any]]:
+    """The batches of ``split`` as (inputs, targets) arrays, until ``max_tokens`` inputs were seen."""
+    ignore = getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
+    seen = 0
+    for batch in subject.batches(split):
+        inputs, targets = as_rows(batch, ignore)
+        yield inputs, targets
+        seen += inputs.size
+        if max_tokens is not None and seen >= max_tokens:
+            return
+
+
+def packed_batches(paths: Iterable[Path], seq_len: int, batch_size: int) -> Iterator[tuple[Any, Any]]:
+    """Consecutive windows of ``seq_len + 1`` ids over the shards (a window never spans two shards),
+    ``batch_size`` windows a batch; targets are the inputs shifted by one."""
+    import numpy as np
+
+    from harness.checks.shards import describe_shard
+
+    span = seq_len + 1
+    rows: list[Any] = []
+    for path in paths:
+        shard, _ = describe_shard(Path(path))
+        if shard is None or shard.count < span:
+            continue
+        ids = shard.open()
+        for start in range(0, shard.count - span + 1, span):
+            rows.append(np.asarray(ids[start : start + span], dtype=np.int64))
+            if len(rows) == batch_size:
+                window = np.stack(rows)
+                rows = []
+                yield window[:, :-1], window[:, 1:]
+    if rows:
+        window = np.stack(rows)
+        yield window[:, :-1], window[:, 1:]
