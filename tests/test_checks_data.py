@@ -196,3 +196,17 @@ def test_int32_ids_under_a_uint16_sidecar_are_refused_whatever_the_top1_share(tm
     assert any("look like uint32 ids" in p for p in problems), problems
     write_shard(tmp_path / "ok.bin", ids.astype(np.uint16), 50257)  # the same ids, honestly written
     assert check_shards([tmp_path / "ok.bin"], 50257)[1] == []
+
+
+def test_batches_read_alike_as_pairs_tensors_and_hugging_face_mappings():
+    """What the loader hands the model, whatever its shape: HF labels are unshifted (the model
+    shifts them), so targets[t] must be labels[t + 1]; -100 stays -100."""
+    torch = pytest.importorskip("torch")
+    from harness.subjects.batching import as_rows
+
+    ids = torch.tensor([[5, 6, 7, 8]])
+    labels = torch.tensor([[5, 6, -100, 8]])
+    inputs, targets = as_rows({"input_ids": ids, "labels": labels})
+    assert inputs.tolist() == [[5, 6, 7, 8]] and targets.tolist() == [[6, -100, 8, -100]]
+    inputs, targets = as_rows((np.array([1, 2, 3]), np.array([2, 3, 4])))
+    assert inputs.shape == (1, 3) and targets.tolist() == [[2, 3, 4]]
