@@ -44,22 +44,20 @@ def main() -> None:
         ids = rng.integers(0, args.vocab, size=args.tokens, dtype=np.uint32)
     gb = ids.nbytes / 1e9
     print(f"{args.tokens:,} uint32 ids ({gb:.2f} GB, {args.distribution}), vocab {args.vocab:,}")
+    from harness.checks.entropy import _histogram_cpu, usable_cores
+
+    cores = usable_cores()
     base = best_of(lambda: ids.sum(dtype=np.uint64), args.repeat)
-    rows = [("np.sum (baseline)", base)]
-    rows.append(("harness histogram (cpu, torch.bincount chunks, 2 threads)", best_of(lambda: histogram(ids, args.vocab), args.repeat)))
-
-    def chunked():
-        counts = np.zeros(args.vocab, np.int64)
-        for s in range(0, ids.size, 1 << 20):
-            counts += np.bincount(ids[s : s + (1 << 20)], minlength=args.vocab)
-        return counts
-
-    rows.append(("np.bincount, 1M chunks", best_of(chunked, args.repeat)))
+    rows = [("np.sum, one thread (baseline)", base)]
+    rows.append((f"harness histogram, numpy backend, {cores} threads", best_of(lambda: _histogram_cpu(ids, args.vocab, use_torch=False), args.repeat)))
+    rows.append((f"harness histogram, torch backend, {cores} threads", best_of(lambda: _histogram_cpu(ids, args.vocab, use_torch=True), args.repeat)))
+    rows.append(("harness histogram, numpy backend, 1 thread", best_of(lambda: _histogram_cpu(ids, args.vocab, workers=1, use_torch=False), args.repeat)))
     rows.append(("np.bincount, whole array", best_of(lambda: np.bincount(ids, minlength=args.vocab), 1)))
-    print("CPU:")
+    print(f"CPU ({cores} usable cores):")
     for name, t in rows:
         print(f"  {name:60s} {t * 1e3:9.1f} ms  {gb / t:6.2f} GB/s  {base / t:5.2f}× of np.sum")
     assert np.array_equal(histogram(ids, args.vocab), np.bincount(ids, minlength=args.vocab + 1))
+    processes(ids, args.vocab)
     try:
         import torch
     except ImportError:
@@ -102,6 +100,33 @@ def main() -> None:
         print(f"  {name:60s} {t * 1e3:9.2f} ms  {gb / t:6.1f} GB/s  {tsum / t:5.2f}× of torch.sum")
     assert np.array_equal(histogram(ids, args.vocab, device="cuda"), histogram(ids, args.vocab))
     print("  same counts on CPU and CUDA paths: yes")
+
+
+def processes(ids, vocab: int) -> None:
+    """Whole processes, as a user runs them: ``harness probe shards`` on a shard file against a
+    Python process that memory-maps the same file and sums it with numpy (imports included)."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from harness.checks.shards import write_shard
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shard = write_shard(Path(tmp) / "s.bin", ids, vocab)
+        summer = f"import numpy as np; print(int(np.memmap({str(shard)!r}, dtype=np.uint32, mode='r').sum(dtype=np.uint64)))"
+
+        def run(cmd):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+        run([sys.executable, "-c", summer])  # page cache warm for both
+        base = min(run([sys.executable, "-c", summer]) for _ in range(3))
+        probe = min(run([sys.executable, "-m", "harness", "probe", "shards", str(shard), "--vocab-size", str(vocab), "--json"]) for _ in range(3))
+        print(f"Processes ({ids.size:,} ids in a .bin shard, page cache warm):")
+        print(f"  {'python -c np.memmap(...).sum() (baseline)':60s} {base:9.2f} s")
+        print(f"  {'harness probe shards --json':60s} {probe:9.2f} s  {base / probe:5.2f}× of the np.sum process")
 
 
 if __name__ == "__main__":

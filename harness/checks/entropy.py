@@ -2,7 +2,8 @@
 
 Measurements: Shannon entropy (bits/token, plug-in and Miller–Madow corrected), top-1 token and
 its share, unk share, out-of-vocab share, distinct tokens, max id. The histogram is the hot loop:
-on CPU it runs ``torch.bincount`` (or ``np.bincount``) over cache-sized chunks on the cores; on
+on CPU it runs ``np.bincount`` (or ``torch.bincount`` in a process that has torch loaded) over
+cache-sized chunks on every usable core; on
 CUDA it runs a warp-aggregated kernel (or ``torch.bincount``) on the device. Both paths give
 identical counts. Every id outside [0, V) — a stray 2^27, a uint32 above 2^31 — lands in one
 out-of-vocab bin: memory is bounded by V whatever the ids, and nothing wraps.
@@ -19,7 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from harness.checks.shards import CHUNK, check_shards
+from harness.checks.shards import CHUNK
 
 DEFAULT_MIN_BITS = 4.0  # passes GPT-2 (6.5) and Qwen2.5 (9.9) code; refutes the incident (0.001)
 DEFAULT_MIN_TOKENS = 100_000
@@ -58,32 +59,85 @@ def in_vocab_or_oov(chunk, vocab_size: int):
     return ids
 
 
-def _histogram_cpu(ids, vocab_size: int, workers: int | None = None):
-    """Counts of every id in [0, vocab_size) plus the out-of-vocab bin, over a 1-D array, chunked
-    over threads (``torch.bincount`` releases the GIL; numpy's does too on large chunks)."""
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+COUNT_CHUNK = 1 << 20  # ids per bincount: its intp copy (8 MiB) stays in cache
+
+
+def _fold_into(chunk, vocab_size: int, buf):
+    """``chunk`` as intp bincount input in ``buf``, every id outside [0, vocab_size) folded into the
+    out-of-vocab bin — in one pass that is also the cast bincount would make anyway. Signed ids are
+    read as unsigned of the same width, so negatives land above the vocab too."""
     import numpy as np
 
-    workers = workers or min(2, os.cpu_count() or 1)
+    arr = np.asarray(chunk)
+    if arr.dtype.itemsize > 4:
+        return in_vocab_or_oov(arr, vocab_size)
+    if arr.dtype.kind == "i":
+        arr = arr.view(f"u{arr.dtype.itemsize}")
+    out = buf[: arr.shape[0]]
+    np.minimum(arr, vocab_size, out=out, casting="unsafe")
+    return out
+
+
+def _int32_view(chunk, vocab_size: int):
+    """For torch: a zero-copy int32 view when every id is in the vocab (``torch.bincount`` counts
+    int32 twice as fast as int64), else the ids with out-of-vocab ones folded."""
+    import numpy as np
+
+    arr = np.asarray(chunk)
+    if arr.size and vocab_size <= 2**31 and int(arr.max()) < vocab_size and (arr.dtype.kind == "u" or int(arr.min()) >= 0):
+        return arr.view(np.int32) if arr.dtype in (np.dtype(np.uint32), np.dtype(np.int32)) else arr.astype(np.int32)
+    return in_vocab_or_oov(arr, vocab_size)
+
+
+def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: bool | None = None):
+    """Counts of every id in [0, vocab_size) plus the out-of-vocab bin, over a 1-D array, in
+    cache-sized chunks spread over every usable core (both ``torch.bincount`` and numpy's release
+    the GIL). torch is used when it is already imported (or asked for): a process that has not
+    paid for importing torch counts with numpy, which finishes first."""
+    import sys
+
+    import numpy as np
+
+    workers = workers or usable_cores()
     n = int(ids.shape[0])
-    starts = list(range(0, n, CHUNK))
     bins = vocab_size + 1
-    try:
-        import torch
-    except ImportError:
-        torch = None
+    if use_torch is None:
+        use_torch = "torch" in sys.modules
+    torch = None
+    if use_torch:
+        try:
+            import warnings
+
+            import torch
+
+            # bincount only reads: a zero-copy view of a read-only memory map is safe
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        except ImportError:
+            torch = None
 
     def count(part: list[int]):
         if torch is not None:
             total = torch.zeros(bins, dtype=torch.int64)
             for s in part:
-                total += torch.bincount(torch.from_numpy(in_vocab_or_oov(ids[s : s + CHUNK], vocab_size)), minlength=bins)
+                total += torch.bincount(torch.from_numpy(_int32_view(ids[s : s + CHUNK], vocab_size)), minlength=bins)
             return total.numpy()
         total = np.zeros(bins, dtype=np.int64)
+        buf = np.empty(COUNT_CHUNK, dtype=np.intp)
         for s in part:
-            total += np.bincount(in_vocab_or_oov(ids[s : s + CHUNK], vocab_size), minlength=bins)
+            total += np.bincount(_fold_into(ids[s : s + COUNT_CHUNK], vocab_size, buf), minlength=bins)
         return total
 
-    if len(starts) <= 1 or workers <= 1:
+    starts = list(range(0, n, CHUNK if torch is not None else COUNT_CHUNK))
+    workers = min(workers, len(starts))
+    if workers <= 1:
         return count(starts)
     parts = [starts[i::workers] for i in range(workers)]
     if torch is not None:
@@ -123,6 +177,7 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
     fast = cuda_histogram.available()
     wide = np.dtype(ids.dtype).itemsize > 4 or (np.dtype(ids.dtype).kind == "u" and np.dtype(ids.dtype).itemsize == 4 and vocab_size > 2**31)
     size = min(chunk, n)
+    pool = ThreadPoolExecutor(min(8, usable_cores()))
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(2)]
     ready = [torch.cuda.Event(), torch.cuda.Event()]
     copy_stream = torch.cuda.Stream(device=device)
@@ -132,7 +187,7 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
             part = in_vocab_or_oov(part, vocab_size)
         buf = staging[i % 2]
         ready[i % 2].synchronize()  # the buffer's previous copy has finished
-        np.copyto(buf.numpy()[: part.shape[0]], part, casting="unsafe")
+        _parallel_copy(buf.numpy()[: part.shape[0]], part, pool)
         with torch.cuda.stream(copy_stream):
             on_device = buf[: part.shape[0]].to(device, non_blocking=True)
             ready[i % 2].record(copy_stream)
@@ -143,7 +198,22 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
         else:
             oov = (on_device < 0) | (on_device >= vocab_size)
             total += torch.bincount(torch.where(oov, vocab_size, on_device), minlength=bins)
+    pool.shutdown()
     return total.cpu().numpy()
+
+
+def _parallel_copy(dst, src, pool: ThreadPoolExecutor) -> None:
+    """``dst[:] = src`` (cast to int32) in slices on several threads: one thread's memcpy out of a
+    memory-mapped shard runs at a fraction of what the pinned host→device copy takes."""
+    import numpy as np
+
+    n = int(src.shape[0])
+    step = max(1 << 20, -(-n // pool._max_workers))
+
+    def one(start: int) -> None:
+        np.copyto(dst[start : start + step], src[start : start + step], casting="unsafe")
+
+    list(pool.map(one, range(0, n, step)))
 
 
 def stats_from_counts(counts, unk_id: int | None = None, oov: int = 0):
@@ -177,10 +247,13 @@ def stats_from_counts(counts, unk_id: int | None = None, oov: int = 0):
 
 
 def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None, device: str = "cpu") -> tuple[TokenStats, list[str]]:
-    """Token statistics over every shard, plus integrity problems found on the way."""
+    """Token statistics over every shard, plus the integrity problems found on the way — in one
+    pass over the ids: the histogram's out-of-vocab bin is the range check."""
     import numpy as np
 
-    shards, problems = check_shards(paths, vocab_size)
+    from harness.checks.shards import describe_shards
+
+    shards, problems, _unreadable = describe_shards(paths, vocab_size)
     limit = vocab_size or (max((s.vocab_size or 0) for s in shards) if shards else None)
     if not limit:
         raise ValueError("vocab size unknown: pass it or give shards with sidecars")
@@ -188,5 +261,8 @@ def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None,
     for shard in shards:
         if shard.count == 0:
             continue
-        counts += histogram(shard.open(), limit, device=device)
+        found = histogram(shard.open(), limit, device=device)
+        if found[limit]:
+            problems.append(f"{shard.path}: {int(found[limit])} ids outside [0, {limit}) (≥ vocab size {limit}, or negative)")
+        counts += found
     return stats_from_counts(counts[:limit], unk_id, oov=int(counts[limit])), problems

@@ -134,28 +134,43 @@ def looks_wider(ids) -> str | None:
     return None
 
 
-def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str]]:
-    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
+def describe_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str], set[Path]]:
+    """Every shard's metadata and the problems visible without scanning its ids (sizes, sidecars,
+    dtypes, a wider dtype's byte pattern in the first chunk); also the shards whose ids cannot be
+    trusted as read (truncated, or read at the wrong width)."""
     shards: list[Shard] = []
     problems: list[str] = []
+    unreadable: set[Path] = set()
     for path in expand_shard_paths(paths):
         shard, found = describe_shard(path, vocab_size)
         problems.extend(found)
         if shard is None:
             continue
         shards.append(shard)
+        if any("trailing bytes" in p for p in found):
+            unreadable.add(path)
+            continue
+        if shard.count:
+            wider = looks_wider(shard.open()[:CHUNK])
+            if wider:
+                problems.append(
+                    f"{path}: read as {shard.dtype}, every other id is 0 — the bytes look like {wider} ids (the sidecar's dtype or the writer's is wrong)"
+                )
+                unreadable.add(path)
+    return shards, problems, unreadable
+
+
+def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str]]:
+    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
+    shards, problems, unreadable = describe_shards(paths, vocab_size)
+    for shard in shards:
+        path = shard.path
         limit = vocab_size or shard.vocab_size
-        if limit is None or shard.count == 0 or any("trailing bytes" in p and str(path) in p for p in found):
+        if limit is None or shard.count == 0 or path in unreadable:
             if limit is None:
                 problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
             continue
         ids = shard.open()
-        wider = looks_wider(ids[:CHUNK])
-        if wider:
-            problems.append(
-                f"{path}: read as {shard.dtype}, every other id is 0 — the bytes look like {wider} ids (the sidecar's dtype or the writer's is wrong)"
-            )
-            continue
         for start in range(0, shard.count, CHUNK):
             chunk = ids[start : start + CHUNK]
             top = int(chunk.max())
