@@ -52,9 +52,7 @@ def outcomes(tmp_path_factory):
         ]
         lines += [f"    {k}: {json.dumps(v)}" for k, v in params.items()]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "--require-cuda"], cwd=root, capture_output=True, text=True, check=False
-    )
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "--require-cuda"], cwd=root, capture_output=True, text=True, check=False)
     out = {"<stdout>": run.stdout}
     for case in CASES:
         contract, _ = load_contract(root / "contracts" / f"{case}.yaml", root=root)

@@ -20,6 +20,8 @@ import pytest
 from harness.contract import load_contract
 from tests import artifacts
 
+pytestmark = pytest.mark.slow  # runs by default; `-m 'not slow'` leaves it out of a quick loop
+
 REPO = Path(__file__).parent.parent
 
 

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.contract import load_contract
+
+pytestmark = pytest.mark.slow  # runs by default; `-m 'not slow'` leaves it out of a quick loop
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
