@@ -214,17 +214,21 @@ class HarnessSession:
             if not self._covers_binding(b):
                 continue
             test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
-            contract = next(c for c in self.contracts if c.key == b.contract_key)
-            where = f"{b.contract_display}:{contract.line_of(b.falsifier)}"
             if not test.exists:
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
-                problems.append(f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
+                problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
                 continue
             why = None if b.falsifier.builtin else collectable_problem(test, python_files, python_functions)
             if why:
-                problems.append(f"{where}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]")
+                problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]")
         self._problems = problems
         return problems
+
+    def _where(self, binding: Binding) -> str:
+        """``file:line`` of a binding's falsifier — its line found only when there is a problem to
+        report (positions need the round-trip parse the fast load path skips)."""
+        contract = next(c for c in self.contracts if c.key == binding.contract_key)
+        return f"{binding.contract_display}:{contract.line_of(binding.falsifier)}"
 
     def _covers_binding(self, binding: Binding) -> bool:
         """Whether this run reaches a binding: its test file, or — for a built-in, which lives in
