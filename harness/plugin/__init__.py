@@ -63,6 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    from harness.plugin import gpus
+
+    gpus.configure(config)  # before any CUDA context: each xdist worker of the CUDA lane owns a GPU
     from harness.demo import fixtures as demo_fixtures  # fixtures only; every import in them is lazy
 
     if not config.pluginmanager.is_registered(demo_fixtures):
@@ -74,6 +77,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session = HarnessSession(config, contracts_dir)
     config.pluginmanager.register(session, "harness-session")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` on the CUDA lane: one worker per visible GPU (see ``harness.plugin.gpus``)."""
+    from harness.plugin import gpus
+
+    return gpus.auto_workers(config)
 
 
 # Fixtures are defined beside the session but must be visible wherever the plugin is loaded.
