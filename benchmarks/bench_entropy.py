@@ -89,6 +89,16 @@ def main() -> None:
     if cuda_histogram.available():
         out = torch.zeros(args.vocab + 1, dtype=torch.int64, device=dev)
         tkern = timed(lambda: cuda_histogram.bincount_cuda(resident, args.vocab, out=out.zero_()))
+        variants = {}
+        for vector in (False, True):
+            for per_sm in (2, 4, 8, 16):
+                variants[(vector, per_sm)] = timed(
+                    lambda v=vector, b=per_sm: cuda_histogram.bincount_cuda(resident, args.vocab, out=out.zero_(), vector=v, blocks_per_sm=b)
+                )
+                got = cuda_histogram.bincount_cuda(resident, args.vocab, vector=vector, blocks_per_sm=per_sm).cpu().numpy()
+                assert np.array_equal(got, np.bincount(ids, minlength=args.vocab + 1)), f"kernel variant {vector, per_sm} counts differ"
+        for (vector, per_sm), t in sorted(variants.items(), key=lambda kv: kv[1]):
+            print(f"  kernel variant: {'int4 loads' if vector else 'int loads '}, {per_sm:2d} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum")
         check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
         assert np.array_equal(check, np.bincount(ids, minlength=args.vocab + 1)), "kernel counts differ"
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")
@@ -96,6 +106,21 @@ def main() -> None:
     if tkern is not None:
         rows.append(("harness warp-aggregated kernel, resident", tkern))
     rows.append(("harness histogram(device='cuda'), incl. host→device", tpath))
+    pinned = torch.from_numpy(ids.view(np.int32)).pin_memory()
+    th2d = timed(lambda: pinned.to(dev, non_blocking=True))
+    import tempfile
+    from pathlib import Path
+
+    from harness.checks.shards import describe_shard, write_shard
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shard = describe_shard(write_shard(Path(tmp) / "s.bin", ids, args.vocab))[0]
+        mapped = shard.open()
+        tfile = timed(lambda: histogram(mapped, args.vocab, device="cuda"))
+    print(f"  pinned host→device copy of the same ids: {th2d * 1e3:.1f} ms ({gb / th2d:.1f} GB/s)")
+    print(
+        f"  harness histogram(device='cuda') from a memory-mapped shard: {tfile * 1e3:.1f} ms ({gb / tfile:.1f} GB/s, {th2d / tfile:.2f}× of the pinned copy)"
+    )
     for name, t in rows:
         print(f"  {name:60s} {t * 1e3:9.2f} ms  {gb / t:6.1f} GB/s  {tsum / t:5.2f}× of torch.sum")
     assert np.array_equal(histogram(ids, args.vocab, device="cuda"), histogram(ids, args.vocab))

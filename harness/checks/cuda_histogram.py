@@ -46,6 +46,61 @@ extern "C" __global__ void token_histogram(const int* __restrict__ ids, long lon
 """
 
 
+# The same algorithm reading four ids per thread with one 16-byte load: more bytes in flight per
+# warp, which is what a memory-bound histogram needs to approach the bandwidth of a plain sum.
+_SOURCE_VEC = r"""
+extern "C" __global__ void token_histogram4(const int* __restrict__ ids, long long n,
+                                            unsigned long long* __restrict__ out, int vocab) {
+    __shared__ unsigned int local[%(hot)d];
+    for (int i = threadIdx.x; i < %(hot)d; i += blockDim.x) local[i] = 0u;
+    __syncthreads();
+    const unsigned lane = threadIdx.x & 31u;
+    const long long n4 = n >> 2;
+    const int4* __restrict__ quads = reinterpret_cast<const int4*>(ids);
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long base = (long long)blockIdx.x * blockDim.x; base < n4; base += stride) {
+        long long i = base + threadIdx.x;
+        bool valid = i < n4;
+        unsigned active = __ballot_sync(0xffffffffu, valid);
+        if (!valid) continue;
+        int4 q = quads[i];
+        int vals[4] = {q.x, q.y, q.z, q.w};
+        #pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            int v = vals[k];
+            if (v < 0 || v >= vocab) v = vocab;
+            unsigned peers = __match_any_sync(active, v);
+            if ((int)lane == __ffs(peers) - 1) {
+                unsigned count = __popc(peers);
+                if (v < %(hot)d) atomicAdd(&local[v], count);
+                else atomicAdd(&out[v], (unsigned long long)count);
+            }
+        }
+    }
+    if (blockIdx.x == 0) {
+        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
+            int v = ids[i];
+            if (v < 0 || v >= vocab) v = vocab;
+            if (v < %(hot)d) atomicAdd(&local[v], 1u);
+            else atomicAdd(&out[v], 1ull);
+        }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < %(hot)d && i <= vocab; i += blockDim.x) {
+        unsigned c = local[i];
+        if (c) atomicAdd(&out[i], (unsigned long long)c);
+    }
+}
+"""
+
+
+@lru_cache(maxsize=1)
+def _kernel_vec():
+    import cupy
+
+    return cupy.RawKernel(_SOURCE_VEC % {"hot": HOT}, "token_histogram4")
+
+
 @lru_cache(maxsize=1)
 def _kernel():
     import cupy
@@ -65,9 +120,10 @@ def available() -> bool:
     return True
 
 
-def bincount_cuda(ids_tensor, vocab_size: int, out=None):
+def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = None, blocks_per_sm: int = 4):
     """Counts of a resident int32 CUDA tensor into ``out`` (``vocab_size + 1`` uint64 counters as an
-    int64 tensor; the last counts every id outside [0, vocab_size))."""
+    int64 tensor; the last counts every id outside [0, vocab_size)). ``vector`` (default: when the
+    data is 16-byte aligned) reads four ids per load."""
     import cupy
     import torch
 
@@ -76,14 +132,19 @@ def bincount_cuda(ids_tensor, vocab_size: int, out=None):
     n = ids_tensor.numel()
     if n == 0:
         return out
+    ids_tensor = ids_tensor.contiguous()
+    if vector is None:
+        vector = ids_tensor.data_ptr() % 16 == 0
     threads = 512
     sms = torch.cuda.get_device_properties(ids_tensor.device).multi_processor_count
-    blocks = min(sms * 4, (n + threads - 1) // threads)
+    work = (n // 4 if vector else n) or 1
+    blocks = max(1, min(sms * blocks_per_sm, (work + threads - 1) // threads))
     torch_stream = torch.cuda.current_stream(ids_tensor.device)
     try:
         stream = cupy.cuda.Stream.from_external(torch_stream)
     except (AttributeError, TypeError, ValueError):  # older CuPy, or a torch stream without the protocol
         stream = cupy.cuda.ExternalStream(torch_stream.cuda_stream)
+    kernel = _kernel_vec() if vector else _kernel()
     with stream:
-        _kernel()((blocks,), (threads,), (cupy.asarray(ids_tensor.contiguous()), cupy.int64(n), cupy.asarray(out).view(cupy.uint64), cupy.int32(vocab_size)))
+        kernel((blocks,), (threads,), (cupy.asarray(ids_tensor), cupy.int64(n), cupy.asarray(out).view(cupy.uint64), cupy.int32(vocab_size)))
     return out
