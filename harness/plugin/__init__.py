@@ -79,7 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "harness-session")
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own (one per core)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` on the CUDA lane: one worker per visible GPU (see ``harness.plugin.gpus``)."""
     from harness.plugin import gpus
