@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from harness.findings import Finding
@@ -111,16 +112,22 @@ def read_layout(root: Path) -> Layout:
 
 def contract_key(path: Path, contracts_dir: Path | None) -> str:
     """``a/c`` for ``<contracts>/a/c.yaml``; the bare stem for a file outside the contracts folder."""
-    stem = Path(path).name.rsplit(".", 1)[0]
+    return _contract_key(os.fspath(path), None if contracts_dir is None else os.fspath(contracts_dir))
+
+
+@lru_cache(maxsize=65536)
+def _contract_key(path: str, contracts_dir: str | None) -> str:
+    stem = os.path.basename(path).rsplit(".", 1)[0]
     if contracts_dir is None:
         return stem
     try:
-        rel = Path(os.path.relpath(Path(path).absolute(), Path(contracts_dir).absolute()))
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(contracts_dir))
     except ValueError:
         return stem
-    if rel.parts and rel.parts[0] == "..":
+    parts = Path(rel).parts
+    if parts and parts[0] == "..":
         return stem
-    return (rel.parent / stem).as_posix() if rel.parent != Path(".") else stem
+    return "/".join([*parts[:-1], stem])
 
 
 def key_clashes(paths: list[Path], contracts_dir: Path | None, display) -> tuple[list[Path], list[Finding]]:

@@ -177,7 +177,7 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
     fast = cuda_histogram.available()
     wide = np.dtype(ids.dtype).itemsize > 4 or (np.dtype(ids.dtype).kind == "u" and np.dtype(ids.dtype).itemsize == 4 and vocab_size > 2**31)
     size = min(chunk, n)
-    pool = ThreadPoolExecutor(min(8, usable_cores()))
+    pool = ThreadPoolExecutor(min(16, usable_cores()))
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(2)]
     ready = [torch.cuda.Event(), torch.cuda.Event()]
     copy_stream = torch.cuda.Stream(device=device)
