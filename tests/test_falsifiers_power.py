@@ -12,14 +12,12 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness.contract import load_contract
+from tests.redgreen import check, run_cases
 
 CASES: dict[str, tuple[str, str, dict]] = {
     # causal mask: a forward that forgets the mask; healthy transformer and recurrent LMs
@@ -143,30 +141,13 @@ def outcomes(tmp_path_factory):
         if params:
             lines += ["  params:", *(f"    {k}: {json.dumps(v)}" for k, v in params.items())]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"], cwd=root, capture_output=True, text=True, check=False)
-    results = {}
-    for case in CASES:
-        contract, findings = load_contract(root / "contracts" / f"{case}.yaml", root=root)
-        assert contract is not None, findings
-        f = contract.falsifiers[0]
-        record = json.loads((root / f.evidence / "results.json").read_text())["falsifiers"][f.id] if f.evidence else {}
-        results[case] = (f.status, record)
-    results["<stdout>"] = run.stdout
-    return results
+    return run_cases(root, CASES)
 
 
 def describe(pipeline):
     from harness.checks.shards import describe_shard
 
     return describe_shard(pipeline.shard_paths()[0])[0].open()[:150_000]
-
-
-def check(outcomes, case: str, status: str, message: str | None = None) -> dict:
-    got, record = outcomes[case]
-    assert got == status, f"{case}: expected {status}, got {got}: {record.get('message')!r} {record.get('measurements')}\n{outcomes['<stdout>'][-3000:]}"
-    if message is not None:
-        assert message in record.get("message", ""), f"{case}: {message!r} not in {record.get('message')!r}"
-    return record.get("measurements", {})
 
 
 def test_causal_probe_red_when_the_model_sees_the_future(outcomes):

@@ -10,14 +10,12 @@ wrote into its case's contract, and the measurement or message in its evidence.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness.contract import load_contract
+from tests.redgreen import check, run_cases
 
 REPO = Path(__file__).parent.parent
 VOCAB = "builtin:vocab-format"
@@ -101,26 +99,7 @@ def outcomes(tmp_path_factory):
         if case == "sanity-suspect-tight-band":
             lines += ["  plausible:", "    abs_dev_from_ln_v: [0.0, 0.01]"]
         (root / "contracts" / f"{case}.yaml").write_text("\n".join(lines) + "\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"], cwd=root, capture_output=True, text=True, check=False)
-    results = {}
-    for case in CASES:
-        contract, findings = load_contract(root / "contracts" / f"{case}.yaml", root=root)
-        assert contract is not None, findings
-        f = contract.falsifiers[0]
-        record = {}
-        if f.evidence:
-            record = json.loads((root / f.evidence / "results.json").read_text())["falsifiers"][f.id]
-        results[case] = (f.status, record)
-    results["<stdout>"] = run.stdout
-    return results
-
-
-def check(outcomes, case: str, status: str | None, message: str | None = None) -> dict:
-    got, record = outcomes[case]
-    assert got == status, f"{case}: expected {status}, got {got}\n{outcomes['<stdout>'][-3000:]}"
-    if message is not None:
-        assert message in record.get("message", ""), f"{case}: {message!r} not in {record.get('message')!r}"
-    return record.get("measurements", {})
+    return run_cases(root, CASES)
 
 
 # ----------------------------------------------------------------------------- data
