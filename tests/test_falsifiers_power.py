@@ -123,7 +123,7 @@ def outcomes(tmp_path_factory):
     (root / "proj" / "enc.py").write_text(ASCII_ONLY)
     planted = root / "planted"
     (planted / "oov").mkdir(parents=True)
-    stray = np.concatenate([np.asarray(describe(pipeline), dtype=np.uint32), np.array([2**31 + 3, 2**27] * 50, dtype=np.uint32)])
+    stray = np.concatenate([np.asarray(first_shard_ids(pipeline), dtype=np.uint32), np.array([2**31 + 3, 2**27] * 50, dtype=np.uint32)])
     write_shard(planted / "oov" / "s0.bin", stray, 151646)
     (planted / "int32").mkdir()
     small = (np.random.default_rng(0).zipf(1.2, 200_000) % 50257).astype(np.int32)
@@ -144,7 +144,7 @@ def outcomes(tmp_path_factory):
     return run_cases(root, CASES)
 
 
-def describe(pipeline):
+def first_shard_ids(pipeline):
     from harness.checks.shards import describe_shard
 
     return describe_shard(pipeline.shard_paths()[0])[0].open()[:150_000]
