@@ -4,6 +4,7 @@ subject fixture: the tiny LM on CPU, the Qwen2.5-0.5B architecture on CUDA."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 from harness import accepts, records
 
@@ -46,24 +47,33 @@ def test_sanity_bound(falsifier, subject):
     assert p["low"] <= loss <= high, f"{falsifier.id}: eval loss {loss:.6g} at random init is outside [{p['low']}, {high:.4g}] (ln V = {ln_v:.4g})"
 
 
+@contextmanager
+def clean_forward(subject):
+    """The subject's forward (``subject.forward``, else its model) in eval mode without gradients;
+    the model's mode is restored afterwards, whatever happens."""
+    import torch
+
+    was_training = subject.model.training
+    subject.model.eval()
+    try:
+        with torch.no_grad():
+            yield getattr(subject, "forward", None) or subject.model
+    finally:
+        subject.model.train(was_training)
+
+
 def clean_loss(subject, inputs, targets) -> float:
     """The loss of a clean eval-mode forward of the subject's current weights, scored with the
     subject's own objective (``subject.loss``: label smoothing, z-loss, an ignore index) when it has
     one, else mean cross-entropy — so a legitimate objective never reads as pollution."""
     import torch
 
-    forward = getattr(subject, "forward", None) or subject.model
     objective = getattr(subject, "loss", None)
-    was_training = subject.model.training
-    subject.model.eval()
-    try:
-        with torch.no_grad():
-            logits = forward(inputs)
-            if callable(objective):
-                return float(objective(logits, targets))
-            return float(torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)))
-    finally:
-        subject.model.train(was_training)
+    with clean_forward(subject) as forward:
+        logits = forward(inputs)
+        if callable(objective):
+            return float(objective(logits, targets))
+        return float(torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)))
 
 
 @accepts(batch=4, seq_len=16, seed=0, max_relative_drop=0.95, max_reference_gap=1e-3)
@@ -172,25 +182,18 @@ def test_causal_mask(falsifier, subject):
     subject.reset(p["seed"])
     falsifier.device = subject.device
     inputs, _ = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"])
-    forward = getattr(subject, "forward", None) or subject.model
-    was_training = subject.model.training
-    subject.model.eval()
-    leak = signal = scale = 0.0
-    dtype = "float32"
-    try:
-        with torch.no_grad():
-            base = forward(inputs)
-            dtype = str(base.dtype).replace("torch.", "")
-            scale = float(base.float().abs().max())
-            t = inputs.shape[1]
-            for k in (t // 4, t // 2, 3 * t // 4):
-                changed = inputs.clone()
-                changed[:, k:] = (inputs[:, k:] + 1 + torch.arange(t - k, device=inputs.device)) % subject.vocab_size
-                moved = (forward(changed).float() - base.float()).abs()
-                leak = max(leak, float(moved[:, :k].max()))
-                signal = max(signal, float(moved[:, k:].max()))
-    finally:
-        subject.model.train(was_training)
+    leak = signal = 0.0
+    with clean_forward(subject) as forward:
+        base = forward(inputs)
+        dtype = str(base.dtype).replace("torch.", "")
+        scale = float(base.float().abs().max())
+        t = inputs.shape[1]
+        for k in (t // 4, t // 2, 3 * t // 4):
+            changed = inputs.clone()
+            changed[:, k:] = (inputs[:, k:] + 1 + torch.arange(t - k, device=inputs.device)) % subject.vocab_size
+            moved = (forward(changed).float() - base.float()).abs()
+            leak = max(leak, float(moved[:, :k].max()))
+            signal = max(signal, float(moved[:, k:].max()))
     floor = falsifier.record("dtype_floor", _DTYPE_EPS.get(dtype, 1e-2) * max(scale, 1e-12))
     falsifier.record("leak", leak)
     falsifier.record("signal", signal)
