@@ -71,6 +71,7 @@ class HarnessSession:
         self.check_mode: bool = config.getoption("harness_check")
         self.no_write: bool = self.check_mode or config.getoption("harness_no_write")
         self.is_worker = hasattr(config, "workerinput")
+        self._tests: dict = {}
         if self.is_worker:
             # share the cores between xdist workers: torch's spinning OpenMP threads otherwise
             # oversubscribe them and a run slows down by an order of magnitude
@@ -160,7 +161,7 @@ class HarnessSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Runs before ``-k``, ``-m`` and ``--deselect``: every item of every falsifier is counted
         here, so a run that keeps only some of them is partial, never a pass."""
-        from harness.fingerprint import declaration_digest, find_test, fingerprint
+        from harness.fingerprint import declaration_digest, fingerprint
 
         items.extend(self._builtin_items(session))
         keep, drop = [], []
@@ -174,7 +175,7 @@ class HarnessSession:
                 uid = f"{binding.key}#{len(uids)}"
                 uids.append(uid)
                 if binding.key not in stamps:  # the fingerprint of the test as collected (imported) now
-                    test = find_test(self.root, binding.falsifier.test_file, binding.falsifier.test_func)
+                    test = self.test_info(binding)
                     stamps[binding.key] = (fingerprint(binding.falsifier, test) if test.exists else "", declaration_digest(binding.falsifier))
                 item.stash[_binding_key] = binding
                 item.stash[_uid_key] = uid
@@ -210,7 +211,7 @@ class HarnessSession:
         other contracts' falsifiers still run (one bad file must not block a repository)."""
         if self._problems is not None:
             return self._problems
-        from harness.fingerprint import collectable_problem, find_test
+        from harness.fingerprint import collectable_problem
 
         problems = [f.render() for f in self.load_findings]
         python_files = self.config.getini("python_files")
@@ -218,7 +219,7 @@ class HarnessSession:
         for b in self.bindings:
             if not self._covers_binding(b):
                 continue
-            test = find_test(self.root, b.falsifier.test_file, b.falsifier.test_func)
+            test = self.test_info(b)
             if not test.exists:
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
                 problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
@@ -228,6 +229,16 @@ class HarnessSession:
                 problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]")
         self._problems = problems
         return problems
+
+    def test_info(self, binding: Binding):
+        """The bound test as this session found it (read once per file and function: a session
+        judges the code it collected)."""
+        from harness.fingerprint import find_test
+
+        where = (binding.falsifier.test_file, binding.falsifier.test_func)
+        if where not in self._tests:
+            self._tests[where] = find_test(self.root, *where)
+        return self._tests[where]
 
     def _where(self, binding: Binding) -> str:
         """``file:line`` of a binding's falsifier — its line found only when there is a problem to
