@@ -375,9 +375,14 @@ def is_under(relative: str, folder: str) -> bool:
     (``evidence-forged/x`` is not under ``evidence``)."""
     if os.path.isabs(relative) or "\x00" in relative:
         return False
-    parts = Path(os.path.normpath(relative)).parts
-    base = Path(os.path.normpath(folder)).parts
+    parts = _parts(relative)
+    base = _parts(folder)
     return len(parts) > len(base) and parts[: len(base)] == base and ".." not in parts
+
+
+@lru_cache(maxsize=4096)
+def _parts(path: str) -> tuple[str, ...]:
+    return Path(os.path.normpath(path)).parts
 
 
 def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str, key: str) -> Contract:
