@@ -99,6 +99,21 @@ def main() -> None:
                 assert np.array_equal(got, np.bincount(ids, minlength=args.vocab + 1)), f"kernel variant {vector, per_sm} counts differ"
         for (vector, per_sm), t in sorted(variants.items(), key=lambda kv: kv[1]):
             print(f"  kernel variant: {'int4 loads' if vector else 'int loads '}, {per_sm:2d} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum")
+        tuned = {}
+        for quads in (1, 2, 4):
+            for agg in (0, 1, 2):
+                for per_sm in (2, 4, 8):
+
+                    def go(q=quads, a=agg, b=per_sm):
+                        return cuda_histogram.bincount_cuda(resident, args.vocab, out=out.zero_(), vector=True, blocks_per_sm=b, tuned=(q, a))
+
+                    tuned[(quads, agg, per_sm)] = timed(go)
+                    got = cuda_histogram.bincount_cuda(resident, args.vocab, vector=True, blocks_per_sm=per_sm, tuned=(quads, agg)).cpu().numpy()
+                    assert np.array_equal(got, np.bincount(ids, minlength=args.vocab + 1)), f"tuned variant {quads, agg, per_sm} counts differ"
+        for (quads, agg, per_sm), t in sorted(tuned.items(), key=lambda kv: kv[1])[:8]:
+            print(
+                f"  tuned: {quads} int4 loads in flight, merge={('none', 'all', 'hot')[agg]}, {per_sm} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum"
+            )
         check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
         assert np.array_equal(check, np.bincount(ids, minlength=args.vocab + 1)), "kernel counts differ"
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")

@@ -94,6 +94,82 @@ extern "C" __global__ void token_histogram4(const int* __restrict__ ids, long lo
 """
 
 
+# Variants measured by benchmarks/bench_entropy.py: QUADS int4 loads issued per iteration before
+# any counting (more loads in flight), and how equal ids of a warp are merged — AGG 1 merges every
+# id with __match_any_sync, AGG 2 only ids in the shared-memory range (a cold id rarely meets its
+# twin in a warp), AGG 0 not at all (shared-memory atomics are cheap on recent GPUs).
+_SOURCE_TUNED = r"""
+extern "C" __global__ void token_histogram_tuned(const int* __restrict__ ids, long long n,
+                                                 unsigned long long* __restrict__ out, int vocab) {
+    __shared__ unsigned int local[%(hot)d];
+    for (int i = threadIdx.x; i < %(hot)d; i += blockDim.x) local[i] = 0u;
+    __syncthreads();
+    const unsigned lane = threadIdx.x & 31u;
+    const long long n4 = n >> 2;
+    const int4* __restrict__ quads = reinterpret_cast<const int4*>(ids);
+    const long long stride = (long long)gridDim.x * blockDim.x * %(quads)d;
+    for (long long base = ((long long)blockIdx.x * blockDim.x) * %(quads)d; base < n4; base += stride) {
+        int4 q[%(quads)d];
+        bool ok[%(quads)d];
+        #pragma unroll
+        for (int u = 0; u < %(quads)d; ++u) {
+            long long i = base + (long long)u * blockDim.x + threadIdx.x;
+            ok[u] = i < n4;
+            q[u] = ok[u] ? quads[i] : make_int4(0, 0, 0, 0);
+        }
+        #pragma unroll
+        for (int u = 0; u < %(quads)d; ++u) {
+            unsigned active = __ballot_sync(0xffffffffu, ok[u]);
+            if (!ok[u]) continue;
+            int vals[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
+            #pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                int v = vals[k];
+                if (v < 0 || v >= vocab) v = vocab;
+                #if %(agg)d == 0
+                if (v < %(hot)d) atomicAdd(&local[v], 1u); else atomicAdd(&out[v], 1ull);
+                #elif %(agg)d == 1
+                unsigned peers = __match_any_sync(active, v);
+                if ((int)lane == __ffs(peers) - 1) {
+                    unsigned count = __popc(peers);
+                    if (v < %(hot)d) atomicAdd(&local[v], count); else atomicAdd(&out[v], (unsigned long long)count);
+                }
+                #else
+                unsigned hot = __ballot_sync(active, v < %(hot)d);
+                if (v < %(hot)d) {
+                    unsigned peers = __match_any_sync(hot, v);
+                    if ((int)lane == __ffs(peers) - 1) atomicAdd(&local[v], (unsigned)__popc(peers));
+                } else {
+                    atomicAdd(&out[v], 1ull);
+                }
+                #endif
+            }
+        }
+    }
+    if (blockIdx.x == 0) {
+        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
+            int v = ids[i];
+            if (v < 0 || v >= vocab) v = vocab;
+            if (v < %(hot)d) atomicAdd(&local[v], 1u);
+            else atomicAdd(&out[v], 1ull);
+        }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < %(hot)d && i <= vocab; i += blockDim.x) {
+        unsigned c = local[i];
+        if (c) atomicAdd(&out[i], (unsigned long long)c);
+    }
+}
+"""
+
+
+@lru_cache(maxsize=16)
+def _kernel_tuned(quads: int, agg: int):
+    import cupy
+
+    return cupy.RawKernel(_SOURCE_TUNED % {"hot": HOT, "quads": quads, "agg": agg}, "token_histogram_tuned")
+
+
 @lru_cache(maxsize=1)
 def _kernel_vec():
     import cupy
@@ -120,7 +196,7 @@ def available() -> bool:
     return True
 
 
-def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = None, blocks_per_sm: int = 4):
+def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = None, blocks_per_sm: int = 4, tuned: tuple[int, int] | None = None):
     """Counts of a resident int32 CUDA tensor into ``out`` (``vocab_size + 1`` uint64 counters as an
     int64 tensor; the last counts every id outside [0, vocab_size)). ``vector`` (default: when the
     data is 16-byte aligned) reads four ids per load."""
@@ -144,7 +220,11 @@ def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = N
         stream = cupy.cuda.Stream.from_external(torch_stream)
     except (AttributeError, TypeError, ValueError):  # older CuPy, or a torch stream without the protocol
         stream = cupy.cuda.ExternalStream(torch_stream.cuda_stream)
-    kernel = _kernel_vec() if vector else _kernel()
+    if tuned is not None and vector:
+        kernel = _kernel_tuned(*tuned)
+        blocks = max(1, min(sms * blocks_per_sm, (work + threads * tuned[0] - 1) // (threads * tuned[0])))
+    else:
+        kernel = _kernel_vec() if vector else _kernel()
     with stream:
         kernel((blocks,), (threads,), (cupy.asarray(ids_tensor), cupy.int64(n), cupy.asarray(out).view(cupy.uint64), cupy.int32(vocab_size)))
     return out
