@@ -110,6 +110,8 @@ extern "C" __global__ void token_histogram_tuned(const int* __restrict__ ids, lo
     const long long n4 = n >> 2;
     const int4* __restrict__ quads = reinterpret_cast<const int4*>(ids);
     const long long stride = (long long)gridDim.x * blockDim.x * %(quads)d;
+    int run_v = -1;                 /* AGG 3: this lane's run of one id, counted in registers */
+    unsigned long long run_c = 0;
     for (long long base = ((long long)blockIdx.x * blockDim.x) * %(quads)d; base < n4; base += stride) {
         int4 q[%(quads)d];
         bool ok[%(quads)d];
@@ -138,10 +140,14 @@ extern "C" __global__ void token_histogram_tuned(const int* __restrict__ ids, lo
                 }
                 #elif %(agg)d == 3
                 int first = __shfl_sync(active, v, __ffs(active) - 1);
-                if (__all_sync(active, v == first)) {  /* a warp of one id (a degenerate stream): one atomic */
-                    if ((int)lane == __ffs(active) - 1) {
-                        unsigned count = __popc(active);
-                        if (v < %(hot)d) atomicAdd(&local[v], count); else atomicAdd(&out[v], (unsigned long long)count);
+                if (__all_sync(active, v == first)) {  /* a warp of one id (a degenerate stream) */
+                    if ((int)lane == __ffs(active) - 1) {  /* the leader keeps a run in registers */
+                        if (v != run_v) {
+                            if (run_c) { if (run_v < %(hot)d) atomicAdd(&local[run_v], (unsigned)run_c); else atomicAdd(&out[run_v], run_c); }
+                            run_v = v;
+                            run_c = 0;
+                        }
+                        run_c += __popc(active);
                     }
                 } else if (v < %(hot)d) {
                     atomicAdd(&local[v], 1u);
@@ -159,6 +165,9 @@ extern "C" __global__ void token_histogram_tuned(const int* __restrict__ ids, lo
                 #endif
             }
         }
+    }
+    if (run_c) {
+        if (run_v < %(hot)d) atomicAdd(&local[run_v], (unsigned)run_c); else atomicAdd(&out[run_v], run_c);
     }
     if (blockIdx.x == 0) {
         for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
