@@ -136,11 +136,19 @@ def test_out_of_vocab_ids_are_a_measured_share(tmp_path):
 
 
 @pytest.mark.cuda
-def test_cuda_histogram_equals_cpu():
+@pytest.mark.parametrize("stream", ["zipf", "incident", "uniform", "strays"])
+def test_cuda_histogram_equals_cpu(stream):
+    """Skewed, degenerate (one id 99.99%: the incident), flat, and ids outside the vocab."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    ids = (np.random.default_rng(1).zipf(1.3, size=5_000_000) % 151646).astype(np.uint32)
+    rng = np.random.default_rng(1)
+    ids = {
+        "zipf": lambda: rng.zipf(1.3, size=5_000_001) % 151646,
+        "incident": lambda: np.where(rng.random(5_000_001) < 0.9999, 128244, 7),
+        "uniform": lambda: rng.integers(0, 151646, 5_000_001),
+        "strays": lambda: np.concatenate([rng.zipf(1.3, size=1_000_000) % 151646, [2**31 + 3, 2**27, 151646]]),
+    }[stream]().astype(np.uint32)
     assert np.array_equal(histogram(ids, 151646, device="cuda"), histogram(ids, 151646))
 
 
