@@ -119,7 +119,7 @@ def main() -> None:
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")
     rows = [("torch.sum, resident (baseline)", tsum), ("torch.bincount, resident", tbin)]
     if tkern is not None:
-        rows.append(("harness warp-aggregated kernel, resident", tkern))
+        rows.append(("harness kernel (default tuning), resident", tkern))
     rows.append(("harness histogram(device='cuda'), incl. host→device", tpath))
     pinned = torch.from_numpy(ids.view(np.int32)).pin_memory()
     th2d = timed(lambda: pinned.to(dev, non_blocking=True))
