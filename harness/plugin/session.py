@@ -216,15 +216,22 @@ class HarnessSession:
         problems = [f.render() for f in self.load_findings]
         python_files = self.config.getini("python_files")
         python_functions = self.config.getini("python_functions")
+        verdicts: dict[tuple[str | None, str | None], str | None] = {}  # one verdict per bound test
+        covers: dict[str | None, bool] = {}
         for b in self.bindings:
-            if not self._covers_binding(b):
+            if b.falsifier.test_file not in covers:
+                covers[b.falsifier.test_file] = self._covers_binding(b)
+            if not covers[b.falsifier.test_file]:
                 continue
             test = self.test_info(b)
             if not test.exists:
                 what = "does not exist" if not test.file_exists else f"has no function {b.falsifier.test_func!r}"
                 problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {b.falsifier.test_file} {what} [missing-test]")
                 continue
-            why = None if b.falsifier.builtin else collectable_problem(test, python_files, python_functions)
+            where = (b.falsifier.test_file, b.falsifier.test_func)
+            if where not in verdicts:
+                verdicts[where] = None if b.falsifier.builtin else collectable_problem(test, python_files, python_functions)
+            why = verdicts[where]
             if why:
                 problems.append(f"{self._where(b)}: falsifier {b.falsifier.id} binds {b.falsifier.test}, but {why} [not-a-test]")
         self._problems = problems
