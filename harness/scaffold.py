@@ -156,6 +156,8 @@ def contract_text(name: str, artifacts: Artifacts) -> str:
     if artifacts.shards:
         bind("FALSIFY-SHARD-INTEGRITY-001", "the shards are whole and every id fits the vocab", "shard-integrity", "pipeline")
         bind("FALSIFY-SHARD-ENTROPY-001", "the shards carry real text, not a degenerate stream", "shard-entropy", "pipeline")
+    if artifacts.shards and artifacts.vocab:
+        bind("FALSIFY-VOCAB-ID-AGREEMENT-001", "the shards' ids are the declared tokenizer's", "vocab-id-agreement", "pipeline")
     if artifacts.run:
         bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
     return "\n".join(lines) + "\n"

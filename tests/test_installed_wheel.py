@@ -122,7 +122,15 @@ def test_demo_runs_from_the_installed_wheel_anywhere(venv, tmp_path):
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("healthy_cl100k", {"<contract>": "ACTIVE_RUNTIME", "FALSIFY-VOCAB-FORMAT-001": "DISCHARGED", "FALSIFY-SHARD-ENTROPY-001": "DISCHARGED"}),
+        (
+            "healthy_cl100k",
+            {
+                "<contract>": "ACTIVE_RUNTIME",
+                "FALSIFY-VOCAB-FORMAT-001": "DISCHARGED",
+                "FALSIFY-SHARD-ENTROPY-001": "DISCHARGED",
+                "FALSIFY-VOCAB-ID-AGREEMENT-001": "DISCHARGED",
+            },
+        ),
         ("incident_qwen", {"<contract>": "FALSIFIED", "FALSIFY-VOCAB-FORMAT-001": "FALSIFIED", "FALSIFY-SHARD-ENTROPY-001": "FALSIFIED"}),
         ("incident_run", {"<contract>": "FALSIFIED", "FALSIFY-METRIC-PLAUSIBILITY-001": "FALSIFIED"}),
     ],
