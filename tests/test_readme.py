@@ -63,7 +63,7 @@ def test_use_it_in_your_repo_as_the_readme_says(tmp_path):
         assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
     contract = load_contract(tmp_path / "contracts" / "pipeline-v1.yaml", root=tmp_path)[0]
     assert contract.status == "ACTIVE_RUNTIME"
-    assert {f.builtin for f in contract.falsifiers} == {"vocab-format", "tokenizer-roundtrip", "shard-integrity", "shard-entropy"}
+    assert {f.builtin for f in contract.falsifiers} == {"vocab-format", "tokenizer-roundtrip", "shard-integrity", "shard-entropy", "vocab-id-agreement"}
 
     # "Writing a falsifier": the module and its binding, as printed
     (tmp_path / "falsifiers").mkdir()
