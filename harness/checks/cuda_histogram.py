@@ -49,54 +49,6 @@ extern "C" __global__ void token_histogram(const int* __restrict__ ids, long lon
 """
 
 
-# The same algorithm reading four ids per thread with one 16-byte load: more bytes in flight per
-# warp, which is what a memory-bound histogram needs to approach the bandwidth of a plain sum.
-_SOURCE_VEC = r"""
-extern "C" __global__ void token_histogram4(const int* __restrict__ ids, long long n,
-                                            unsigned long long* __restrict__ out, int vocab) {
-    __shared__ unsigned int local[%(hot)d];
-    for (int i = threadIdx.x; i < %(hot)d; i += blockDim.x) local[i] = 0u;
-    __syncthreads();
-    const unsigned lane = threadIdx.x & 31u;
-    const long long n4 = n >> 2;
-    const int4* __restrict__ quads = reinterpret_cast<const int4*>(ids);
-    long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long base = (long long)blockIdx.x * blockDim.x; base < n4; base += stride) {
-        long long i = base + threadIdx.x;
-        bool valid = i < n4;
-        unsigned active = __ballot_sync(0xffffffffu, valid);
-        if (!valid) continue;
-        int4 q = quads[i];
-        int vals[4] = {q.x, q.y, q.z, q.w};
-        #pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int v = vals[k];
-            if (v < 0 || v >= vocab) v = vocab;
-            unsigned peers = __match_any_sync(active, v);
-            if ((int)lane == __ffs(peers) - 1) {
-                unsigned count = __popc(peers);
-                if (v < %(hot)d) atomicAdd(&local[v], count);
-                else atomicAdd(&out[v], (unsigned long long)count);
-            }
-        }
-    }
-    if (blockIdx.x == 0) {
-        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
-            int v = ids[i];
-            if (v < 0 || v >= vocab) v = vocab;
-            if (v < %(hot)d) atomicAdd(&local[v], 1u);
-            else atomicAdd(&out[v], 1ull);
-        }
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < %(hot)d && i <= vocab; i += blockDim.x) {
-        unsigned c = local[i];
-        if (c) atomicAdd(&out[i], (unsigned long long)c);
-    }
-}
-"""
-
-
 # Variants measured by benchmarks/bench_entropy.py: QUADS int4 loads issued per iteration before
 # any counting (more loads in flight), and how equal ids of a warp are merged — AGG 1 merges every
 # id with __match_any_sync, AGG 2 only ids in the shared-memory range (a cold id rarely meets its
@@ -204,13 +156,6 @@ def _kernel_tuned(quads: int, agg: int):
 
 
 @lru_cache(maxsize=1)
-def _kernel_vec():
-    import cupy
-
-    return cupy.RawKernel(_SOURCE_VEC % {"hot": HOT}, "token_histogram4")
-
-
-@lru_cache(maxsize=1)
 def _kernel():
     import cupy
 
@@ -232,7 +177,8 @@ def available() -> bool:
 def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = None, blocks_per_sm: int = 4, tuned: tuple[int, int] | None = None):
     """Counts of a resident int32 CUDA tensor into ``out`` (``vocab_size + 1`` uint64 counters as an
     int64 tensor; the last counts every id outside [0, vocab_size)). ``vector`` (default: when the
-    data is 16-byte aligned) reads four ids per load."""
+    data is 16-byte aligned) reads four ids per load with the ``tuned`` variant (default
+    ``DEFAULT_TUNING``); otherwise the scalar kernel, one id per load."""
     import cupy
     import torch
 
@@ -253,13 +199,12 @@ def bincount_cuda(ids_tensor, vocab_size: int, out=None, vector: bool | None = N
         stream = cupy.cuda.Stream.from_external(torch_stream)
     except (AttributeError, TypeError, ValueError):  # older CuPy, or a torch stream without the protocol
         stream = cupy.cuda.ExternalStream(torch_stream.cuda_stream)
-    if tuned is None and vector:
-        tuned = DEFAULT_TUNING
-    if tuned is not None and vector:
+    if vector:  # 16-byte loads need 16-byte alignment; the scalar kernel reads anything
+        tuned = tuned or DEFAULT_TUNING
         kernel = _kernel_tuned(*tuned)
         blocks = max(1, min(sms * blocks_per_sm, (work + threads * tuned[0] - 1) // (threads * tuned[0])))
     else:
-        kernel = _kernel_vec() if vector else _kernel()
+        kernel = _kernel()
     with stream:
         kernel((blocks,), (threads,), (cupy.asarray(ids_tensor), cupy.int64(n), cupy.asarray(out).view(cupy.uint64), cupy.int32(vocab_size)))
     return out
