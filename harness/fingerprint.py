@@ -195,17 +195,30 @@ def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def declaration_digest(falsifier: Falsifier) -> str:
+def declaration_digest(falsifier: Falsifier, declared: tuple[str, str] | None = None) -> str:
     """What the contract declares for one falsifier (test, params, requirements, subject, bands):
-    a run's verdict is written only while the contract still declares what ran."""
-    payload = {
-        "test": falsifier.test,
-        "params": falsifier.params,
-        "requires": sorted(falsifier.requires),
-        "subject": falsifier.subject,
-        "plausible": {k: list(v) for k, v in sorted(falsifier.plausible.items())},
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    a run's verdict is written only while the contract still declares what ran.
+
+    The hash of ``json.dumps({test, params, requires, subject, plausible}, sort_keys=True,
+    default=str)``, assembled from its members (see ``_declared``)."""
+    members, subject = declared or _declared(falsifier)
+    blob = "{" + members + ', "subject": ' + subject + ', "test": ' + _encoded(falsifier.test) + "}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stamps(falsifier: Falsifier, test: TestInfo) -> tuple[str, str]:
+    """(fingerprint, declaration digest) of a collected falsifier, sharing their encoded members."""
+    declared = _declared(falsifier)
+    return (fingerprint(falsifier, test, declared=declared) if test.exists else "", declaration_digest(falsifier, declared))
+
+
+def _declared(falsifier: Falsifier) -> tuple[str, str]:
+    """The JSON members both digests share: ``"params": …, "plausible": …, "requires": …`` (in
+    key order, one encoder call) and the encoded subject."""
+    plausible = {k: list(v) for k, v in sorted(falsifier.plausible.items())}
+    shared = _encode({"params": falsifier.params, "plausible": plausible, "requires": sorted(falsifier.requires)})
+    subject = _encoded(falsifier.subject) if isinstance(falsifier.subject, str) else "null" if falsifier.subject is None else _encode(falsifier.subject)
+    return shared[1:-1], subject
 
 
 def collectable_problem(test: TestInfo, python_files: list[str], python_functions: list[str]) -> str | None:
@@ -222,20 +235,35 @@ def collectable_problem(test: TestInfo, python_files: list[str], python_function
     return None
 
 
-def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None) -> str:
+def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None, declared: tuple[str, str] | None = None) -> str:
     """A short hash of what produced a verdict: the test's source and the code it depends on, the
     params and requirements, the subject and the harness version. When any of these changes, a
-    recorded status is stale."""
+    recorded status is stale.
+
+    The hash is of ``json.dumps(payload, sort_keys=True, default=str, ensure_ascii=True)`` with
+    the keys below; the document is assembled from its members so the test's source, shared by
+    every falsifier bound to it, is encoded once per session rather than once per falsifier."""
     if version is None:
         from harness import __version__ as version
-    payload = {
-        "source": test.source,
-        "code": test.code_digest,
-        "params": falsifier.params,
-        "requires": sorted(falsifier.requires),
-        "subject": falsifier.subject,
-        "plausible": {k: list(v) for k, v in sorted(falsifier.plausible.items())},
-        "harness": version,
-    }
-    blob = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    members, subject = declared or _declared(falsifier)
+    blob = (
+        '{"code": ' + _encoded(test.code_digest)
+        + ', "harness": ' + _encoded(version)
+        + ", " + members
+        + ', "source": ' + _encoded(test.source)
+        + ', "subject": ' + subject
+        + "}"
+    )  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=True)  # json.dumps(…) with these arguments
+
+
+def _encode(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+@lru_cache(maxsize=1024)
+def _encoded(text: str) -> str:
+    return _encode(text)

@@ -168,22 +168,32 @@ class ProjectContracts:
 def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectContracts:
     """Load the contracts under the layout's folder (or the given files and folders), with the
     layout's falsifier and evidence folders and contract keys; clashing keys are findings."""
+    from harness.contract import cache
     from harness.contract.discovery import discover
     from harness.contract.loader import display_path, load_contract
 
+    sources: dict = {}  # each file read once: the scan's bytes are the ones loaded
     if paths is None:
-        files = discover([layout.contracts_dir], layout.skip)[0] if layout.contracts_dir.is_dir() else []
+        files = discover([layout.contracts_dir], layout.skip, sources)[0] if layout.contracts_dir.is_dir() else []
     else:
-        files = discover(paths, layout.skip)[0]
-    kept, findings = key_clashes(files, layout.contracts_dir, lambda p: display_path(Path(p), layout.root))
+        files = discover(paths, layout.skip, sources)[0]
+    root = layout.root.absolute()
+    kept, findings = key_clashes(files, layout.contracts_dir, lambda p: display_path(Path(p), root))
     contracts = []
-    for path in kept:
-        contract, found = load_contract(
-            path, root=layout.root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir, pv_rules=layout.pv_rules
-        )
-        findings.extend(found)
-        if contract is not None:
-            contracts.append(contract)
+    with cache.batch(layout.contracts_dir):
+        for path in kept:
+            contract, found = load_contract(
+                path,
+                root=root,
+                falsifiers_dir=layout.falsifiers,
+                evidence_dir=layout.evidence,
+                contracts_dir=layout.contracts_dir,
+                pv_rules=layout.pv_rules,
+                source=sources.get(path),
+            )
+            findings.extend(found)
+            if contract is not None:
+                contracts.append(contract)
     return ProjectContracts(layout, files, contracts, findings)
 
 

@@ -1,10 +1,14 @@
 """A content-addressed cache of schema-valid contract data, so a steady-state run does not parse
 and schema-check hundreds of unchanged contracts again.
 
-Keyed by the SHA-256 of the contract text, the schema and the harness version; only data that
-passed the schema is stored. Structure checks that depend on the file system (paths, symlinks)
-still run on every load, and the writer always re-parses the real text. ``HARNESS_NO_CACHE=1``
-turns it off.
+Entries are keyed by the SHA-256 of the contract text, the schema and the harness version; only
+data that passed the schema is stored. Structure checks that depend on the file system (paths,
+symlinks) still run on every load, and the writer always re-parses the real text.
+
+The cache is used inside ``batch(folder)`` — one load of a project's contracts — and keeps one
+file per contracts folder: a session reads one file, not one per contract, and writes it back
+only when it learnt something new. Loads outside a batch parse. ``HARNESS_NO_CACHE=1`` turns it
+off. An unreadable or foreign cache file is ignored: it can make a run slower, never different.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+FORMAT = 1
 
 
 def enabled() -> bool:
@@ -35,34 +42,95 @@ def _directory() -> Path | None:
 
 @lru_cache(maxsize=1)
 def _salt() -> bytes:
+    """The version, the schema and the source of the checks a cached entry passed: a changed
+    check (even in a development checkout, where the version stays) misses every entry."""
+    import harness.builtins
+    import harness.contract.loader
+    import harness.contract.pv_rules
     from harness import __version__
     from harness.contract.schema import contract_schema
 
-    return hashlib.sha256((__version__ + json.dumps(contract_schema(), sort_keys=True)).encode()).digest()
+    digest = hashlib.sha256((__version__ + json.dumps(contract_schema(), sort_keys=True)).encode())
+    for module in (harness.contract.loader, harness.contract.pv_rules, harness.builtins):
+        try:
+            digest.update(Path(module.__file__).read_bytes())
+        except (OSError, TypeError):
+            digest.update(b"unreadable")
+    return digest.digest()
 
 
-def key_for(text: str) -> str:
-    return hashlib.sha256(_salt() + text.encode("utf-8")).hexdigest()
+def key_for(text: str, *layout: str) -> str:
+    """The entry of ``text`` loaded under ``layout`` (falsifiers folder, evidence folder, pv rules)."""
+    return hashlib.sha256(_salt() + json.dumps(layout).encode() + b"\0" + text.encode("utf-8")).hexdigest()
+
+
+class _Bundle:
+    """The entries of one contracts folder, read once and written back once."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.entries = _read(file)
+        self.used: set[str] = set()
+        self.added = False
+
+    def get(self, key: str) -> Any | None:
+        plain = self.entries.get(key)
+        if isinstance(plain, dict):
+            self.used.add(key)
+            return plain
+        return None
+
+    def put(self, key: str, plain: Any) -> None:
+        self.entries[key] = plain
+        self.used.add(key)
+        self.added = True
+
+    def flush(self) -> None:
+        stale = len(self.entries) - len(self.used)
+        if not self.added and stale <= len(self.used) + 64:
+            return  # nothing new, and old versions have not piled up
+        keep = self.entries if stale <= len(self.used) + 64 else {k: self.entries[k] for k in self.used}
+        try:
+            from harness.writer import write_atomic
+
+            write_atomic(self.file, json.dumps({"format": FORMAT, "salt": _salt().hex(), "entries": keep}, allow_nan=True))
+        except Exception:  # a cache that cannot be written is just a slower run
+            return
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(file.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and data.get("format") == FORMAT and data.get("salt") == _salt().hex() and isinstance(data.get("entries"), dict)
+    return dict(data["entries"]) if ok else {}
+
+
+_current: _Bundle | None = None
+
+
+@contextmanager
+def batch(folder: Path):
+    """Use (and afterwards update) the cache of ``folder``'s contracts for the loads inside."""
+    global _current
+    directory = _directory() if enabled() else None
+    if directory is None or _current is not None:
+        yield
+        return
+    name = hashlib.sha256(os.fsencode(os.path.abspath(folder))).hexdigest()[:24]
+    _current = _Bundle(directory / f"{name}.json")
+    try:
+        yield
+        _current.flush()
+    finally:
+        _current = None
 
 
 def get(key: str) -> Any | None:
-    directory = _directory()
-    if directory is None or not enabled():
-        return None
-    try:
-        data = json.loads((directory / f"{key}.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("plain") if isinstance(data, dict) and data.get("key") == key else None
+    return _current.get(key) if _current is not None else None
 
 
 def put(key: str, plain: Any) -> None:
-    directory = _directory()
-    if directory is None or not enabled():
-        return
-    try:
-        from harness.writer import write_atomic
-
-        write_atomic(directory / f"{key}.json", json.dumps({"key": key, "plain": plain}, allow_nan=True))
-    except Exception:  # a cache that cannot be written is just a slower run
-        return
+    if _current is not None:
+        _current.put(key, plain)

@@ -13,7 +13,9 @@ the contracts folder and against the file name). A file named explicitly is alwa
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 NOT_CONTRACTS = frozenset({"binding.yaml", "binding.yml", "external-corpora.yaml", "ontology.yaml"})
@@ -45,14 +47,34 @@ def declares_nothing(path: Path) -> bool:
     """Whether a file holds no contract block at its top level — a registry or list kept under
     ``contracts/``, not a contract. Undecidable text (flow style, undecodable bytes) is read."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        return text_declares_nothing(path.read_bytes())
+    except OSError:
         return False
-    body = re.sub(r"^(?:\s*#[^\n]*\n|\s*\n|---[^\n]*\n|%[^\n]*\n)*", "", text)
+
+
+def text_declares_nothing(data: bytes) -> bool:
+    """``declares_nothing`` on a file's bytes (a scan reads each file once)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    if _block_key().search(text):  # the common case: a contract block, usually on the first lines
+        return False
+    body = _PREAMBLE.sub("", text, count=1)
     if body.lstrip().startswith(("{", "[")) or not body.strip():
         return False
     keys = set(TOP_LEVEL_KEY.findall(text))
     return not keys & contract_blocks()
+
+
+@lru_cache(maxsize=1)
+def _block_key() -> re.Pattern:
+    """A top-level line opening a contract block (TOP_LEVEL_KEY limited to contract_blocks())."""
+    names = "|".join(sorted(map(re.escape, contract_blocks()), key=len, reverse=True))
+    return re.compile(rf"""^["']?(?:{names})["']?[ \t]*:""", re.M)
+
+
+_PREAMBLE = re.compile(r"^(?:\s*#[^\n]*\n|\s*\n|---[^\n]*\n|%[^\n]*\n)*")
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -64,18 +86,57 @@ def find_project_root(start: Path | None = None) -> Path:
     return here
 
 
-def discover(paths: list[Path], skip: tuple[str, ...] = ()) -> tuple[list[Path], list[Path]]:
-    """Expand ``paths`` into contract files; returns (files, missing)."""
+Source = tuple[tuple[int, int], bytes]  # (mtime_ns, size) taken before the read, and the bytes
+
+
+def read_source(path: Path) -> Source:
+    """A contract file's bytes with the stat signature taken *before* reading them: a write that
+    lands after the read changes the signature, so the session notices and reloads."""
+    st = os.stat(path)
+    with open(path, "rb") as handle:
+        return (st.st_mtime_ns, st.st_size), handle.read()
+
+
+def discover(paths: list[Path], skip: tuple[str, ...] = (), sources: dict[Path, Source] | None = None) -> tuple[list[Path], list[Path]]:
+    """Expand ``paths`` into contract files; returns (files, missing). A directory is walked
+    without following symlinked folders (as ``Path.rglob`` does); each YAML file found is read
+    once, and with ``sources`` its bytes are kept there for the loader."""
     files: list[Path] = []
     missing: list[Path] = []
     for path in paths:
         if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                is_yaml = candidate.suffix in (".yaml", ".yml") and candidate.is_file()
-                if is_yaml and not skipped(candidate.relative_to(path), skip) and not declares_nothing(candidate):
-                    files.append(candidate)
+            files.extend(_scan(path, skip, sources))
         elif path.exists():
             files.append(path)
         else:
             missing.append(path)
     return files, missing
+
+
+def _scan(folder: Path, skip: tuple[str, ...], sources: dict[Path, Source] | None) -> list[Path]:
+    found: list[Path] = []
+    top = os.fspath(folder)
+    for here, dirs, names in os.walk(top):
+        # pv's rules prune whole folders (dot folders and its named ones) before reading them
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in NOT_CONTRACT_DIRS]
+        for name in names:
+            if not name.endswith((".yaml", ".yml")):
+                continue
+            full = os.path.join(here, name)
+            relative = Path(os.path.relpath(full, top))
+            if skipped(relative, skip):
+                continue
+            try:
+                source = read_source(full)
+            except OSError:  # a file we may not read is the loader's to report; a dangling link is no file
+                if os.path.isfile(full):
+                    found.append(Path(full))
+                continue
+            if text_declares_nothing(source[1]):
+                continue
+            path = Path(full)
+            found.append(path)
+            if sources is not None:
+                sources[path] = source
+    found.sort()
+    return found

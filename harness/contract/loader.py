@@ -21,6 +21,7 @@ from harness.contract.model import (
     Falsifier,
     Hypothesis,
     Promotion,
+    new_falsifier,
     parse_node_id,
 )
 from harness.contract.positions import position_of
@@ -44,12 +45,16 @@ BUILTIN_PREFIX = "builtin:"  # also the prefix of built-in falsifier references 
 
 
 def display_path(path: Path, root: Path | None) -> str:
-    try:
-        if root is not None:
-            return Path(os.path.relpath(path, root)).as_posix() if path.is_absolute() else path.as_posix()
-    except ValueError:
-        pass
-    return path.as_posix()
+    text = os.fspath(path)
+    if root is not None and os.path.isabs(text):
+        base = os.fspath(root).rstrip(os.sep) + os.sep
+        if text.startswith(base) and os.path.normpath(text) == text:  # the common case, without relpath
+            return text[len(base) :].replace(os.sep, "/")
+        try:
+            return Path(os.path.relpath(text, root)).as_posix()
+        except ValueError:
+            pass
+    return Path(text).as_posix()
 
 
 def _f(
@@ -121,6 +126,52 @@ def _structure_findings(
     evidence_dir: str = DEFAULT_EVIDENCE_DIR,
     pv_rules: str = "auto",
 ) -> list[Finding]:
+    """Every check beyond the schema: the text's own and those that look at the file system."""
+    return _text_findings(doc, plain, display, falsifiers_dir, evidence_dir, pv_rules) + _filesystem_findings(
+        doc, plain, display, root, falsifiers_dir, allowed_roots
+    )
+
+
+def _filesystem_findings(doc: Any, plain: dict, display: str, root: Path, falsifiers_dir: str, allowed_roots: tuple[Path, ...]) -> list[Finding]:
+    """Checks whose answer depends on the disk, not the text (where a path leads, what a symlink
+    points at, whether an encoder module is the project's): run on every load, cached or not."""
+    findings: list[Finding] = []
+    tests = plain.get("falsification_tests")
+    for index, entry in enumerate(tests if isinstance(tests, list) else ()):
+        if not isinstance(entry, dict):
+            continue
+        test = entry.get("test")
+        node = parse_node_id(test) if isinstance(test, str) else None
+        bound = node is not None and not test.strip().startswith(BUILTIN_PREFIX) and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+        if bound and _test_file_escapes(node[0], str(root)):
+            _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
+        params = entry.get("params")
+        for name, value in params.items() if isinstance(params, dict) else ():
+            if not _is_path_param(name):
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    why = check_artifact_path(item, root, allowed_roots)
+                    if why:
+                        _f(findings, display, doc, ["falsification_tests", index, "params", name], "path-escape", f"params.{name} = {item!r} {why}")
+    subjects = plain.get("subjects")
+    if isinstance(subjects, dict):
+        from harness.subjects.declarative import artifact_problems
+
+        for name, spec in subjects.items():
+            for where, rule, message in artifact_problems(name, spec, root):
+                if rule != "missing-artifact":  # a file that is not there yet is lint's business
+                    _f(findings, display, doc, ["subjects", name, *where], rule, message, key=rule == "unknown-key")
+    return findings
+
+
+@lru_cache(maxsize=4096)
+def _is_path_param(name: str) -> bool:
+    return PATH_PARAM.search(name) is not None
+
+
+def _text_findings(doc: Any, plain: dict, display: str, falsifiers_dir: str, evidence_dir: str, pv_rules: str) -> list[Finding]:
+    """Checks that depend on the text and the layout alone (so a cached text passed them)."""
     findings: list[Finding] = []
     from harness.contract import pv_rules as pv
 
@@ -205,8 +256,6 @@ def _structure_findings(
                     f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run",
                     severity=Severity.WARNING,
                 )
-            if node is not None and bound and not test.strip().startswith(BUILTIN_PREFIX) and _test_file_escapes(node[0], str(root)):
-                _f(findings, display, doc, ["falsification_tests", index, "test"], "path-escape", f"test file {node[0]!r} escapes the repository")
             base = ["falsification_tests", index]
             if bound:
                 for key in entry:
@@ -245,23 +294,12 @@ def _structure_findings(
                         )
             for name, rng in (entry.get("plausible") or {}).items() if isinstance(entry.get("plausible"), dict) else ():
                 _check_range(findings, display, doc, [*base, "plausible", name], rng, f"plausible.{name}")
-            params = entry.get("params")
-            if isinstance(params, dict):
-                for name, value in params.items():
-                    if not PATH_PARAM.search(name):
-                        continue
-                    values = value if isinstance(value, list) else [value]
-                    for item in values:
-                        if isinstance(item, str):
-                            why = check_artifact_path(item, root, allowed_roots)
-                            if why:
-                                _f(findings, display, doc, [*base, "params", name], "path-escape", f"params.{name} = {item!r} {why}")
             evidence = entry.get("evidence")
             if isinstance(evidence, str) and not is_under(evidence, evidence_dir):
                 _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
 
     for key in plain:
-        if key not in DIRECT_SHAPES and key != "falsification_tests" and re.search(r"falsif", key, re.I):
+        if key not in DIRECT_SHAPES and key != "falsification_tests" and _FALSIF.search(key):
             _f(
                 findings,
                 display,
@@ -273,15 +311,6 @@ def _structure_findings(
                 key=True,
                 severity=Severity.WARNING,
             )
-
-    subjects = plain.get("subjects")
-    if isinstance(subjects, dict):
-        from harness.subjects.declarative import artifact_problems
-
-        for name, spec in subjects.items():
-            for where, rule, message in artifact_problems(name, spec, root):
-                if rule != "missing-artifact":  # a file that is not there yet is lint's business
-                    _f(findings, display, doc, ["subjects", name, *where], rule, message, key=rule == "unknown-key")
 
     hypotheses = plain.get("hypotheses")
     if isinstance(hypotheses, list):
@@ -325,6 +354,7 @@ def _structure_findings(
     return findings
 
 
+_FALSIF = re.compile("falsif", re.I)
 DIRECT_SHAPES = ("falsification", "falsifiers", "gates")  # blocks whose every entry is a falsifier
 NESTED_FALSIFIER_KEYS = ("falsifier", "falsification")  # an entry of another block carrying its own
 
@@ -401,7 +431,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
         if builtin is not None:
             bound, node = True, (str(builtin.path), builtin.func)
         falsifiers.append(
-            Falsifier(
+            new_falsifier(
                 id=entry["id"],
                 test=test.strip(),
                 index=index,
@@ -476,10 +506,11 @@ def load_contract_text(
         allowed_roots = artifact_roots_from_env()
     from harness.contract import cache
 
-    cache_key = cache.key_for(text)
+    cache_key = cache.key_for(text, falsifiers_dir, evidence_dir, pv_rules)
     plain = cache.get(cache_key)
-    # cached: the text passed the schema before; file-system checks run again
-    if isinstance(plain, dict) and not _structure_findings(None, plain, display, root, falsifiers_dir, allowed_roots, evidence_dir, pv_rules):
+    # cached: this text passed the schema and the text's checks under this layout before (the key
+    # covers the text, the layout and the checks' code); the file-system checks run again
+    if isinstance(plain, dict) and not _filesystem_findings(None, plain, display, root, falsifiers_dir, allowed_roots):
         return _build(path, display, text, None, plain, falsifiers_dir, key), []
     plain = load_plain_fast(text)
     if isinstance(plain, dict):
@@ -512,25 +543,31 @@ def load_contract(
     evidence_dir: str = DEFAULT_EVIDENCE_DIR,
     contracts_dir: Path | None = None,
     pv_rules: str = "auto",
+    source: tuple[tuple[int, int], bytes] | None = None,
 ) -> tuple[Contract | None, list[Finding]]:
     """Load and validate one contract file. Returns (contract or None, findings).
 
-    ``contracts_dir`` gives the contract its key (its path under that folder, no suffix)."""
+    ``contracts_dir`` gives the contract its key (its path under that folder, no suffix).
+    ``source`` is the file as a directory scan already read it (``discovery.read_source``)."""
+    from harness.contract.discovery import read_source
+
     root = Path(root or Path.cwd()).absolute()
-    display = display_path(Path(path), root)
-    try:
-        if Path(path).is_dir():
-            return None, [Finding(display, 0, 0, "unreadable", "is a directory, not a contract file")]
-        data = Path(path).read_bytes()
-        st = Path(path).stat()
-    except OSError as exc:
-        return None, [Finding(display, 0, 0, "unreadable", exc.strerror or str(exc))]
+    path = Path(path)
+    display = display_path(path, root)
+    if source is None:
+        try:
+            if path.is_dir():
+                return None, [Finding(display, 0, 0, "unreadable", "is a directory, not a contract file")]
+            source = read_source(path)
+        except OSError as exc:
+            return None, [Finding(display, 0, 0, "unreadable", exc.strerror or str(exc))]
+    signature, data = source
     text, findings = decode_bytes(data, display)
     if text is None:
         return None, findings
     contract, findings = load_contract_text(
         text,
-        Path(path),
+        path,
         root=root,
         falsifiers_dir=falsifiers_dir,
         allowed_roots=allowed_roots,
@@ -539,5 +576,5 @@ def load_contract(
         pv_rules=pv_rules,
     )
     if contract is not None:
-        contract.stat_signature = (st.st_mtime_ns, st.st_size)
+        contract.stat_signature = signature
     return contract, findings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ KNOWN_FOREIGN_STATUSES = (
 NODE_ID = re.compile(r"^(?P<file>[A-Za-z0-9_][A-Za-z0-9_./-]*\.py)::(?P<func>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
+@lru_cache(maxsize=8192)  # the same few tests are bound from hundreds of contracts
 def parse_node_id(test: str) -> tuple[str, str] | None:
     """``falsifiers/test_x.py::test_y`` → (file, function); None for any other text."""
     match = NODE_ID.match(test.strip())
@@ -68,6 +70,22 @@ class Falsifier:
     @property
     def effective_status(self) -> str:
         return self.status or "OPEN"
+
+
+_FALSIFIER_FIELDS = frozenset(Falsifier.__dataclass_fields__)
+_FALSIFIER_DEFAULTS = {"shape": "falsification_tests", "entry_key": None}
+
+
+def new_falsifier(**values: Any) -> Falsifier:
+    """``Falsifier(**values)`` for the loader, which builds thousands per session: the frozen
+    dataclass's ``__init__`` pays an ``object.__setattr__`` per field. Every field but ``shape``
+    and ``entry_key`` must be given; an unknown or missing name is a TypeError, as it would be."""
+    state = {**_FALSIFIER_DEFAULTS, **values}
+    if state.keys() != _FALSIFIER_FIELDS:
+        raise TypeError(f"new_falsifier: unknown {sorted(state.keys() - _FALSIFIER_FIELDS)}, missing {sorted(_FALSIFIER_FIELDS - state.keys())}")
+    falsifier = object.__new__(Falsifier)
+    falsifier.__dict__.update(state)
+    return falsifier
 
 
 @dataclass(frozen=True)

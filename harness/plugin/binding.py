@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from harness.contract.model import Contract, Falsifier
@@ -18,12 +18,12 @@ class Binding:
     contract_display: str
     falsifier: Falsifier
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The readable item id: ``contract-key::FALSIFIER-ID``."""
         return f"{self.contract_key}::{self.falsifier.id}"
 
-    @property
+    @cached_property
     def group(self) -> str:
         """The xdist group: falsifiers that share a heavy subject build it once per worker."""
         return self.falsifier.subject or self.contract_key

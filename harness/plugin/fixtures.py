@@ -67,14 +67,25 @@ def resolve_params(binding: Binding, declared: dict[str, Any] | None, root: Path
 
 
 class FalsifierRun:
-    """The handle a falsifier test gets: who it is, its params, and ``record()`` for measurements."""
+    """The handle a falsifier test gets: who it is, its params, and ``record()`` for measurements.
 
-    def __init__(self, binding: Binding, params: Params, item) -> None:
+    One per test item, made at collection (the plugin parametrizes ``falsifier`` with it directly:
+    an indirect fixture costs pytest a request object per item). ``params_error`` is a param
+    mismatch found then; the item fails at set-up with it. ``begin()`` starts each (re)run clean."""
+
+    def __init__(self, binding: Binding, params: Params | None, item, params_error: str | None = None) -> None:
         self.binding = binding
         self.params = params
+        self.params_error = params_error
         self.measurements: dict[str, float] = {}
         self.attachments: dict[str, object] = {}
         self._item = item
+        self.device = "cpu"
+
+    def begin(self) -> None:
+        """Forget what an earlier run of the same item recorded (reruns run the item again)."""
+        self.measurements = {}
+        self.attachments = {}
         self.device = "cpu"
 
     @property

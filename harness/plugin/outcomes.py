@@ -56,22 +56,28 @@ def combine(previous: Outcome | None, new: Outcome) -> Outcome:
     return new
 
 
+_OUTCOMES = {o.value: o for o in Outcome}  # a record's outcome value → the Outcome (None, "" → NOT_RUN)
+
+
 def aggregate_items(expected: int, records: list[dict]) -> tuple[Outcome, str]:
     """One outcome for a falsifier from its items' outcomes. DISCHARGED needs every item of the
     falsifier to have run in this run and passed; any failing item falsifies, whatever the order;
     a partial run is NOT RUN, never a pass."""
-    outcomes = [Outcome(r["outcome"]) if r.get("outcome") else Outcome.NOT_RUN for r in records]
-    first = {o: next((r.get("message") or "" for r, oo in zip(records, outcomes) if oo is o), "") for o in set(outcomes)}
+    outcomes = [_OUTCOMES.get(o, Outcome.NOT_RUN) if isinstance(o := r.get("outcome"), str) else Outcome.NOT_RUN for r in records]
+
+    def first(kind: Outcome) -> str:
+        return next((r.get("message") or "" for r, o in zip(records, outcomes) if o is kind), "")
+
     if Outcome.FAILED in outcomes:
-        return Outcome.FAILED, first[Outcome.FAILED]
+        return Outcome.FAILED, first(Outcome.FAILED)
     if Outcome.ERROR in outcomes:
-        return Outcome.ERROR, first[Outcome.ERROR]
+        return Outcome.ERROR, first(Outcome.ERROR)
     passed = outcomes.count(Outcome.PASSED)
     if expected and passed == expected == len(outcomes):
         return Outcome.PASSED, ""
     for kind in (Outcome.XPASSED, Outcome.XFAILED, Outcome.SKIPPED):
         if kind in outcomes and passed == 0 and len(outcomes) == expected:
-            return kind, first[kind]
+            return kind, first(kind)
     if not expected:
         return Outcome.NOT_RUN, "never became a test item (not collected)"
     ran = sum(1 for o in outcomes if o is not Outcome.NOT_RUN)

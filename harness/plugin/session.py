@@ -22,6 +22,8 @@ _binding_key = pytest.StashKey[Binding]()
 _uid_key = pytest.StashKey[str]()
 _record_key = pytest.StashKey[dict]()
 _run_key = pytest.StashKey[object]()
+_FALSIFIER_MARK = pytest.mark.falsifier
+_CUDA_MARK = pytest.mark.cuda
 
 
 def cuda_unavailable_reason() -> str | None:
@@ -101,8 +103,15 @@ class HarnessSession:
 
     # ----------------------------------------------------------------- loading and binding
     def _load(self) -> None:
+        import gc
+
         from harness.project import load_contracts
 
+        # What exists now (pytest, plugins, imported modules) lives for the whole session, and so
+        # will the contracts: keep the cyclic collector from walking them again and again while
+        # the contracts load and at every collection after (pytest collects twice at exit; 500
+        # contracts made that 0.15 s, and loading them in a full interpreter another 0.05 s).
+        gc.freeze()
         loaded = load_contracts(self.layout)
         self.contracts = loaded.contracts
         self.load_findings = [f for f in loaded.findings if f.is_error]
@@ -112,10 +121,6 @@ class HarnessSession:
         for b in self.bindings:
             self.by_key[b.key] = b
             self.by_test.setdefault((b.test_path(self.root), b.falsifier.test_func), []).append(b)
-        # The contracts live for the whole session: keep the cyclic collector from walking them at
-        # every collection (pytest collects twice at exit; 500 contracts made that 0.15 s).
-        import gc
-
         gc.freeze()
 
     def _select(self, names: list[str]) -> list:
@@ -151,32 +156,36 @@ class HarnessSession:
             return
         params = []
         for b in bindings:
-            marks = [pytest.mark.falsifier, pytest.mark.xdist_group(name=b.group)]
-            if b.falsifier.needs_cuda:
-                marks.append(pytest.mark.cuda)
+            marks = [_FALSIFIER_MARK, _CUDA_MARK] if b.falsifier.needs_cuda else [_FALSIFIER_MARK]
+            if self.is_worker:  # only xdist's workers read the group (``--dist loadgroup``)
+                marks.append(pytest.mark.xdist_group(name=b.group))
             params.append(pytest.param(b, id=b.key, marks=marks))
-        metafunc.parametrize("falsifier", params, indirect=True)
+        # Direct, not indirect: collection swaps each item's Binding for its own FalsifierRun
+        # (pytest_collection_modifyitems), so no fixture function or request object runs per item.
+        metafunc.parametrize("falsifier", params)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Runs before ``-k``, ``-m`` and ``--deselect``: every item of every falsifier is counted
         here, so a run that keeps only some of them is partial, never a pass."""
-        from harness.fingerprint import declaration_digest, fingerprint
+        from harness.fingerprint import stamps as falsifier_stamps
 
         items.extend(self._builtin_items(session))
         keep, drop = [], []
         stamps: dict[str, tuple[str, str]] = {}
+        params: dict[tuple[str, object], tuple] = {}
         for item in items:
             callspec = getattr(item, "callspec", None)
             binding = callspec.params.get("falsifier") if callspec else None
             uses_falsifier = "falsifier" in getattr(item, "fixturenames", ())
             if isinstance(binding, Binding):
+                callspec.params["falsifier"] = self._run_for(item, binding, params)
                 uids = self.expected.setdefault(binding.key, [])
                 uid = f"{binding.key}#{len(uids)}"
                 uids.append(uid)
                 if binding.key not in stamps:  # the fingerprint of the test as collected (imported) now
                     test = self.test_info(binding)
-                    stamps[binding.key] = (fingerprint(binding.falsifier, test) if test.exists else "", declaration_digest(binding.falsifier))
+                    stamps[binding.key] = falsifier_stamps(binding.falsifier, test)
                 item.stash[_binding_key] = binding
                 item.stash[_uid_key] = uid
                 item.stash[_record_key] = {
@@ -198,6 +207,20 @@ class HarnessSession:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+    def _run_for(self, item: pytest.Item, binding: Binding, cache: dict):
+        """The item's own FalsifierRun; its params resolved once per (binding, test function)."""
+        from harness.plugin.fixtures import FalsifierRun, ParamError, resolve_params
+
+        function = getattr(item, "function", None)
+        where = (binding.key, function)
+        if where not in cache:
+            try:
+                cache[where] = (resolve_params(binding, getattr(function, "__harness_accepts__", None), self.root), None)
+            except ParamError as exc:
+                cache[where] = (None, str(exc))
+        resolved, error = cache[where]
+        return FalsifierRun(binding, resolved, item, params_error=error)
 
     def pytest_deselected(self, items) -> None:
         for item in items:
@@ -300,9 +323,16 @@ class HarnessSession:
         return False
 
     # ----------------------------------------------------------------- running
+    @pytest.hookimpl(tryfirst=True)  # before any fixture: a param mismatch fails the set-up
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         binding = item.stash.get(_binding_key, None)
-        if binding is None or not binding.falsifier.needs_cuda:
+        if binding is None:
+            return
+        run = item.callspec.params["falsifier"]
+        run.begin()
+        if run.params_error:
+            pytest.fail(run.params_error, pytrace=False)
+        if not binding.falsifier.needs_cuda:
             return
         reason = cuda_unavailable_reason()
         if reason is None:
@@ -323,22 +353,23 @@ class HarnessSession:
         report = yield
         if record is None:
             return report
-        is_assertion = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
-        outcome, message = outcome_of_phase(call.when, report, is_assertion)
+        when = call.when
         record["duration"] += getattr(report, "duration", 0.0) or 0.0
-        if outcome is not None:
-            previous = Outcome(record["outcome"]) if record["outcome"] else None
-            record["outcome"] = combine(previous, outcome).value
-            if message and (record["message"] == "" or outcome in (Outcome.FAILED, Outcome.ERROR)):
-                record["message"] = message
-        run = item.funcargs.get("falsifier") if hasattr(item, "funcargs") else None
-        if run is not None:
+        if when == "call" or not report.passed:  # a passing set-up or teardown says nothing new
+            is_assertion = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
+            outcome, message = outcome_of_phase(when, report, is_assertion)
+            if outcome is not None:
+                previous = Outcome(record["outcome"]) if record["outcome"] else None
+                record["outcome"] = combine(previous, outcome).value
+                if message and (record["message"] == "" or outcome in (Outcome.FAILED, Outcome.ERROR)):
+                    record["message"] = message
+        if when == "teardown":
+            run = item.callspec.params["falsifier"]
             record["measurements"] = dict(run.measurements)
             record["attachments"] = dict(run.attachments)
             record["device"] = run.device
-        if item.stash.get(_run_key, None) == "no-cuda":
-            record["skip_reason_no_cuda"] = True
-        if call.when == "teardown":
+            if item.stash.get(_run_key, None) == "no-cuda":
+                record["skip_reason_no_cuda"] = True
             setattr(report, REPORT_ATTR, dict(record))  # serialised with the report under xdist
         return report
 
@@ -386,11 +417,11 @@ class HarnessSession:
             outcome, message = aggregate_items(len(uids), records)
             if outcome is Outcome.NOT_RUN and not message and uids and all(uid in self.deselected for uid in uids):
                 message = "deselected by this run's -k/-m/--deselect"
-            prints = {r.get("fingerprint", "") for r in records if r.get("outcome")}
-            declarations = {r.get("declaration", "") for r in records if r.get("outcome")}
+            ran = [r for r in records if r.get("outcome")]
+            prints = {r.get("fingerprint", "") for r in ran}
+            declarations = {r.get("declaration", "") for r in ran}
             if outcome.is_verdict and (len(prints) > 1 or len(declarations) > 1):
                 outcome, message = Outcome.NOT_RUN, "the test or its contract entry changed during the run (items saw different versions)"
-            ran = [r for r in records if r.get("outcome")]
             measurements: dict = {}
             attachments: dict = {}
             for r in ran:
@@ -627,23 +658,13 @@ class HarnessSession:
 
 
 @pytest.fixture
-def falsifier(request):
+def falsifier():
     """The running falsifier: ``params``, ``record(name, value)``, ``attach``, ``plausible``.
 
-    Parametrized by the plugin with the (contract, falsifier) binding of each item.
+    The plugin parametrizes bound tests with each item's own ``FalsifierRun`` directly, which
+    overrides this fixture; it runs only for a test no selected contract binds.
     """
-    from harness.plugin.fixtures import FalsifierRun, ParamError, resolve_params
-
-    binding = getattr(request, "param", None)
-    if not isinstance(binding, Binding):
-        pytest.fail("this falsifier test is not bound by any selected contract", pytrace=False)
-    session = request.config.pluginmanager.get_plugin("harness-session")
-    root = Path(request.config.rootpath) if session is None else session.root
-    try:
-        params = resolve_params(binding, getattr(request.function, "__harness_accepts__", None), root)
-    except ParamError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return FalsifierRun(binding, params, request.node)
+    pytest.fail("this falsifier test is not bound by any selected contract", pytrace=False)
 
 
 def resolve_subject(request, name: str, kind: str | None = None, binding: Binding | None = None):
