@@ -1,16 +1,23 @@
 """Plugin overhead: 500 contracts × 4 trivial falsifiers vs 2000 plain parametrized tests.
 
-Both suites run in the same process tree, one after the other, several times; we report the
-ratio of the best times (goal ≤ 1.15× for a steady-state run, where statuses are already
-current and nothing is rewritten), plus the first run that rewrites all 500 contracts.
+Both suites run as pytest processes, in pairs of alternating order, several times; we report the
+ratio of the best wall times and the median of the paired ratios (goal ≤ 1.15× for a steady-state
+run, where statuses are already current and nothing is rewritten), the same two for CPU time
+(user + system, which a busy shared machine disturbs less than wall time), and the first run
+that rewrites all 500 contracts. ``--profile N`` adds the top N harness functions of one
+cProfile'd steady run.
 
-    python benchmarks/bench_plugin_overhead.py [--contracts 500] [--repeat 3]
+    python benchmarks/bench_plugin_overhead.py [--contracts 500] [--repeat 7] [--profile 15]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
+import pstats
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,22 +59,41 @@ def make_plain_project(root: Path, n: int) -> None:
     (root / "test_plain.py").write_text(PLAIN.format(n=n))
 
 
-def run(root: Path, *args: str) -> float:
+def run(root: Path, *args: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one pytest process; CPU is user + system of the child alone."""
     # Python as users run it: bytecode (and pytest's rewritten test modules) cached between runs
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", *args], cwd=root, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"pytest failed in {root}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def profile(root: Path, top: int) -> None:
+    """The top of a cProfile of one steady harness run: the harness's own functions, cumulative."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.NamedTemporaryFile(suffix=".prof") as out:
+        subprocess.run([sys.executable, "-m", "cProfile", "-o", out.name, "-m", "pytest", "-q"], cwd=root, capture_output=True, check=True, env=env)
+        stats = pstats.Stats(out.name)
+        total = stats.total_tt
+        rows = [(v[3], v[2], v[1], k) for k, v in stats.stats.items() if "/harness/" in k[0]]
+        rows.sort(reverse=True)
+        print(f"\ncProfile of one steady run ({total:.2f} s under the profiler): harness functions by cumulative time")
+        for cumulative, own, calls, (file, line, name) in rows[:top]:
+            where = file[file.index("/harness/") + 1 :]
+            print(f"  {cumulative * 1000:7.1f} ms  own {own * 1000:6.1f} ms  {calls:6d}×  {where}:{line} {name}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=500)
     parser.add_argument("--per", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N harness functions of a cProfile'd steady run")
     args = parser.parse_args()
     n = args.contracts * args.per
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,16 +103,39 @@ def main() -> None:
         make_harness_project(harness_root, args.contracts, args.per)
         make_plain_project(plain_root, n)
         first = run(harness_root)  # rewrites every contract: OPEN → DISCHARGED, evidence written
-        plain_times, harness_times, loaded_times = [], [], []
-        for _ in range(args.repeat):
-            plain_times.append(run(plain_root, "-p", "no:harness"))  # baseline: plugin disabled
-            harness_times.append(run(harness_root))
-            loaded_times.append(run(plain_root))  # plugin loaded through its entry point, no contracts
-        plain, steady, loaded = min(plain_times), min(harness_times), min(loaded_times)
-        print(f"{n} plain parametrized tests, no plugin: {plain:6.2f} s  (1.00×)")
-        print(f"plugin merely loaded (no contracts):      {loaded:6.2f} s  ({loaded / plain:.2f}×)")
-        print(f"{args.contracts} contracts × {args.per} falsifiers, steady: {steady:6.2f} s  ({steady / plain:.2f}×)")
-        print(f"first run (rewrites {args.contracts} contracts + evidence): {first:6.2f} s  ({first / plain:.2f}×)")
+        run(plain_root, "-p", "no:harness")  # warm both: bytecode written, files in the page cache
+        plain, steady, loaded, ratios, cpu_ratios = [], [], [], [], []
+        for i in range(args.repeat):
+            # pairs in alternating order, so drift on a shared machine falls on both sides
+            if i % 2:
+                h = run(harness_root)
+                p = run(plain_root, "-p", "no:harness")  # baseline: plugin disabled
+            else:
+                p = run(plain_root, "-p", "no:harness")
+                h = run(harness_root)
+            plain.append(p)
+            steady.append(h)
+            ratios.append(h[0] / p[0])
+            cpu_ratios.append(h[1] / p[1])
+            loaded.append(run(plain_root))  # plugin loaded through its entry point, no contracts
+        best_plain, best_steady, best_loaded = (min(t[0] for t in runs) for runs in (plain, steady, loaded))
+        cpu_plain, cpu_steady = min(t[1] for t in plain), min(t[1] for t in steady)
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pytest {pytest_version()}")
+        print(f"{n} plain parametrized tests, no plugin: {best_plain:6.2f} s  (1.00×)   CPU {cpu_plain:5.2f} s")
+        print(f"plugin merely loaded (no contracts):        {best_loaded:6.2f} s  ({best_loaded / best_plain:.2f}×)")
+        print(
+            f"{args.contracts} contracts × {args.per} falsifiers, steady: {best_steady:6.2f} s  ({best_steady / best_plain:.2f}× best of {args.repeat}; "
+            f"paired median {statistics.median(ratios):.2f}×)   CPU {cpu_steady:5.2f} s ({cpu_steady / cpu_plain:.2f}×; paired median {statistics.median(cpu_ratios):.2f}×)"
+        )
+        print(f"first run (rewrites {args.contracts} contracts + evidence): {first[0]:6.2f} s  ({first[0] / best_plain:.2f}×)")
+        if args.profile:
+            profile(harness_root, args.profile)
+
+
+def pytest_version() -> str:
+    from importlib.metadata import version
+
+    return version("pytest")
 
 
 if __name__ == "__main__":

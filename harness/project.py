@@ -170,7 +170,7 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
     layout's falsifier and evidence folders and contract keys; clashing keys are findings."""
     from harness.contract import cache
     from harness.contract.discovery import discover
-    from harness.contract.loader import display_path, load_contract
+    from harness.contract.loader import artifact_roots_from_env, display_path, load_contract
 
     sources: dict = {}  # each file read once: the scan's bytes are the ones loaded
     if paths is None:
@@ -178,6 +178,7 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
     else:
         files = discover(paths, layout.skip, sources)[0]
     root = layout.root.absolute()
+    allowed_roots = artifact_roots_from_env()
     kept, findings = key_clashes(files, layout.contracts_dir, lambda p: display_path(Path(p), root))
     contracts = []
     with cache.batch(layout.contracts_dir):
@@ -189,6 +190,7 @@ def load_contracts(layout: Layout, paths: list[Path] | None = None) -> ProjectCo
                 evidence_dir=layout.evidence,
                 contracts_dir=layout.contracts_dir,
                 pv_rules=layout.pv_rules,
+                allowed_roots=allowed_roots,
                 source=sources.get(path),
             )
             findings.extend(found)

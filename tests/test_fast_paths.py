@@ -143,13 +143,14 @@ def reference_declares_nothing(data: bytes) -> bool:
 def test_one_read_scan_finds_what_the_rglob_scan_found(tmp_path):
     contracts = tmp_path / "contracts"
     outside = tmp_path / "outside"
-    for folder in (contracts / "a" / "b", contracts / ".hidden", contracts / "kaizen", contracts / "x" / "legacy", outside):
+    for folder in (contracts / "a" / "b", contracts / "a-b", contracts / ".hidden", contracts / "kaizen", contracts / "x" / "legacy", outside):
         folder.mkdir(parents=True)
     contract = "metadata:\n  id: c\n"
     files = {
         "top.yaml": contract,
         "top.yml": contract.replace("id: c", "id: d"),
         "a/b/deep.yaml": contract,
+        "a-b/z.yaml": contract,  # sorts after a/… part by part, before it as a string
         "a/registry.yaml": "models:\n  - qwen\n",  # declares nothing
         "a/flow.yaml": "{metadata: {id: f}}\n",  # undecidable: read
         "a/empty.yaml": "",

@@ -24,13 +24,17 @@ NOT_CONTRACT_DIRS = frozenset({"kaizen", "legacy", "pipelines", "publish-manifes
 
 def skipped(relative: Path, extra: tuple[str, ...] = ()) -> bool:
     """Whether a file found by a directory scan is, by pv's rules or the project's, not a contract."""
-    parts = relative.parts
-    if relative.name in NOT_CONTRACTS or any(part.startswith(".") for part in parts):
+    return _skipped_parts(relative.parts, extra)
+
+
+def _skipped_parts(parts: tuple[str, ...] | list[str], extra: tuple[str, ...]) -> bool:
+    name = parts[-1]
+    if name in NOT_CONTRACTS or any(part.startswith(".") for part in parts):
         return True
     if any(part in NOT_CONTRACT_DIRS for part in parts[:-1]):
         return True
-    text = relative.as_posix()
-    return any(fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(relative.name, pattern) for pattern in extra)
+    text = "/".join(parts)
+    return any(fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(name, pattern) for pattern in extra)
 
 
 TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?[ \t]*:""", re.M)
@@ -114,7 +118,7 @@ def discover(paths: list[Path], skip: tuple[str, ...] = (), sources: dict[Path, 
 
 
 def _scan(folder: Path, skip: tuple[str, ...], sources: dict[Path, Source] | None) -> list[Path]:
-    found: list[Path] = []
+    found: list[tuple[list[str], str, Source | None]] = []
     top = os.fspath(folder)
     for here, dirs, names in os.walk(top):
         # pv's rules prune whole folders (dot folders and its named ones) before reading them
@@ -123,20 +127,22 @@ def _scan(folder: Path, skip: tuple[str, ...], sources: dict[Path, Source] | Non
             if not name.endswith((".yaml", ".yml")):
                 continue
             full = os.path.join(here, name)
-            relative = Path(os.path.relpath(full, top))
-            if skipped(relative, skip):
+            parts = full[len(top) :].lstrip(os.sep).split(os.sep)
+            if _skipped_parts(parts, skip):
                 continue
             try:
                 source = read_source(full)
             except OSError:  # a file we may not read is the loader's to report; a dangling link is no file
                 if os.path.isfile(full):
-                    found.append(Path(full))
+                    found.append((parts, full, None))
                 continue
-            if text_declares_nothing(source[1]):
-                continue
-            path = Path(full)
-            found.append(path)
-            if sources is not None:
-                sources[path] = source
-    found.sort()
-    return found
+            if not text_declares_nothing(source[1]):
+                found.append((parts, full, source))
+    found.sort(key=lambda entry: entry[0])  # the order of sorted(Path, …): part by part
+    paths = []
+    for _, full, source in found:
+        path = Path(full)
+        paths.append(path)
+        if sources is not None and source is not None:
+            sources[path] = source
+    return paths

@@ -148,7 +148,7 @@ def test_label_alignment(falsifier, subject, request):
     p = falsifier.params
     if p["heldout"]:
         from harness.checks.shards import describe_shard
-        from harness.plugin.session import resolve_subject
+        from harness.plugin.provided import resolve_subject
 
         pipeline = resolve_subject(request, p["heldout"], "data", falsifier.binding)
         tokens = np.asarray(describe_shard(pipeline.shard_paths()[-1])[0].open()).astype(np.int64)

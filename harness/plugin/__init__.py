@@ -87,5 +87,5 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return gpus.auto_workers(config)
 
 
-# Fixtures are defined beside the session but must be visible wherever the plugin is loaded.
-from harness.plugin.session import falsifier, subject  # noqa: E402,F401
+# The fixtures must be visible wherever the plugin is loaded; their module imports only pytest.
+from harness.plugin.provided import falsifier, subject  # noqa: E402,F401

@@ -409,11 +409,12 @@ class HarnessSession:
         from harness.ledger import RunResult
 
         by_contract: dict[str, dict[str, RunResult]] = {}
+        never = {"outcome": None}
         for binding in self.bindings:
             uids = self.expected.get(binding.key, [])
             if not uids and not self._covers_binding(binding):
                 continue
-            records = [self.item_results.get(uid, {"uid": uid, "outcome": None}) for uid in uids]
+            records = [self.item_results.get(uid, never) for uid in uids]
             outcome, message = aggregate_items(len(uids), records)
             if outcome is Outcome.NOT_RUN and not message and uids and all(uid in self.deselected for uid in uids):
                 message = "deselected by this run's -k/-m/--deselect"
@@ -424,21 +425,25 @@ class HarnessSession:
                 outcome, message = Outcome.NOT_RUN, "the test or its contract entry changed during the run (items saw different versions)"
             measurements: dict = {}
             attachments: dict = {}
+            duration = 0.0
+            device = None
             for r in ran:
                 measurements.update(r.get("measurements") or {})
                 attachments.update(r.get("attachments") or {})
+                duration += r.get("duration") or 0.0
+                device = device or r.get("device")
             by_contract.setdefault(binding.contract_key, {})[binding.falsifier.id] = RunResult(
                 falsifier_id=binding.falsifier.id,
                 outcome=outcome,
                 nodeid=ran[0].get("nodeid", "") if ran else "",
                 measurements=measurements,
-                duration=float(sum(r.get("duration") or 0.0 for r in ran)),
+                duration=float(duration),
                 message=message,
-                fingerprint=next(iter(prints), "") if len(prints) == 1 else "",
-                device=next((r.get("device") for r in ran if r.get("device")), "cpu"),
+                fingerprint=next(iter(prints)) if len(prints) == 1 else "",
+                device=device or "cpu",
                 attachments=attachments,
                 skip_reason_no_cuda=bool(ran) and all(r.get("skip_reason_no_cuda") for r in ran),
-                declaration=next(iter(declarations), "") if len(declarations) == 1 else "",
+                declaration=next(iter(declarations)) if len(declarations) == 1 else "",
                 item_measurements=[dict(r.get("measurements") or {}) for r in ran],
             )
         return by_contract
@@ -655,57 +660,3 @@ class HarnessSession:
             tr.write_line(f"harness: {error}", red=True, bold=True)
         if self.check_mode:
             tr.write_line("harness: read-only check; nothing written", bold=True)
-
-
-@pytest.fixture
-def falsifier():
-    """The running falsifier: ``params``, ``record(name, value)``, ``attach``, ``plausible``.
-
-    The plugin parametrizes bound tests with each item's own ``FalsifierRun`` directly, which
-    overrides this fixture; it runs only for a test no selected contract binds.
-    """
-    pytest.fail("this falsifier test is not bound by any selected contract", pytrace=False)
-
-
-def resolve_subject(request, name: str, kind: str | None = None, binding: Binding | None = None):
-    """A subject by name: one the contract declares under ``subjects:`` (built from its artifacts),
-    else the fixture of that name. With ``kind``, it must satisfy that protocol: a missing member
-    is an error naming it, never an AttributeError inside a falsifier."""
-    from harness.subjects.protocols import missing_members
-
-    session = request.config.pluginmanager.get_plugin("harness-session")
-    contract = None
-    if session is not None and binding is not None:
-        contract = next((c for c in session.contracts if c.key == binding.contract_key), None)
-    declared = (contract.subjects if contract is not None else {}).get(name)
-    if declared is not None:
-        from harness.subjects.declarative import ArtifactSubject
-
-        value = ArtifactSubject(name, Path(request.config.rootpath), dict(declared))
-    else:
-        try:
-            value = request.getfixturevalue(name)
-        except pytest.FixtureLookupError:
-            where = f" or under subjects: in {contract.display_path}" if contract is not None else ""
-            pytest.fail(f"subject {name!r} is neither a fixture{where}", pytrace=False)
-    if kind is not None:
-        missing = missing_members(value, kind)
-        if missing:
-            pytest.fail(
-                f"subject {name!r} ({type(value).__name__}) is not a {kind} subject: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False
-            )
-    return value
-
-
-@pytest.fixture
-def subject(request, falsifier):
-    """The pipeline part the contract names (``subject: NAME``): a declared artifact subject or a
-    fixture, checked against the protocol its built-in falsifier needs."""
-    from harness.builtins import BUILTINS
-
-    binding = falsifier.binding
-    name = binding.falsifier.subject
-    if not name:
-        pytest.fail(f"{binding.key} names no subject, but its test asks for one", pytrace=False)
-    kind = BUILTINS[binding.falsifier.builtin].subject_kind if binding.falsifier.builtin else None
-    return resolve_subject(request, name, kind, binding)
