@@ -112,7 +112,13 @@ def read_layout(root: Path) -> Layout:
 
 def contract_key(path: Path, contracts_dir: Path | None) -> str:
     """``a/c`` for ``<contracts>/a/c.yaml``; the bare stem for a file outside the contracts folder."""
-    return _contract_key(os.fspath(path), None if contracts_dir is None else os.fspath(contracts_dir))
+    path, folder = os.fspath(path), None if contracts_dir is None else os.fspath(contracts_dir)
+    # the cache is keyed by absolute paths: a relative one means something else after a chdir
+    if not os.path.isabs(path):
+        path = os.path.abspath(path)
+    if folder is not None and not os.path.isabs(folder):
+        folder = os.path.abspath(folder)
+    return _contract_key(path, folder)
 
 
 @lru_cache(maxsize=65536)
@@ -120,11 +126,14 @@ def _contract_key(path: str, contracts_dir: str | None) -> str:
     stem = os.path.basename(path).rsplit(".", 1)[0]
     if contracts_dir is None:
         return stem
-    try:
-        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(contracts_dir))
-    except ValueError:
-        return stem
-    parts = Path(rel).parts
+    absolute, base = os.path.normpath(path), os.path.normpath(contracts_dir)
+    if absolute.startswith(base.rstrip(os.sep) + os.sep):  # the common case, without relpath
+        parts = absolute[len(base.rstrip(os.sep)) + 1 :].split(os.sep)
+    else:
+        try:
+            parts = list(Path(os.path.relpath(absolute, base)).parts)
+        except ValueError:
+            return stem
     if parts and parts[0] == "..":
         return stem
     return "/".join([*parts[:-1], stem])

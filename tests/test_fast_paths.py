@@ -316,3 +316,40 @@ def test_each_item_of_a_parametrized_falsifier_gets_its_own_handle(proj):
     xml = (proj.path / "out.xml").read_text()
     for seed in (1, 2, 3):  # each measurement landed on its own item
         assert re.search(rf'test_seed\[demo-v1::F-SEED-001-{seed}\].*?name="measurement:seed" value="{seed}\.0"', xml, re.S)
+
+
+def reference_contract_key(path: str, folder: str | None) -> str:
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    if folder is None:
+        return stem
+    parts = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).parts
+    return stem if parts and parts[0] == ".." else "/".join([*parts[:-1], stem])
+
+
+@pytest.mark.parametrize(
+    "path, folder",
+    [
+        ("/r/contracts/c.yaml", "/r/contracts"),
+        ("/r/contracts/a/b/c.v1.yaml", "/r/contracts/"),
+        ("/r/contracts/../c.yaml", "/r/contracts"),
+        ("/r/contracts-old/c.yaml", "/r/contracts"),
+        ("/elsewhere/c.yaml", "/r/contracts"),
+        ("/c.yaml", "/"),
+        ("/r/c.yaml", None),
+    ],
+)
+def test_contract_key_fast_path_matches_relpath(path, folder):
+    from harness.project import contract_key
+
+    assert contract_key(Path(path), None if folder is None else Path(folder)) == reference_contract_key(path, folder)
+
+
+def test_contract_key_of_a_relative_folder_follows_the_working_directory(tmp_path, monkeypatch):
+    from harness.project import contract_key
+
+    (tmp_path / "one" / "contracts" / "a").mkdir(parents=True)
+    path = tmp_path / "one" / "contracts" / "a" / "c.yaml"
+    monkeypatch.chdir(tmp_path / "one")
+    assert contract_key(path, Path("contracts")) == "a/c"
+    monkeypatch.chdir(tmp_path)  # the same arguments: "contracts" is now another folder
+    assert contract_key(path, Path("contracts")) == "c"
