@@ -5,9 +5,10 @@ ratio of the best wall times and the median of the paired ratios (goal ≤ 1.15�
 run, where statuses are already current and nothing is rewritten), the same two for CPU time
 (user + system, which a busy shared machine disturbs less than wall time), and the first run
 that rewrites all 500 contracts. ``--profile N`` adds the top N harness functions of one
-cProfile'd steady run.
+cProfile'd steady run; ``--phases`` the median time of each phase of a run (configure,
+collection, test loop, finish), harness against plain.
 
-    python benchmarks/bench_plugin_overhead.py [--contracts 500] [--repeat 7] [--profile 15]
+    python benchmarks/bench_plugin_overhead.py [--contracts 500] [--repeat 7] [--phases] [--profile 15]
 """
 
 from __future__ import annotations
@@ -88,12 +89,72 @@ def profile(root: Path, top: int) -> None:
             print(f"  {cumulative * 1000:7.1f} ms  own {own * 1000:6.1f} ms  {calls:6d}×  {where}:{line} {name}")
 
 
+PHASE_TIMER = """\
+import sys, time
+import pytest
+
+_marks = [("start", time.perf_counter())]
+
+
+def _mark(name):
+    _marks.append((name, time.perf_counter()))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    _mark("before_configure")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    _mark("configure")
+
+
+def pytest_collection_finish(session):
+    _mark("collection")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    _mark("test_loop")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    _mark("finish")
+    sys.stderr.write("PHASES " + " ".join(f"{n}={(t - p) * 1000:.1f}" for (n, t), (_, p) in zip(_marks[1:], _marks)) + "\\n")
+"""
+
+
+def phases(harness_root: Path, plain_root: Path, repeat: int) -> None:
+    """Median milliseconds of each phase of a pytest run, harness project against plain, from a
+    timing plugin loaded into both (what the overhead is made of, without a profiler's distortion)."""
+    with tempfile.TemporaryDirectory() as plugin_dir:
+        Path(plugin_dir, "harness_bench_phases.py").write_text(PHASE_TIMER)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [plugin_dir, env.get("PYTHONPATH")]))
+        runs: dict[str, list[dict[str, float]]] = {"plain": [], "harness": []}
+        for _ in range(repeat):
+            for name, root, extra in (("plain", plain_root, ["-p", "no:harness"]), ("harness", harness_root, [])):
+                proc = subprocess.run(
+                    [sys.executable, "-m", "pytest", "-q", "-p", "harness_bench_phases", *extra], cwd=root, capture_output=True, text=True, env=env, check=False
+                )
+                line = next(x for x in proc.stderr.splitlines() if x.startswith("PHASES "))
+                runs[name].append({k: float(v) for k, v in (part.split("=") for part in line[7:].split())})
+        print("\nphase medians (ms):   plain  harness  difference")
+        for phase in runs["plain"][0]:
+            a = statistics.median(r[phase] for r in runs["plain"])
+            b = statistics.median(r[phase] for r in runs["harness"])
+            print(f"  {phase:<18} {a:7.1f}  {b:7.1f}  {b - a:+8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=500)
     parser.add_argument("--per", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also print the top N harness functions of a cProfile'd steady run")
+    parser.add_argument("--phases", action="store_true", help="also print each phase's median time, harness against plain")
     args = parser.parse_args()
     n = args.contracts * args.per
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +189,8 @@ def main() -> None:
             f"paired median {statistics.median(ratios):.2f}×)   CPU {cpu_steady:5.2f} s ({cpu_steady / cpu_plain:.2f}×; paired median {statistics.median(cpu_ratios):.2f}×)"
         )
         print(f"first run (rewrites {args.contracts} contracts + evidence): {first[0]:6.2f} s  ({first[0] / best_plain:.2f}×)")
+        if args.phases:
+            phases(harness_root, plain_root, args.repeat)
         if args.profile:
             profile(harness_root, args.profile)
 

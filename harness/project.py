@@ -10,7 +10,6 @@ a clash reported as a finding.
 
 from __future__ import annotations
 
-import configparser
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,6 +84,8 @@ def _ini_values(root: Path) -> dict[str, str]:
 
 
 def _from_cfg(path: Path, section: str, *, require_section: bool) -> dict[str, str] | None:
+    import configparser  # the CLI's ini reading; the plugin gets its layout from pytest
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")

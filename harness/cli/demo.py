@@ -20,7 +20,7 @@ def register(sub, add) -> None:
 def cmd_demo(args) -> int:
     from pathlib import Path
 
-    from harness.demo import run_demo
+    from harness.demo.runner import run_demo
 
     try:
         acts = run_demo(Path(args.workspace).absolute(), console=None if not args.json else quiet_console())
