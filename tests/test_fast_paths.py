@@ -353,3 +353,29 @@ def test_contract_key_of_a_relative_folder_follows_the_working_directory(tmp_pat
     assert contract_key(path, Path("contracts")) == "a/c"
     monkeypatch.chdir(tmp_path)  # the same arguments: "contracts" is now another folder
     assert contract_key(path, Path("contracts")) == "c"
+
+
+def test_a_rerun_item_starts_with_a_clean_handle(proj):
+    """What rerun plugins do (pytest-rerunfailures): run the same item's protocol again."""
+    (proj.path / "conftest.py").write_text(
+        "from _pytest.runner import runtestprotocol\n\n"
+        "def pytest_runtest_protocol(item, nextitem):\n"
+        "    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)\n"
+        "    runtestprotocol(item, nextitem=nextitem, log=False)\n"
+        "    runtestprotocol(item, nextitem=nextitem, log=True)\n"
+        "    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)\n"
+        "    return True\n"
+    )
+    (proj.path / "falsifiers" / "test_again.py").write_text(
+        "ATTEMPTS = []\n\n"
+        "def test_again(falsifier):\n"
+        "    ATTEMPTS.append(dict(falsifier.measurements))\n"
+        "    falsifier.record('attempt', len(ATTEMPTS))\n"
+        "    assert ATTEMPTS[-1] == {}, f'attempt {len(ATTEMPTS)} saw {ATTEMPTS[-1]}'\n"
+    )
+    proj.write_contract(entry("F-AGAIN-001", "test_again").replace("test_demo.py", "test_again.py"))
+    result = proj.runpytest()
+    result.assert_outcomes(passed=1)
+    (run,) = (p for p in (proj.path / "evidence" / "demo-v1").iterdir() if p.is_dir())
+    row = json.loads((run / "results.json").read_text())["falsifiers"]["F-AGAIN-001"]
+    assert row["measurements"] == {"attempt": 2.0}

@@ -47,11 +47,18 @@ def _salt() -> bytes:
     import harness.builtins
     import harness.contract.loader
     import harness.contract.pv_rules
+    import harness.contract.schema
+    import harness.schema
     from harness import __version__
-    from harness.contract.schema import contract_schema
 
-    digest = hashlib.sha256((__version__ + json.dumps(contract_schema(), sort_keys=True)).encode())
-    for module in (harness.contract.loader, harness.contract.pv_rules, harness.builtins):
+    digest = hashlib.sha256(__version__.encode())
+    try:
+        digest.update((Path(harness.schema.__file__).parent / "contract.schema.json").read_bytes())
+    except (OSError, TypeError):
+        from harness.contract.schema import contract_schema
+
+        digest.update(json.dumps(contract_schema(), sort_keys=True).encode())
+    for module in (harness.contract.loader, harness.contract.pv_rules, harness.contract.schema, harness.builtins):
         try:
             digest.update(Path(module.__file__).read_bytes())
         except (OSError, TypeError):

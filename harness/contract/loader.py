@@ -423,10 +423,12 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
     else:
         status, location = plain.get("status"), "top"
     falsifiers: list[Falsifier] = []
+    prefix = falsifiers_dir.rstrip("/") + "/"
     for index, entry in enumerate(plain.get("falsification_tests") or []):
-        test = entry.get("test") if isinstance(entry.get("test"), str) else ""
+        test = entry.get("test")
+        test = test if isinstance(test, str) else ""
         node = parse_node_id(test)
-        bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
+        bound = node is not None and node[0].startswith(prefix)
         builtin = parse_builtin(test)
         if builtin is not None:
             bound, node = True, (str(builtin.path), builtin.func)
@@ -442,7 +444,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 subject=entry.get("subject"),
                 params=dict(entry.get("params") or {}),
                 requires=tuple(entry.get("requires") or ()),
-                plausible={k: (float(v[0]), float(v[1])) for k, v in (entry.get("plausible") or {}).items()},
+                plausible={k: (float(v[0]), float(v[1])) for k, v in entry["plausible"].items()} if entry.get("plausible") else {},
                 status=entry.get("status"),
                 fingerprint=entry.get("fingerprint"),
                 evidence=entry.get("evidence"),
@@ -488,6 +490,13 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
     )
 
 
+def _absolute_root(root: Path | None) -> Path:
+    """The repository root as an absolute path (the working directory when none is given)."""
+    if isinstance(root, Path) and root.is_absolute():
+        return root  # the common case: a project's loader passes one, built once
+    return Path(root or Path.cwd()).absolute()
+
+
 def load_contract_text(
     text: str,
     path: Path,
@@ -499,7 +508,7 @@ def load_contract_text(
     contracts_dir: Path | None = None,
     pv_rules: str = "auto",
 ) -> tuple[Contract | None, list[Finding]]:
-    root = Path(root or Path.cwd()).absolute()
+    root = _absolute_root(root)
     display = display_path(path, root)
     key = contract_key(path, contracts_dir)
     if allowed_roots is None:
@@ -551,8 +560,8 @@ def load_contract(
     ``source`` is the file as a directory scan already read it (``discovery.read_source``)."""
     from harness.contract.discovery import read_source
 
-    root = Path(root or Path.cwd()).absolute()
-    path = Path(path)
+    root = _absolute_root(root)
+    path = path if isinstance(path, Path) else Path(path)
     display = display_path(path, root)
     if source is None:
         try:
