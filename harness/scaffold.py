@@ -24,10 +24,30 @@ class Artifacts:
     shards: tuple[str, ...] = ()
     documents: tuple[str, ...] = ()
     run: str | None = None
+    splits: tuple[tuple[str, str], ...] = ()  # (split name, shard glob), in the order given
 
     @property
     def empty(self) -> bool:
-        return not (self.vocab or self.shards or self.documents or self.run)
+        return not (self.vocab or self.shards or self.documents or self.run or self.splits)
+
+    def split_globs(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for name, pattern in self.splits:
+            out[name] = (*out.get(name, ()), pattern)
+        return out
+
+
+EVAL_SPLIT_NAMES = ("val", "validation", "valid", "eval", "dev", "test")  # the first one declared is the eval split
+
+
+def parse_split(value: str) -> tuple[str, str]:
+    """``--split NAME=GLOB`` → (name, glob)."""
+    name, sep, pattern = value.partition("=")
+    if not sep or not name.strip() or not pattern.strip():
+        raise ScaffoldError(f"--split {value}: expected NAME=GLOB, e.g. --split train='data/train-*.bin'")
+    if not all(c.isalnum() or c in "-_" for c in name.strip()):
+        raise ScaffoldError(f"--split {value}: a split name is letters, digits, - and _")
+    return name.strip(), pattern.strip()
 
 
 def relative_to_root(value: str, root: Path, what: str) -> str:
@@ -59,10 +79,15 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
         for pattern in patterns:
             if not expand(root, [pattern]):
                 problems.append(f"--{flag} {pattern}: matches no file")
+    for name, pattern in artifacts.splits:
+        if not expand(root, [pattern]):
+            problems.append(f"--split {name}={pattern}: matches no file")
     if artifacts.run and not (root / artifacts.run).exists():
         problems.append(f"--run {artifacts.run}: no such folder or file")
     if artifacts.shards and not artifacts.vocab:
         problems.append("--shards needs --vocab (ids are checked against the vocab size)")
+    if artifacts.splits and not artifacts.vocab:
+        problems.append("--split needs --vocab (batch ids are checked against the vocab, and a split's subject is built from it)")
     return problems
 
 
@@ -70,6 +95,10 @@ def _yaml_str(value: str) -> str:
     import json
 
     return value if all(c.isalnum() or c in "-_./:" for c in value) and not value[:1].isdigit() else json.dumps(value)
+
+
+def _flow(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_yaml_str(v) for v in values) + "]"
 
 
 def _list(values: tuple[str, ...]) -> str:
@@ -131,7 +160,8 @@ def contract_text(name: str, artifacts: Artifacts) -> str:
         "",
         "subjects:",
     ]
-    data = bool(artifacts.vocab or artifacts.shards)
+    data = bool(artifacts.vocab or artifacts.shards or artifacts.splits)
+    splits = artifacts.split_globs()
     if data:
         lines.append("  pipeline:")
         if artifacts.vocab:
@@ -142,12 +172,18 @@ def contract_text(name: str, artifacts: Artifacts) -> str:
             lines.append(f"    shards: {_list(artifacts.shards)}")
         if artifacts.documents:
             lines.append(f"    documents: {_list(artifacts.documents)}")
+        if splits:
+            lines.append("    splits:                 # the batches the model sees, per split (packed windows; seq_len 512, batch_size 8)")
+            lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items()]
     if artifacts.run:
         lines += ["  run:", f"    run: {_yaml_str(artifacts.run)}"]
     lines += ["", "falsification_tests:"]
 
-    def bind(fid: str, rule: str, builtin: str, subject: str) -> None:
+    def bind(fid: str, rule: str, builtin: str, subject: str, params: dict | None = None) -> None:
         lines.extend([f"- id: {fid}", f"  rule: {rule}", f"  test: builtin:{builtin}", f"  subject: {subject}"])
+        if params:
+            lines.append("  params:")
+            lines.extend(f"    {key}: {_flow(value) if isinstance(value, tuple) else _yaml_str(value)}" for key, value in params.items())
 
     if artifacts.vocab and artifacts.encoder:
         bind("FALSIFY-VOCAB-FORMAT-001", "the vocab is in the format the encoder emits", "vocab-format", "pipeline")
@@ -158,6 +194,28 @@ def contract_text(name: str, artifacts: Artifacts) -> str:
         bind("FALSIFY-SHARD-ENTROPY-001", "the shards carry real text, not a degenerate stream", "shard-entropy", "pipeline")
     if artifacts.shards and artifacts.vocab:
         bind("FALSIFY-VOCAB-ID-AGREEMENT-001", "the shards' ids are the declared tokenizer's", "vocab-id-agreement", "pipeline")
+    if splits:
+        _bind_batches(bind, splits)
     if artifacts.run:
         bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
     return "\n".join(lines) + "\n"
+
+
+def _bind_batches(bind, splits: dict[str, tuple[str, ...]]) -> None:
+    """The batch falsifiers that apply to the declared splits: every split's padding and ids, the
+    eval split's coverage, and — with a ``train`` split beside it — the overlap between the two."""
+    names = tuple(splits)
+    evaluation = next((n for n in EVAL_SPLIT_NAMES if n in splits), None)
+    all_splits = names
+    bind("FALSIFY-LOSS-MASK-001", "padding is never scored by the loss", "loss-mask", "pipeline", {"splits": all_splits})
+    bind("FALSIFY-MODEL-VOCAB-FIT-001", "every batch id fits the model's vocab, none clamped into it", "model-vocab-fit", "pipeline", {"splits": all_splits})
+    if evaluation is not None:
+        bind("FALSIFY-EVAL-COVERAGE-001", "the eval scores enough distinct rows", "eval-coverage", "pipeline", {"split": evaluation})
+    if evaluation is not None and "train" in splits:
+        bind(
+            "FALSIFY-SPLIT-OVERLAP-001",
+            "the eval data is not drawn from the training data",
+            "split-overlap",
+            "pipeline",
+            {"train_split": "train", "val_split": evaluation},
+        )

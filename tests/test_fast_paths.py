@@ -379,3 +379,16 @@ def test_a_rerun_item_starts_with_a_clean_handle(proj):
     (run,) = (p for p in (proj.path / "evidence" / "demo-v1").iterdir() if p.is_dir())
     row = json.loads((run / "results.json").read_text())["falsifiers"]["F-AGAIN-001"]
     assert row["measurements"] == {"attempt": 2.0}
+
+
+def test_writing_a_bundle_removes_the_first_formats_files_only(cached_project):
+    root, _ = cached_project
+    folder = root.parent / "cache" / "contracts"
+    folder.mkdir(parents=True)
+    legacy = folder / f"{'ab' * 32}.json"
+    legacy.write_text('{"key": "x", "plain": {}}')
+    other = folder / "notes.json"
+    other.write_text("{}")
+    load(root)
+    assert not legacy.exists() and other.exists()
+    assert len([p for p in folder.iterdir() if p != other]) == 1

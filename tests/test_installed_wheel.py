@@ -129,8 +129,13 @@ def test_demo_runs_from_the_installed_wheel_anywhere(venv, tmp_path):
                 "FALSIFY-VOCAB-FORMAT-001": "DISCHARGED",
                 "FALSIFY-SHARD-ENTROPY-001": "DISCHARGED",
                 "FALSIFY-VOCAB-ID-AGREEMENT-001": "DISCHARGED",
+                "FALSIFY-SPLIT-OVERLAP-001": "DISCHARGED",
+                "FALSIFY-EVAL-COVERAGE-001": "DISCHARGED",
+                "FALSIFY-LOSS-MASK-001": "DISCHARGED",
+                "FALSIFY-MODEL-VOCAB-FIT-001": "DISCHARGED",
             },
         ),
+        ("leaky_cl100k", {"<contract>": "FALSIFIED", "FALSIFY-SPLIT-OVERLAP-001": "FALSIFIED", "FALSIFY-LOSS-MASK-001": "DISCHARGED"}),
         ("incident_qwen", {"<contract>": "FALSIFIED", "FALSIFY-VOCAB-FORMAT-001": "FALSIFIED", "FALSIFY-SHARD-ENTROPY-001": "FALSIFIED"}),
         ("incident_run", {"<contract>": "FALSIFIED", "FALSIFY-METRIC-PLAUSIBILITY-001": "FALSIFIED"}),
     ],
@@ -138,9 +143,9 @@ def test_demo_runs_from_the_installed_wheel_anywhere(venv, tmp_path):
 def test_init_then_pytest_on_your_own_pipeline(venv, tmp_path, case, expected):
     declared = getattr(artifacts, case)(tmp_path)
     args = ["harness", "init"]
-    for flag in ("vocab", "encoder", "shards", "documents", "run"):
-        if flag in declared:
-            args += [f"--{flag}", declared[flag]]
+    for flag in ("vocab", "encoder", "shards", "documents", "run", "split"):
+        for value in declared.get(flag, []) if flag == "split" else [declared[flag]] if flag in declared else []:
+            args += [f"--{flag}", value]
     init = run_in(venv, tmp_path, *args)
     assert init.returncode == 0, init.stderr
     again = run_in(venv, tmp_path, *args)

@@ -168,6 +168,34 @@ def test_init_refuses_artifacts_outside_the_project_and_bad_encoders(project, tm
     assert not (project / "contracts" / "pipeline-v1.yaml").exists()
 
 
+def test_init_split_flags_are_checked_and_bind_the_batch_falsifiers(project):
+    import numpy as np
+
+    (project / "data").mkdir()
+    np.save(project / "data" / "train-0.npy", np.arange(100, dtype=np.uint32))
+    np.save(project / "data" / "dev-0.npy", np.arange(100, dtype=np.uint32))
+    (project / "vocab.json").write_text(json.dumps({chr(97 + i): i for i in range(26)}))
+    for bad, why in (
+        (["--split", "train"], "expected NAME=GLOB"),
+        (["--split", "tr ain=data/*.npy"], "a split name is"),
+        (["--split", "train=data/nothing-*.npy", "--vocab", "vocab.json", "--encoder", "byte_level"], "matches no file"),
+        (["--split", "train=data/train-*.npy"], "--split needs --vocab"),
+    ):
+        out = cli(project, "init", *bad)
+        assert out.returncode == 2 and why in out.stderr, (bad, out.stderr)
+    assert not (project / "contracts" / "pipeline-v1.yaml").exists()
+    out = cli(
+        project, "init", "--vocab", "vocab.json", "--encoder", "byte_level", "--split", "train=data/train-*.npy", "--split", "dev=data/dev-*.npy", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["falsifiers"] == ["vocab-format", "loss-mask", "model-vocab-fit", "eval-coverage", "split-overlap"]
+    contract = load_contract(project / "contracts" / "pipeline-v1.yaml", root=project)[0]
+    params = {f.builtin: f.params for f in contract.falsifiers}
+    assert params["split-overlap"] == {"train_split": "train", "val_split": "dev"}  # the eval split by its usual names
+    assert params["loss-mask"] == {"splits": ["train", "dev"]}
+    assert contract.subjects["pipeline"]["splits"] == {"train": "data/train-*.npy", "dev": "data/dev-*.npy"}
+
+
 # ----------------------------------------------------------------------------- adapters
 ADAPTER_CONFTEST = '''
 import pytest

@@ -11,6 +11,13 @@ def register(sub, add) -> None:
     p.add_argument("--encoder", help="the format your encoder emits: byte_level, hex_byte, byte_fallback, or package.module:factory")
     p.add_argument("--shards", action="append", default=[], metavar="GLOB", help="token shards (.npy, or .bin with a sidecar); repeatable")
     p.add_argument("--documents", action="append", default=[], metavar="GLOB", help="the text the shards were made from; repeatable")
+    p.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="NAME=GLOB",
+        help="the shards a split's batches are packed from (train=…, val=…); repeatable. Binds loss-mask, model-vocab-fit, eval-coverage and split-overlap",
+    )
     p.add_argument("--run", help="a training run: a folder of epoch-NNN.metadata.json, a trainer_state.json or a metrics.csv")
     p.add_argument("--name", default="pipeline-v1", help="contract id and file name (default: pipeline-v1)")
     p.set_defaults(func=cmd_init)
@@ -20,7 +27,7 @@ def cmd_init(args) -> int:
     from harness.cli.render import print_json
     from harness.contract import load_contract
     from harness.project import read_layout
-    from harness.scaffold import Artifacts, ScaffoldError, contract_text, relative_to_root, validate
+    from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, validate
 
     root = project_root(args)
     layout = read_layout(root)
@@ -31,6 +38,7 @@ def cmd_init(args) -> int:
             shards=tuple(relative_to_root(s, root, "shards") for s in args.shards),
             documents=tuple(relative_to_root(d, root, "documents") for d in args.documents),
             run=relative_to_root(args.run, root, "run") if args.run else None,
+            splits=tuple((name, relative_to_root(pattern, root, "split")) for name, pattern in map(parse_split, args.split)),
         )
     except ScaffoldError as exc:
         return fail("init", str(exc))

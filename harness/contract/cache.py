@@ -13,9 +13,11 @@ off. An unreadable or foreign cache file is ignored: it can make a run slower, n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +105,22 @@ class _Bundle:
             write_atomic(self.file, json.dumps({"format": FORMAT, "salt": _salt().hex(), "entries": keep}, allow_nan=True))
         except Exception:  # a cache that cannot be written is just a slower run
             return
+        _remove_legacy_entries(self.file.parent)
+
+
+_LEGACY = re.compile(r"[0-9a-f]{64}\.json")  # 0.1's one file per contract text
+
+
+def _remove_legacy_entries(directory: Path) -> None:
+    """Drop the per-text files of the first cache format (never read again), once a bundle is written."""
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if _LEGACY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+    except OSError:
+        return
 
 
 def _read(file: Path) -> dict[str, Any]:
