@@ -19,7 +19,7 @@ import pytest
 from harness import __version__
 from harness import fingerprint as fp
 from harness.contract import cache
-from harness.contract.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, discover, text_declares_nothing
+from harness.contract.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, declares_nothing, discover
 from harness.contract.loader import display_path
 from harness.contract.model import Falsifier, new_falsifier
 from harness.fingerprint import declaration_digest, fingerprint, stamps
@@ -186,7 +186,7 @@ def test_content_check_agrees_with_the_full_key_scan_on_the_pv_corpus():
     samples += [s.encode() for s in ("metadata_extra: 1\n", "'metadata' : 1\n", "x: 1\nmetadata:\n", "# c\n---\nitems: []\n", "  metadata: 1\n")]
     assert len(samples) > 30
     for data in samples:
-        assert text_declares_nothing(data) == reference_declares_nothing(data), data[:80]
+        assert declares_nothing(data) == reference_declares_nothing(data), data[:80]
 
 
 # ----------------------------------------------------------------------------- the contract cache
@@ -392,3 +392,34 @@ def test_writing_a_bundle_removes_the_first_formats_files_only(cached_project):
     load(root)
     assert not legacy.exists() and other.exists()
     assert len([p for p in folder.iterdir() if p != other]) == 1
+
+
+def test_a_write_landing_during_the_read_changes_the_recorded_signature(tmp_path, monkeypatch):
+    """The stat is taken before the bytes are read: a write that lands in between leaves a
+    signature the file no longer has, so the session reloads before it writes a verdict."""
+    import harness.contract.discovery as discovery
+
+    path = tmp_path / "c.yaml"
+    path.write_text("metadata:\n  id: c\nfalsification_tests: []\n")
+    real_open = open
+
+    def open_after_a_concurrent_edit(file, *args, **kwargs):
+        Path(file).write_text("metadata:\n  id: c\n  version: 2.0.0\nfalsification_tests: []\n")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(discovery, "open", open_after_a_concurrent_edit, raising=False)
+    signature, data = discovery.read_source(path)
+    now = path.stat()
+    assert b"2.0.0" in data  # what was read is the new text…
+    assert signature != (now.st_mtime_ns, now.st_size)  # …and the signature says the file moved on
+
+
+@pytest.mark.parametrize("forged", ["passed ", "PASSED", "discharged", ["passed"], 1])
+def test_a_forged_outcome_in_a_worker_record_is_never_a_pass(forged):
+    from harness.plugin.outcomes import aggregate_items
+    from harness.status import Outcome
+
+    outcome, _ = aggregate_items(1, [{"outcome": forged}])
+    assert outcome is Outcome.NOT_RUN
+    outcome, _ = aggregate_items(2, [{"outcome": "passed"}, {"outcome": forged}])
+    assert outcome is Outcome.NOT_RUN

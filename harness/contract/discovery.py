@@ -22,12 +22,9 @@ NOT_CONTRACTS = frozenset({"binding.yaml", "binding.yml", "external-corpora.yaml
 NOT_CONTRACT_DIRS = frozenset({"kaizen", "legacy", "pipelines", "publish-manifests"})
 
 
-def skipped(relative: Path, extra: tuple[str, ...] = ()) -> bool:
-    """Whether a file found by a directory scan is, by pv's rules or the project's, not a contract."""
-    return _skipped_parts(relative.parts, extra)
-
-
-def _skipped_parts(parts: tuple[str, ...] | list[str], extra: tuple[str, ...]) -> bool:
+def skipped(parts: tuple[str, ...] | list[str], extra: tuple[str, ...] = ()) -> bool:
+    """Whether a file a directory scan found (its path parts under the contracts folder) is, by
+    pv's rules or the project's, not a contract."""
     name = parts[-1]
     if name in NOT_CONTRACTS or any(part.startswith(".") for part in parts):
         return True
@@ -47,17 +44,9 @@ def contract_blocks() -> frozenset[str]:
     return frozenset({"metadata", "falsification_tests", "hypotheses", "subjects", *PV_MARKERS})
 
 
-def declares_nothing(path: Path) -> bool:
-    """Whether a file holds no contract block at its top level — a registry or list kept under
-    ``contracts/``, not a contract. Undecidable text (flow style, undecodable bytes) is read."""
-    try:
-        return text_declares_nothing(path.read_bytes())
-    except OSError:
-        return False
-
-
-def text_declares_nothing(data: bytes) -> bool:
-    """``declares_nothing`` on a file's bytes (a scan reads each file once)."""
+def declares_nothing(data: bytes) -> bool:
+    """Whether a file's bytes hold no contract block at their top level — a registry or list kept
+    under ``contracts/``, not a contract. Undecidable text (flow style, undecodable bytes) is read."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -128,7 +117,7 @@ def _scan(folder: Path, skip: tuple[str, ...], sources: dict[Path, Source] | Non
                 continue
             full = os.path.join(here, name)
             parts = full[len(top) :].lstrip(os.sep).split(os.sep)
-            if _skipped_parts(parts, skip):
+            if skipped(parts, skip):
                 continue
             try:
                 source = read_source(full)
@@ -136,7 +125,7 @@ def _scan(folder: Path, skip: tuple[str, ...], sources: dict[Path, Source] | Non
                 if os.path.isfile(full):
                     found.append((parts, full, None))
                 continue
-            if not text_declares_nothing(source[1]):
+            if not declares_nothing(source[1]):
                 found.append((parts, full, source))
     found.sort(key=lambda entry: entry[0])  # the order of sorted(Path, …): part by part
     paths = []
