@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,9 @@ class TestInfo:
     records: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
     takes_falsifier: bool = False
-    code_digest: str = ""  # the helpers and modules the test's verdict depends on
+    code_digest: str = ""  # the module helpers the test reaches
+    imports: frozenset = frozenset()  # what the test and its helpers import (``dependency_refs``)
+    path: str = ""  # the test file, absolute
 
     def required_params(self) -> set[str]:
         return {k for k, v in (self.accepts or {}).items() if v is _MISSING}
@@ -70,93 +73,207 @@ def find_test(root: Path, test_file: str, test_func: str) -> TestInfo:
         st = path.stat()
     except OSError:
         return TestInfo(test_file, test_func, exists=False, file_exists=False)
-    return _find_test(str(path), test_file, test_func, st.st_mtime_ns, st.st_size)
+    return _find_test(str(path), test_file, test_func, st.st_mtime_ns, st.st_size, str(Path(root).absolute()))
+
+
+def _live_definition(module: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The definition Python binds to ``name`` at import: the last one in the module body (a
+    second ``def`` of the same name replaces the first, which is dead code)."""
+    found = None
+    for node in module.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            found = node
+    return found
 
 
 @lru_cache(maxsize=1024)
-def _find_test(path_str: str, test_file: str, test_func: str, mtime_ns: int, size: int) -> TestInfo:
+def _find_test(path_str: str, test_file: str, test_func: str, mtime_ns: int, size: int, root: str) -> TestInfo:
     path = Path(path_str)
     module = _parse(path_str, mtime_ns, size)
     if module is None:
         return TestInfo(test_file, test_func, exists=False, file_exists=True, problems=("the file does not parse as Python",))
     source = path.read_text("utf-8")
-    for node in module.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == test_func:
-            accepts: dict[str, Any] | None = None
-            recorded: tuple[str, ...] = ()
-            problems: list[str] = []
-            for deco in node.decorator_list:
-                name = _decorator_name(deco)
-                if name == "accepts" and isinstance(deco, ast.Call):
-                    accepts = {}
-                    for arg in deco.args:
-                        value = _literal(arg)
-                        if isinstance(value, str):
-                            accepts[value] = _MISSING
-                        else:
-                            problems.append("@accepts takes literal names")
-                    for kw in deco.keywords:
-                        if kw.arg is None:
-                            problems.append("@accepts(**...) cannot be read statically")
-                            continue
-                        value = _literal(kw.value)
-                        accepts[kw.arg] = None if value is _MISSING else value
-                elif name == "records" and isinstance(deco, ast.Call):
-                    recorded = tuple(v for v in (_literal(a) for a in deco.args) if isinstance(v, str))
-            segment = ast.get_source_segment(source, node) or ""
-            decorators = "".join(ast.get_source_segment(source, d) or "" for d in node.decorator_list)
-            return TestInfo(
-                test_file,
-                test_func,
-                exists=True,
-                file_exists=True,
-                line=node.lineno,
-                source=decorators + "\n" + segment,
-                accepts=accepts,
-                records=recorded,
-                problems=tuple(problems),
-                takes_falsifier=any(a.arg in ("falsifier", "subject") for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)),
-                code_digest=_code_digest(module, source, node, path),
-            )
+    node = _live_definition(module, test_func)
+    if node is not None:
+        accepts: dict[str, Any] | None = None
+        recorded: tuple[str, ...] = ()
+        problems: list[str] = []
+        for deco in node.decorator_list:
+            name = _decorator_name(deco)
+            if name == "accepts" and isinstance(deco, ast.Call):
+                accepts = {}
+                for arg in deco.args:
+                    value = _literal(arg)
+                    if isinstance(value, str):
+                        accepts[value] = _MISSING
+                    else:
+                        problems.append("@accepts takes literal names")
+                for kw in deco.keywords:
+                    if kw.arg is None:
+                        problems.append("@accepts(**...) cannot be read statically")
+                        continue
+                    value = _literal(kw.value)
+                    accepts[kw.arg] = None if value is _MISSING else value
+            elif name == "records" and isinstance(deco, ast.Call):
+                recorded = tuple(v for v in (_literal(a) for a in deco.args) if isinstance(v, str))
+        segment = ast.get_source_segment(source, node) or ""
+        decorators = "".join(ast.get_source_segment(source, d) or "" for d in node.decorator_list)
+        return TestInfo(
+            test_file,
+            test_func,
+            exists=True,
+            file_exists=True,
+            line=node.lineno,
+            source=decorators + "\n" + segment,
+            accepts=accepts,
+            records=recorded,
+            problems=tuple(problems),
+            takes_falsifier=any(a.arg in ("falsifier", "subject") for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)),
+            code_digest=_code_digest(module, source, node, path, Path(root)),
+            imports=dependency_refs(module, node, path),
+            path=str(path),
+        )
     return TestInfo(test_file, test_func, exists=False, file_exists=True)
 
 
-MAX_DEPENDENCY_FILES = 64
+MAX_DEPENDENCY_FILES = 256
+
+ImportRef = tuple[str, int, str]  # (dotted name, relative level, importing file)
 
 
-def _imported_modules(nodes) -> set[str]:
-    found: set[str] = set()
+def _imports_of(nodes, origin: str) -> set[ImportRef]:
+    """Every module the nodes import: absolute names, and relative ones with their level and the
+    file they are relative to (``from . import helpers`` in a test's package)."""
+    found: set[ImportRef] = set()
     for top in nodes:
         for node in ast.walk(top):
             if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+                found.update((alias.name, 0, origin) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                found.add((module, node.level, origin))
+                found.update((f"{module}.{alias.name}" if module else alias.name, node.level, origin) for alias in node.names)
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in node.targets):
+                plugins = _literal(node.value)  # a conftest's plugins are code its fixtures run
+                for name in [plugins] if isinstance(plugins, str) else plugins if isinstance(plugins, (list, tuple)) else ():
+                    if isinstance(name, str):
+                        found.add((name, 0, origin))
     return found
 
 
-def _module_file(name: str, search: tuple[Path, ...]) -> Path | None:
-    """The source file of a first-party module: the harness package or the project's own code.
-    Third-party and standard-library modules are versioned by their packages, not hashed here."""
-    parts = name.split(".")
-    for base in search:
-        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+def _resolve(ref: ImportRef, search: tuple[Path, ...]) -> Path | None:
+    """The first-party source file an import names, or None (third-party and standard-library
+    modules are versioned by their packages, not hashed here)."""
+    name, level, origin = ref
+    if level:
+        base = Path(origin).parent
+        for _ in range(level - 1):
+            base = base.parent
+        bases: tuple[Path, ...] = (base,)
+    else:
+        bases = search
+    parts = [p for p in name.split(".") if p]
+    if not all(p.isidentifier() for p in parts):
+        return None
+    for base in bases:
+        candidates = (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")) if parts else (base / "__init__.py",)
+        for candidate in candidates:
             if candidate.is_file():
                 return candidate
     return None
 
 
-def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path) -> str:
-    """A hash of the code that decides a falsifier's verdict beyond the test function itself:
-    the module's own helpers and constants it reaches, and the first-party modules (harness, the
-    project) they import, transitively — so editing a helper stales the verdicts that use it."""
+@lru_cache(maxsize=4096)
+def _file_facts(path: str, mtime_ns: int, size: int) -> tuple[str, frozenset[ImportRef]] | None:
+    """(sha256 of the text, the imports it makes) of one source file, cached by its stat."""
+    try:
+        text = Path(path).read_text("utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest(), frozenset(_imports_of([tree], path))
+
+
+def _stat_facts(path: Path) -> tuple[str, frozenset[ImportRef]] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _file_facts(str(path), st.st_mtime_ns, st.st_size)
+
+
+def search_path(root: Path, near: Path) -> tuple[Path, ...]:
+    """Where a bound test's absolute imports are looked up as pytest would find them: the harness
+    package, the test's folder and each folder above it up to the project root (rootdir and
+    ``prepend`` import mode), and a ``src/`` layout."""
     from harness.builtins import PACKAGE_DIR
 
+    folders = [PACKAGE_DIR.parent]
+    here = Path(near)
+    root = Path(root)
+    while True:
+        folders.append(here)
+        if here == root or here.parent == here or root not in here.parents:
+            break
+        here = here.parent
+    folders += [root, root / "src"]
+    return tuple(dict.fromkeys(folders))
+
+
+def _key_of(path: Path, root: Path) -> str | None:
+    """A file's name in a digest: the same in a checkout and a wheel (the harness's by its place in
+    the package), and on every clone of a project (by its path in the project)."""
+    from harness.builtins import PACKAGE_DIR
+
+    resolved = Path(os.path.realpath(path))
+    for base in (PACKAGE_DIR.parent, Path(os.path.realpath(root))):
+        try:
+            return resolved.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def closure_digests(refs: set[ImportRef], files: list[Path], search: tuple[Path, ...], root: Path, skip: Path | None = None) -> dict[str, str]:
+    """sha256 of every first-party file in ``files`` and of every file they and ``refs`` import,
+    transitively (at most ``MAX_DEPENDENCY_FILES``), by ``_key_of`` name."""
+    digests: dict[str, str] = {}
+    seen: set[str] = set()
+    pending: list[Path] = list(files)
+    queue: list[ImportRef] = sorted(refs)
+    while (pending or queue) and len(digests) < MAX_DEPENDENCY_FILES:
+        if pending:
+            path = pending.pop()
+        else:
+            path = _resolve(queue.pop(), search)
+            if path is None:
+                continue
+        real = os.path.realpath(path)
+        if real in seen or (skip is not None and real == os.path.realpath(skip)):
+            continue
+        seen.add(real)
+        key = _key_of(path, root)
+        facts = _stat_facts(path) if key is not None else None
+        if facts is None:
+            continue
+        digests[key] = facts[0]
+        queue.extend(sorted(facts[1]))
+    return dict(sorted(digests.items()))
+
+
+def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path, root: Path) -> str:
+    """A hash of the test function's own module helpers and constants it reaches (the part of the
+    test file beyond the function); the modules they import are hashed at fingerprint time
+    (``dependency_refs``), so an edited helper module is seen without re-reading the test."""
+    helpers = "\n".join(ast.get_source_segment(source, r) or "" for r in _reached(module, func)[1:])
+    return hashlib.sha256(helpers.encode()).hexdigest()[:16]
+
+
+def _reached(module: ast.Module, func: ast.AST) -> list[ast.AST]:
     top_level: dict[str, ast.AST] = {}
     for node in module.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            top_level[node.name] = node
+            top_level[node.name] = node  # the last definition wins, as at import
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Name):
@@ -167,32 +284,28 @@ def _code_digest(module: ast.Module, source: str, func: ast.AST, test_path: Path
             if isinstance(node, ast.Name) and node.id in top_level and top_level[node.id] not in reached:
                 reached.append(top_level[node.id])
                 queue.append(top_level[node.id])
+    return reached
+
+
+def dependency_refs(module: ast.Module, func: ast.AST, test_path: Path) -> frozenset[ImportRef]:
+    """The imports the test function and the helpers it reaches make (module-level imports of the
+    names they use included): the first-party code its verdict depends on."""
+    reached = _reached(module, func)
     used = {n.id for r in reached for n in ast.walk(r) if isinstance(n, ast.Name)}
     module_imports = [
         n for n in module.body if isinstance(n, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name).split(".")[0] in used for a in n.names)
     ]
-    search = (PACKAGE_DIR.parent, test_path.parent, test_path.parent.parent)
-    pending = sorted(_imported_modules([*reached, *module_imports]))
-    files: dict[str, str] = {}
-    seen: set[str] = set()
-    while pending and len(files) < MAX_DEPENDENCY_FILES:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = _module_file(name, search)
-        if path is None or path == test_path or name in files:
-            continue
-        try:
-            text = path.read_text("utf-8")
-            tree = ast.parse(text)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        files[name] = hashlib.sha256(text.encode()).hexdigest()  # by module name: the same in a checkout and a wheel
-        pending.extend(sorted(_imported_modules([tree]) - seen))
-    helpers = "\n".join(ast.get_source_segment(source, r) or "" for r in reached[1:])
-    payload = {"helpers": hashlib.sha256(helpers.encode()).hexdigest(), "modules": dict(sorted(files.items()))}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    return frozenset(_imports_of([*reached, *module_imports], str(test_path)))
+
+
+def conftest_files(root: Path, test_dir: Path) -> list[Path]:
+    """The ``conftest.py`` files pytest loads for a test in ``test_dir``: the root's and each one
+    down to the test's folder. Their fixtures build the subjects a falsifier judges."""
+    root = Path(root)
+    folders = [Path(test_dir)]
+    while folders[-1] != root and root in folders[-1].parents:
+        folders.append(folders[-1].parent)
+    return [f / "conftest.py" for f in reversed(folders) if (f / "conftest.py").is_file()]
 
 
 def declaration_digest(falsifier: Falsifier, declared: tuple[str, str] | None = None) -> str:
@@ -206,10 +319,35 @@ def declaration_digest(falsifier: Falsifier, declared: tuple[str, str] | None = 
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def stamps(falsifier: Falsifier, test: TestInfo) -> tuple[str, str]:
+def stamps(falsifier: Falsifier, test: TestInfo, context: str = "") -> tuple[str, str]:
     """(fingerprint, declaration digest) of a collected falsifier, sharing their encoded members."""
     declared = _declared(falsifier)
-    return (fingerprint(falsifier, test, declared=declared) if test.exists else "", declaration_digest(falsifier, declared))
+    return (fingerprint(falsifier, test, declared=declared, context=context) if test.exists else "", declaration_digest(falsifier, declared))
+
+
+def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo) -> str:
+    """What decides a verdict beyond the test function and its params: every first-party module the
+    test and its helpers import (relative imports, a ``src/`` layout and folders beside the test
+    included), the ``conftest.py`` files pytest loads for it with what they import (the fixtures
+    that build its subject, e.g. ``mypkg/model.py``), and the subject's identity — a declared
+    subject's spec and its files' content, a plugin fixture's module."""
+    from harness.subjects.identity import subject_identity
+
+    root = Path(root).absolute()
+    test_path = Path(test.path) if test.path else root / falsifier.test_file
+    test_dir = root if falsifier.builtin else test_path.parent
+    code = closure_digests(set(test.imports), conftest_files(root, test_dir), search_path(root, test_dir), root, skip=test_path)
+    subject = subject_identity(root, contract, falsifier.subject)
+    payload = json.dumps({"code": code, "subject": subject}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def current_fingerprint(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo | None = None) -> str | None:
+    """The fingerprint a verdict on ``falsifier`` would carry now, or None when its test is gone."""
+    test = test if test is not None else find_test(root, falsifier.test_file, falsifier.test_func)
+    if not test.exists:
+        return None
+    return fingerprint(falsifier, test, context=context_digest(root, contract, falsifier, test))
 
 
 def _declared(falsifier: Falsifier) -> tuple[str, str]:
@@ -235,9 +373,10 @@ def collectable_problem(test: TestInfo, python_files: list[str], python_function
     return None
 
 
-def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None, declared: tuple[str, str] | None = None) -> str:
+def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None, declared: tuple[str, str] | None = None, context: str = "") -> str:
     """A short hash of what produced a verdict: the test's source and the code it depends on, the
-    params and requirements, the subject and the harness version. When any of these changes, a
+    params and requirements, the subject and the harness version (``context``: see
+    ``context_digest``; every caller that judges a verdict passes it, via ``current_fingerprint``). When any of these changes, a
     recorded status is stale.
 
     The hash is of ``json.dumps(payload, sort_keys=True, default=str, ensure_ascii=True)`` with
@@ -248,6 +387,7 @@ def fingerprint(falsifier: Falsifier, test: TestInfo, version: str | None = None
     members, subject = declared or _declared(falsifier)
     blob = (
         '{"code": ' + _encoded(test.code_digest)
+        + ', "context": ' + _encoded(context)
         + ', "harness": ' + _encoded(version)
         + ", " + members
         + ', "source": ' + _encoded(test.source)

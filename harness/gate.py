@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.contract import Contract
-from harness.fingerprint import find_test, fingerprint
+from harness.fingerprint import current_fingerprint
 from harness.ledger import Claim, cuda_backing_problem
 from harness.lint import lint_contract, load_baseline, split_new
 
@@ -58,9 +58,9 @@ def cuda_evidence_problems(contract: Contract, root: Path, evidence_dir: str = "
     for f in contract.bound_falsifiers:
         if not f.needs_cuda or f.status != "DISCHARGED":
             continue
-        test = find_test(root, f.test_file, f.test_func)
-        current = fingerprint(f, test) if test.exists else None
-        problem = cuda_backing_problem(contract, f, root, evidence_dir, current)
+        current = current_fingerprint(root, contract, f)
+        # a claim whose test is gone is never backed, whatever a lint baseline says
+        problem = f"its test {f.test} no longer exists" if current is None else cuda_backing_problem(contract, f, root, evidence_dir, current)
         if problem:
             problems.append(GateProblem(contract.key, f.id, f"DISCHARGED, but {problem}", check="cuda-evidence"))
     return problems

@@ -195,7 +195,9 @@ def cuda_backing_problem(contract: Contract, f: Falsifier, root: Path, evidence_
         return f"its evidence ran on {record.get('device') or 'an unknown device'}, not CUDA"
     if record.get("outcome") != "passed":
         return f"its CUDA evidence records outcome {record.get('outcome')!r}"
-    if current_fingerprint is not None and record.get("fingerprint") != current_fingerprint:
+    if current_fingerprint is None:
+        return "its test no longer exists, so no evidence can be for the current test"
+    if record.get("fingerprint") != current_fingerprint:
         return "no CUDA evidence for the current test and params (fingerprint changed since the GPU run)"
     return None
 

@@ -13,7 +13,7 @@ from harness.contract.model import Contract
 from harness.contract.positions import position_of
 from harness.evidence import measurements_from_evidence
 from harness.findings import Finding, Severity
-from harness.fingerprint import find_test, fingerprint
+from harness.fingerprint import current_fingerprint, find_test
 from harness.status import OPEN, claims_success, derive_contract_status, derive_hypothesis_status, falsifier_statuses
 from harness.writer import write_atomic
 
@@ -33,13 +33,13 @@ class FalsifierState:
     test_exists: bool
 
 
-def falsifier_state(falsifier, root: Path) -> FalsifierState:
+def falsifier_state(falsifier, root: Path, contract: Contract | None = None) -> FalsifierState:
     if not falsifier.bound:
         return FalsifierState(False, False)
     test = find_test(root, falsifier.test_file, falsifier.test_func)
     if not test.exists:
         return FalsifierState(False, False)
-    stale = falsifier.status not in (None, OPEN) and falsifier.fingerprint != fingerprint(falsifier, test)
+    stale = falsifier.status not in (None, OPEN) and falsifier.fingerprint != current_fingerprint(root, contract, falsifier, test)
     return FalsifierState(stale, True)
 
 
@@ -162,7 +162,7 @@ def lint_contract(contract: Contract, root: Path, layout=None) -> list[Finding]:
                 findings.append(_at(contract, base, "missing-param", f"{f.id}: {f.test_func} requires param {name!r}"))
         status = f.effective_status
         if f.status not in (None, OPEN):
-            fresh = fingerprint(f, test)
+            fresh = current_fingerprint(root, contract, f, test)
             if not f.fingerprint:
                 findings.append(
                     _at(

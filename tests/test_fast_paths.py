@@ -30,10 +30,11 @@ from tests.plugin_project import entry
 # ----------------------------------------------------------------------------- digests
 
 
-def reference_fingerprint(f: Falsifier, test: fp.TestInfo) -> str:
+def reference_fingerprint(f: Falsifier, test: fp.TestInfo, context: str = "") -> str:
     payload = {
         "source": test.source,
         "code": test.code_digest,
+        "context": context,
         "params": f.params,
         "requires": sorted(f.requires),
         "subject": f.subject,
@@ -69,6 +70,7 @@ def test_assembled_digests_equal_the_json_formulas_the_ledger_was_written_with(v
                       evidence=None, digest=None, ship_blocking=False, builtin=None, **values)  # fmt: skip
     test = fp.TestInfo(file="t.py", func="t", exists=True, file_exists=True, source=source, code_digest="abc123")
     assert fingerprint(f, test) == reference_fingerprint(f, test)
+    assert fingerprint(f, test, context="c0ffee") == reference_fingerprint(f, test, "c0ffee") != reference_fingerprint(f, test)
     assert declaration_digest(f) == reference_declaration(f)
     assert stamps(f, test) == (reference_fingerprint(f, test), reference_declaration(f))
     missing = fp.TestInfo(file="t.py", func="t", exists=False, file_exists=False)

@@ -85,7 +85,7 @@ def cmd_status(args) -> int:
             "falsifiers": [],
         }
         for f in contract.falsifiers:
-            state = falsifier_state(f, loaded.root)
+            state = falsifier_state(f, loaded.root, contract)
             record = falsifier_record(loaded.root, f.evidence, f.id) if f.evidence else None  # shown, not trusted: lint verifies
             entry["falsifiers"].append(
                 {

@@ -168,6 +168,7 @@ class HarnessSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Runs before ``-k``, ``-m`` and ``--deselect``: every item of every falsifier is counted
         here, so a run that keeps only some of them is partial, never a pass."""
+        from harness.fingerprint import context_digest
         from harness.fingerprint import stamps as falsifier_stamps
 
         items.extend(self._builtin_items(session))
@@ -185,7 +186,8 @@ class HarnessSession:
                 uids.append(uid)
                 if binding.key not in stamps:  # the fingerprint of the test as collected (imported) now
                     test = self.test_info(binding)
-                    stamps[binding.key] = falsifier_stamps(binding.falsifier, test)
+                    context = context_digest(self.root, self._contract(binding), binding.falsifier, test) if test.exists else ""
+                    stamps[binding.key] = falsifier_stamps(binding.falsifier, test, context)
                 item.stash[_binding_key] = binding
                 item.stash[_uid_key] = uid
                 item.stash[_record_key] = {
@@ -269,6 +271,11 @@ class HarnessSession:
         if where not in self._tests:
             self._tests[where] = find_test(self.root, *where)
         return self._tests[where]
+
+    def _contract(self, binding: Binding):
+        if not hasattr(self, "_by_contract_key"):
+            self._by_contract_key = {c.key: c for c in self.contracts}
+        return self._by_contract_key.get(binding.contract_key)
 
     def _where(self, binding: Binding) -> str:
         """``file:line`` of a binding's falsifier — its line found only when there is a problem to
@@ -449,13 +456,13 @@ class HarnessSession:
         return by_contract
 
     def _fresh_fingerprints(self, contract) -> dict[str, str]:
-        from harness.fingerprint import find_test, fingerprint
+        from harness.fingerprint import current_fingerprint
 
         out = {}
         for f in contract.bound_falsifiers:
-            test = find_test(self.root, f.test_file, f.test_func)
-            if test.exists:
-                out[f.id] = fingerprint(f, test)
+            fresh = current_fingerprint(self.root, contract, f)
+            if fresh is not None:
+                out[f.id] = fresh
         return out
 
     def _finish(self, session: pytest.Session) -> None:

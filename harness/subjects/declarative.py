@@ -23,7 +23,6 @@ stay inside it (or a root listed in ``$HARNESS_ARTIFACT_ROOTS``).
 
 from __future__ import annotations
 
-import glob
 import importlib
 import os
 import sys
@@ -50,13 +49,19 @@ def _list(value: Any) -> list[str]:
 
 
 def expand(root: Path, patterns: list[str]) -> list[Path]:
-    """Files matching the globs (``**`` allowed), sorted, without duplicates."""
+    """Files matching the globs (``**`` allowed), sorted, without duplicates. A pattern that climbs
+    out, costs too much to walk, or matches a file resolving outside the project is a
+    ``SubjectError`` naming it (``harness.globbing``)."""
+    from harness.contract.loader import artifact_roots_from_env
+    from harness.globbing import GlobError, expand_glob
+
     found: set[Path] = set()
+    allowed = artifact_roots_from_env()
     for pattern in patterns:
-        for match in glob.glob(str(root / pattern), recursive=True):
-            path = Path(match)
-            if path.is_file():
-                found.add(path)
+        try:
+            found.update(expand_glob(root, pattern, allowed))
+        except GlobError as exc:
+            raise SubjectError(f"glob {pattern!r} {exc}") from None
     return sorted(found)
 
 
@@ -221,16 +226,28 @@ class ArtifactSubject:
         paths = expand(self.root, _list(splits[split]))
         if not paths:
             raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
+        sizes = _size_problems(self.name, self.spec)
+        if sizes:
+            raise SubjectError(sizes[0][2])
         return packed_batches(paths, int(self.spec.get("seq_len", 512)), int(self.spec.get("batch_size", 8)))
 
     # ---------------------------------------------------------------- run protocol
     def epochs(self) -> list[dict]:
         from harness.subjects.runs import read_run
 
+        from harness.contract.loader import artifact_roots_from_env, check_artifact_path
+        from harness.globbing import GlobError
+
         run = self.spec.get("run")
         if not run:
             raise SubjectError(f"subject {self.name!r} declares no run")
-        return read_run(self.root / run)
+        why = check_artifact_path(str(run), self.root, artifact_roots_from_env())
+        if why:
+            raise SubjectError(f"subject {self.name!r}: run {run!r} {why}")
+        try:
+            return read_run(self.root / run, root=self.root)
+        except GlobError as exc:
+            raise SubjectError(f"subject {self.name!r}: run {run!r}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"ArtifactSubject({self.name!r})"
@@ -273,9 +290,38 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
     globs += [(["splits", k], p) for k, v in (splits.items() if isinstance(splits, dict) else ()) for p in _list(v)]
     for where, pattern in globs:
         key = where[0]
-        why = check_artifact_path(pattern.split("*", 1)[0] or ".", root, artifact_roots_from_env())
-        if why:
-            problems.append((where, "path-escape", f"subject {name!r}: {key} {pattern!r} {why}"))
-        elif not expand(root, [pattern]):
+        try:
+            matched = expand(root, [pattern])
+        except SubjectError as exc:
+            problems.append((where, "path-escape", f"subject {name!r}: {key} {exc}"))
+            continue
+        if not matched:
             problems.append((where, "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
+    problems.extend(_size_problems(name, spec))
+    return problems
+
+
+MAX_SEQ_LEN = 1 << 20
+MAX_BATCH_IDS = 1 << 24  # batch_size × (seq_len + 1): 16 Mi ids, 128 MiB as int64
+
+
+def _size_problems(name: str, spec: dict) -> list[tuple[list, str, str]]:
+    """What ``seq_len`` and ``batch_size`` may make the harness allocate: one batch is held in
+    memory, so their product is bounded (``batch_size: 1000000000`` once cost 2.4 GB)."""
+    problems = []
+    sizes = {}
+    for key, default, top in (("seq_len", 512, MAX_SEQ_LEN), ("batch_size", 8, MAX_BATCH_IDS)):
+        value = spec.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            problems.append(([key], "bad-subject", f"subject {name!r}: {key} must be an integer from 1 to {top:,}, not {value!r}"))
+        else:
+            sizes[key] = value
+    if len(sizes) == 2 and sizes["batch_size"] * (sizes["seq_len"] + 1) > MAX_BATCH_IDS:
+        problems.append(
+            (
+                ["batch_size"],
+                "bad-subject",
+                f"subject {name!r}: batch_size × (seq_len + 1) = {sizes['batch_size'] * (sizes['seq_len'] + 1):,} ids in one batch, over the {MAX_BATCH_IDS:,} the harness holds at once",
+            )
+        )
     return problems

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,25 @@ def _number(value: Any) -> float | None:
     return number
 
 
-def read_pv_epochs(folder: Path) -> list[dict]:
+_NUMBER = re.compile(r"(\d+)")
+
+
+def natural_key(path: Path | str) -> tuple:
+    """Order by the numbers a path holds, part by part: ``checkpoint-1000`` after ``checkpoint-500``,
+    ``epoch-1000`` after ``epoch-999`` (string order judged a run on the wrong checkpoint)."""
+    parts = Path(path).parts
+    return tuple(tuple(int(t) if t.isdigit() else t for t in _NUMBER.split(part)) for part in parts)
+
+
+def read_pv_epochs(folder: Path, root: Path | None = None) -> list[dict]:
     epochs = []
-    for path in sorted(folder.glob("epoch-*.metadata.json")):
+    for path in sorted(folder.glob("epoch-*.metadata.json"), key=natural_key):
+        if root is not None:
+            from harness.contract.loader import artifact_roots_from_env, check_artifact_path
+
+            why = check_artifact_path(str(path), Path(root), artifact_roots_from_env())
+            if why:
+                raise RunFormatError(f"{path}: {why}")
         try:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -100,8 +117,44 @@ def read_lightning_metrics(path: Path) -> list[dict]:
     return epochs
 
 
-def read_run(location: Path) -> list[dict]:
-    """Per-epoch losses of the run at ``location`` (a folder, or one of the files above)."""
+def _global_step(path: Path) -> float:
+    """The step a ``trainer_state.json`` was written at (its ``global_step``, else its last log)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return -1.0
+    if not isinstance(data, dict):
+        return -1.0
+    step = _number(data.get("global_step"))
+    if step is None:
+        steps = [_number(e.get("step")) for e in data.get("log_history") or () if isinstance(e, dict)]
+        step = max((s for s in steps if s is not None), default=-1.0)
+    return step
+
+
+def latest_run_file(location: Path, root: Path | None = None) -> Path | None:
+    """The file that holds the newest state of a run folder: of Hugging Face ``checkpoint-N/``
+    folders (and the final ``trainer_state.json``) the one at the highest ``global_step``; of
+    Lightning ``version_N/metrics.csv`` the highest version. Numbers decide, never string order."""
+    from harness.globbing import expand_glob
+
+    def found(pattern: str) -> list[Path]:
+        if root is None:
+            return sorted(location.glob(pattern), key=natural_key)
+        from harness.contract.loader import artifact_roots_from_env
+
+        return sorted(expand_glob(location, pattern, (Path(root), *artifact_roots_from_env())), key=natural_key)
+
+    states = found("**/trainer_state.json")
+    if states:
+        return max(states, key=lambda p: (_global_step(p), natural_key(p)))
+    metrics = found("**/metrics.csv")
+    return metrics[-1] if metrics else None
+
+
+def read_run(location: Path, root: Path | None = None) -> list[dict]:
+    """Per-epoch losses of the run at ``location`` (a folder, or one of the files above). With
+    ``root``, every file read must resolve inside it (a declared subject's run)."""
     location = Path(location)
     if location.is_file():
         if location.name == "trainer_state.json" or (location.suffix == ".json" and "log_history" in location.read_text("utf-8", errors="replace")[:100000]):
@@ -111,11 +164,11 @@ def read_run(location: Path) -> list[dict]:
         else:
             raise RunFormatError(f"{location}: not a run file the harness reads (trainer_state.json, metrics.csv, epoch-NNN.metadata.json folder)")
     elif location.is_dir():
-        epochs = read_pv_epochs(location)
+        epochs = read_pv_epochs(location, root)
         if not epochs:
-            nested = sorted(location.glob("**/trainer_state.json")) or sorted(location.glob("**/metrics.csv"))
-            if nested:
-                return read_run(nested[-1])
+            nested = latest_run_file(location, root)
+            if nested is not None:
+                return read_run(nested, root)
     else:
         raise RunFormatError(f"{location}: no such run folder or file")
     if not epochs:

@@ -1,0 +1,166 @@
+"""What a subject is, for a fingerprint: a verdict stands for the subject it ran on.
+
+A declared subject is its declaration (the spec under ``subjects:``) and the identity of every file
+it names — size and SHA-256 of the content — so a contract-only edit that points a verdict at other
+shards, or a shard rewritten in place, stales the verdict. Content, not mtime, decides (a fresh
+clone has new mtimes and the same verdicts); the stat signature only keys a cache of the hashes,
+kept in ``$HARNESS_CACHE_DIR/artifact-hashes.json`` so a large corpus is read once, not on every
+lint. A fixture subject is the code that builds it (``fingerprint.context_digest``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+_CACHE_FILE = "artifact-hashes.json"
+_hashes: dict[str, str] | None = None
+_dirty = False
+
+
+def _cache_path() -> Path | None:
+    if os.environ.get("HARNESS_NO_CACHE"):
+        return None
+    try:
+        from harness.subjects.cache import cache_dir
+
+        return cache_dir() / _CACHE_FILE
+    except OSError:
+        return None
+
+
+def _load() -> dict[str, str]:
+    global _hashes
+    if _hashes is None:
+        _hashes = {}
+        path = _cache_path()
+        if path is not None:
+            try:
+                data = json.loads(path.read_text("utf-8"))
+                if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("hashes"), dict):
+                    _hashes = {str(k): str(v) for k, v in data["hashes"].items()}
+            except (OSError, ValueError):
+                pass
+        atexit.register(_flush)
+    return _hashes
+
+
+def _flush() -> None:
+    global _dirty
+    path = _cache_path()
+    if not _dirty or path is None or _hashes is None:
+        return
+    from harness.writer import WriteError, write_atomic
+
+    try:
+        write_atomic(path, json.dumps({"version": 1, "hashes": _hashes}) + "\n")
+    except (OSError, WriteError):
+        pass
+    _dirty = False
+
+
+def file_sha256(path: Path) -> tuple[int, str] | None:
+    """(size, sha256) of a file's content; the hash is cached under its stat signature."""
+    global _dirty
+    try:
+        st = os.stat(path)
+        real = os.path.realpath(path)
+    except OSError:
+        return None
+    key = f"{real}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
+    cache = _load()
+    digest = cache.get(key)
+    if digest is None:
+        try:
+            with open(real, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            return None
+        cache[key] = digest
+        _dirty = True
+    return st.st_size, digest
+
+
+VOCAB_SIBLINGS = ("merges.txt", "tokenizer.json", "vocab.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def _named(root: Path, path: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
+    """Every file a declared subject names, by its path in the project: [size, sha256]; a glob
+    that cannot be expanded is recorded with its error (the falsifier then errors too)."""
+    from harness.subjects.declarative import SubjectError, _list, expand
+
+    root = Path(root).absolute()
+    files: dict[str, Any] = {}
+    if not isinstance(spec, dict):
+        return files
+    paths: list[Path] = []
+    vocab = spec.get("vocab")
+    if isinstance(vocab, str):
+        path = root / vocab
+        paths.append(path)
+        paths += [path.parent / name for name in VOCAB_SIBLINGS if (path.parent / name).is_file()]
+    globs = [*_list(spec.get("shards")), *_list(spec.get("documents"))]
+    splits = spec.get("splits")
+    if isinstance(splits, dict):
+        globs += [p for v in splits.values() if isinstance(v, (str, list)) for p in _list(v)]
+    for pattern in globs:
+        try:
+            paths += expand(root, [pattern])
+        except SubjectError as exc:
+            files[f"glob:{pattern}"] = f"error: {exc}"
+    run = spec.get("run")
+    if isinstance(run, str):
+        location = root / run
+        if location.is_dir():
+            try:
+                paths += expand(location, ["**/*"]) if location.resolve().is_relative_to(root.resolve()) else []
+            except SubjectError as exc:
+                files[f"run:{run}"] = f"error: {exc}"
+        else:
+            paths.append(location)
+    for path in sorted(set(paths)):
+        found = file_sha256(path)
+        files[_named(root, path)] = list(found) if found else "missing"
+    encoder = spec.get("encoder")
+    if isinstance(encoder, str) and ":" in encoder:
+        from harness.fingerprint import closure_digests, search_path
+
+        module = encoder.partition(":")[0]
+        files[f"encoder:{encoder}"] = closure_digests({(module, 0, str(root / "x.py"))}, [], search_path(root, root), root)
+    return files
+
+
+def subject_identity(root: Path, contract: Any, name: Any) -> Any:
+    """The identity of the subject a falsifier names: a declared one's spec and files, or — for a
+    fixture — the plugin module that defines it when that is not a conftest (the demo's)."""
+    if not name:
+        return None
+    if not isinstance(name, str):
+        return {"subject": name}
+    subjects = getattr(contract, "subjects", None) or {}
+    spec = subjects.get(name) if isinstance(subjects, dict) else None
+    if spec is not None:
+        return {"declared": name, "spec": spec, "files": artifact_identity(root, spec)}
+    return {"fixture": name, "code": _plugin_fixture_code(Path(root), name)}
+
+
+def _plugin_fixture_code(root: Path, name: str) -> dict[str, str]:
+    from harness.demo import fixtures as demo_fixtures
+    from harness.fingerprint import closure_digests, search_path
+    from harness.lint import _fixture_names_in
+
+    module = Path(demo_fixtures.__file__)
+    if name not in _fixture_names_in(module):
+        return {}
+    return closure_digests(set(), [module], search_path(root, root), root)
