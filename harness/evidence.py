@@ -21,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -146,6 +147,7 @@ def results_payload(
         "dispatch": dispatch,
         "falsifiers": {r.falsifier_id: asdict(r) for r in results},
         "hypotheses": hypotheses,
+        "written_ns": time.time_ns(),  # orders runs within one second (run ids have seconds)
     }
     return (json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
 
@@ -187,6 +189,20 @@ def write_run(root: Path, evidence_dir: str, contract_key: str, run_id: str, pay
         write_atomic(directory / SIGNATURE_FILE, signature_of(payload, key) + "\n")
     write_atomic(directory / "README.md", readme)
     return directory
+
+
+def latest_problem(root: Path, evidence_dir: str, contract_key: str) -> None:
+    """Refuse (WriteError) a run whose ``LATEST`` pointer could not be written — before the contract
+    or any evidence is: a folder named LATEST there, or a contracts folder beside a contract of
+    the same name, would otherwise leave a rewritten contract and no pointer."""
+    latest = Path(root) / evidence_dir / contract_key / "LATEST"
+    if latest.is_dir() or (latest.exists() and not latest.is_file()):
+        raise WriteError(f"{latest}: is not a file, so this run's LATEST pointer cannot be written; nothing written")
+    for parent in latest.parents:
+        if parent == Path(root):
+            break
+        if parent.exists() and not parent.is_dir():
+            raise WriteError(f"{parent}: is not a folder, so this run's evidence cannot be written; nothing written")
 
 
 def write_latest(root: Path, evidence_dir: str, contract_key: str, run_id: str) -> None:
@@ -312,7 +328,51 @@ def verify_evidence(root: Path, evidence_dir: str, contract, falsifier, *, requi
         signed = hmac.compare_digest(signature, signature_of(raw, key))
         if require_signature and not signed:
             return VerifiedEvidence(record, f"evidence {pointer} carries no valid signature for {SIGNING_KEY_ENV}")
+    newer = superseding_run(root, pointer, data, falsifier)
+    if newer:
+        return VerifiedEvidence(record, newer, signed)
     return VerifiedEvidence(record, None, signed)
+
+
+_RANK = {"FALSIFIED": 0, "OPEN": 1, "METHODOLOGY_SUSPECT": 2, "DISCHARGED": 3}
+
+
+def _run_order(run_id: str, data: dict[str, Any]) -> tuple[str, int]:
+    written = data.get("written_ns")
+    return run_id[:16], written if isinstance(written, int) and not isinstance(written, bool) else -1
+
+
+def superseding_run(root: Path, pointer: str, data: dict[str, Any], falsifier) -> str | None:
+    """Why a verdict is older than the evidence: a later run of the same contract recorded a lower
+    status for this falsifier under the same fingerprint (a contract rolled back with ``git
+    checkout`` after a run falsified it). A verdict may not be older than the newest evidence for
+    the same falsifier and fingerprint."""
+    claimed = _RANK.get(str(falsifier.status), -1)
+    if claimed <= _RANK["OPEN"]:
+        return None
+    folder = Path(root) / pointer
+    mine = _run_order(folder.name, data)
+    try:
+        siblings = [p for p in folder.parent.iterdir() if RUN_ID.match(p.name) and p.name != folder.name]
+    except OSError:
+        return None
+    for sibling in sorted(siblings, key=lambda p: p.name, reverse=True):
+        if sibling.name[:16] < mine[0]:
+            break
+        other = read_results(root, os.path.relpath(sibling, root))
+        if not other or other.get("run_id") != sibling.name:
+            continue
+        if _run_order(sibling.name, other) <= mine and sibling.name[:16] == mine[0] and mine[1] >= 0:
+            continue
+        record = other["falsifiers"].get(falsifier.id)
+        if not isinstance(record, dict) or record.get("fingerprint") != falsifier.fingerprint or record.get("outcome") not in ("passed", "failed"):
+            continue
+        if _RANK.get(str(record.get("status_after")), 99) < claimed:
+            return (
+                f"a later run ({sibling.name}) recorded {record.get('status_after')} for the same test and params; "
+                f"the ledger's {falsifier.status} (run {folder.name}) is older than the evidence"
+            )
+    return None
 
 
 def falsifier_record(root: Path, evidence: str | None, falsifier_id: str) -> dict[str, Any] | None:

@@ -147,8 +147,23 @@ def key_clashes(paths: list[Path], contracts_dir: Path | None, display) -> tuple
     for path in paths:
         by_key.setdefault(contract_key(path, contracts_dir), []).append(path)
     kept, findings = [], []
+    from harness.evidence import RUN_ID
+
     for path in paths:
-        same = by_key[contract_key(path, contracts_dir)]
+        key = contract_key(path, contracts_dir)
+        same = by_key[key]
+        reserved = [part for part in key.split("/")[1:] if part == "LATEST" or RUN_ID.match(part)]
+        if reserved:  # evidence/<a>/LATEST is contract a's pointer file; a/LATEST's folder would collide
+            findings.append(
+                Finding(
+                    display(path),
+                    0,
+                    0,
+                    "reserved-name",
+                    f"its contract key {key!r} has a folder part {reserved[0]!r}, a name evidence folders reserve (LATEST, run ids); rename the file",
+                )
+            )
+            continue
         if len(same) == 1:
             kept.append(path)
             continue

@@ -44,12 +44,49 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
-def _stat_signature(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
+def _assertions_stripped(item: pytest.Item) -> str | None:
+    """Under ``python -O`` / ``PYTHONOPTIMIZE`` plain ``assert`` statements are compiled away, so a
+    falsifier could never fail. pytest rewrites the asserts of test modules (and of the shipped
+    falsifiers) into explicit raises that survive ``-O``; any other bound module gets no verdict."""
+    import sys
+
+    if not sys.flags.optimize:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    module = getattr(item, "module", None)
+    if module is not None and "@py_builtins" in vars(module):
+        return None
+    return (
+        f"Python runs with -O (PYTHONOPTIMIZE={sys.flags.optimize}) and {getattr(module, '__name__', 'the test module')} was not "
+        "assertion-rewritten by pytest: its asserts are stripped, so it could not fail; no verdict (run without -O, or without --assert=plain)"
+    )
+
+
+def _subject_shadowed(item: pytest.Item, binding: Binding) -> str | None:
+    """A project fixture named ``subject`` replaces the harness's for every bound test: the
+    falsifier would judge whatever that fixture returns, not the subject the contract names."""
+    if not binding.falsifier.subject:
+        return None
+    info = getattr(item, "_fixtureinfo", None)
+    defs = (info.name2fixturedefs.get("subject") if info is not None else None) or ()
+    if not defs:
+        return None
+    from harness.plugin import provided
+
+    used = defs[-1]
+    function = getattr(used.func, "__wrapped__", used.func)
+    if function is provided.subject or getattr(function, "__module__", "") == provided.__name__:
+        return None
+    where = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', 'subject')}"
+    try:
+        import inspect
+
+        where = f"{inspect.getsourcefile(function)}:{inspect.getsourcelines(function)[1]}"
+    except (OSError, TypeError):
+        pass
+    return (
+        f"{binding.key} names subject {binding.falsifier.subject!r}, but a fixture named 'subject' ({where}) shadows the harness's: "
+        f"the falsifier would judge what that fixture returns. Rename that fixture (the contract's subject: {binding.falsifier.subject!r} reaches the test through the harness)"
+    )
 
 
 class HarnessSession:
@@ -339,6 +376,9 @@ class HarnessSession:
         run.begin()
         if run.params_error:
             pytest.fail(run.params_error, pytrace=False)
+        refusal = _assertions_stripped(item) or _subject_shadowed(item, binding)
+        if refusal:
+            pytest.fail(refusal, pytrace=False)
         if not binding.falsifier.needs_cuda:
             return
         reason = cuda_unavailable_reason()
@@ -548,23 +588,23 @@ class HarnessSession:
 
     def _rewrite_one(self, known, results, dispatch) -> None:
         from harness.contract import load_contract
-        from harness.evidence import digest_of, discard_run, new_run_id, render_readme, results_payload, write_latest, write_run
+        from harness.evidence import digest_of, discard_run, latest_problem, new_run_id, render_readme, results_payload, write_latest, write_run
         from harness.fingerprint import declaration_digest
         from harness.ledger import RunResult, plan_update
         from harness.writer import WriteError, update_file, writable_target
 
-        contract = known
-        if _stat_signature(known.path) != known.stat_signature:  # another session or the run itself wrote since we loaded
-            contract, findings = load_contract(
-                known.path,
-                root=self.root,
-                falsifiers_dir=self.falsifiers_dir,
-                evidence_dir=self.layout.evidence,
-                contracts_dir=self.contracts_dir,
-                pv_rules=self.layout.pv_rules,
-            )
-            if contract is None:
-                raise WriteError("changed on disk and no longer valid: " + "; ".join(f.render() for f in findings[:3]))
+        # Always re-read under the lock: an edit of the same size within the file system's mtime
+        # granularity (params changed mid-run) keeps (mtime_ns, size); only the content tells.
+        contract, findings = load_contract(
+            known.path,
+            root=self.root,
+            falsifiers_dir=self.falsifiers_dir,
+            evidence_dir=self.layout.evidence,
+            contracts_dir=self.contracts_dir,
+            pv_rules=self.layout.pv_rules,
+        )
+        if contract is None:
+            raise WriteError("changed on disk and no longer valid: " + "; ".join(f.render() for f in findings[:3]))
         for fid, result in list(results.items()):
             f = contract.falsifier(fid)
             if f is None or (result.declaration and declaration_digest(f) != result.declaration):
@@ -579,6 +619,8 @@ class HarnessSession:
         edits = update.point_evidence(evidence_rel, digest_of(payload))
         readme = render_readme(contract.id, run_id, update.status_before, update.status_after, update.rows, update.hypotheses)
         writable_target(contract.path, self.root)  # a read-only or escaping contract: refuse before any evidence
+        if update.evidence_pointer_targets:
+            latest_problem(self.root, self.layout.evidence, contract.key)  # before anything is written
         run_dir = None
         try:
             if update.evidence_pointer_targets:
@@ -589,8 +631,12 @@ class HarnessSession:
                 discard_run(run_dir)
             raise
         if run_dir is not None:
-            write_latest(self.root, self.layout.evidence, contract.key, run_id)
-        update.evidence_rel = evidence_rel
+            try:
+                write_latest(self.root, self.layout.evidence, contract.key, run_id)
+            except (WriteError, OSError) as exc:  # the contract is written: say so, and what was not
+                self.write_errors.append(f"{contract.display_path}: rewritten with evidence in {evidence_rel}, but its LATEST pointer was not updated: {exc}")
+        update.evidence_rel = evidence_rel if run_dir is not None else None  # the summary names only what was written
+        update.written = True
         self._summarise(contract.key, results, update)
 
     def _seeds(self) -> dict:
@@ -634,8 +680,9 @@ class HarnessSession:
                 )
         if update.status_before != update.status_after:
             self.summary_lines.append(("bold", f"  contract: {update.status_before} → {update.status_after}"))
-        if update.changed and getattr(update, "evidence_rel", None):
-            self.summary_lines.append(("", f"  rewrote {update.contract.display_path}; evidence in {update.evidence_rel}"))
+        if getattr(update, "written", False):
+            where = f"evidence in {update.evidence_rel}" if getattr(update, "evidence_rel", None) else "no evidence written (no verdict moved)"
+            self.summary_lines.append(("", f"  rewrote {update.contract.display_path}; {where}"))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         problems = self.contract_problems() if not self.is_worker else []
