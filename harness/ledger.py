@@ -43,6 +43,7 @@ class RunResult:
     skip_reason_no_cuda: bool = False
     declaration: str = ""  # digest of the contract entry that ran (params, bands, subject, test)
     item_measurements: list = field(default_factory=list)  # one dict per test item, each judged
+    suspicions: list = field(default_factory=list)  # what the falsifier said it did not see (``falsifier.suspect``)
 
     def as_json(self) -> dict:
         data = dict(self.__dict__)
@@ -88,9 +89,13 @@ def judge_result(f: Falsifier, result: RunResult):
     """The plausibility judgement of a pass: every item's measurements against the bands."""
     if result.outcome is not Outcome.PASSED:
         return None
+    from harness.status import Judgement
+
     per_item = result.item_measurements or [result.measurements]
     judgements = [judge_measurements(f.plausible, m) for m in per_item]
     worst = next((j for j in judgements if j.suspect), judgements[0])
+    if result.suspicions:
+        worst = Judgement((*worst.implausible, *dict.fromkeys(result.suspicions)), worst.missing)
     return worst
 
 

@@ -6,7 +6,7 @@ repeated, padding scored by the loss, ids clamped or wrapped into a smaller mode
 from __future__ import annotations
 
 from harness import accepts, records
-from harness.subjects.batching import DEFAULT_IGNORE_INDEX, iter_rows
+from harness.subjects.batching import DEFAULT_IGNORE_INDEX, Scan, iter_rows
 
 
 def _window_hashes(rows, n: int, stride: int = 1):
@@ -39,7 +39,7 @@ def _ignore(subject) -> int:
     return getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
 
 
-@accepts(train_split="train", val_split="val", window=32, max_overlap_share=0.05, max_val_tokens=500_000, max_train_tokens=20_000_000)
+@accepts(train_split="train", val_split="val", window=32, max_overlap_share=0.05, max_val_tokens=None, max_train_tokens=None)
 @records("overlap_share", "val_windows", "train_tokens_scanned", "val_tokens")
 def test_split_overlap(falsifier, subject):
     """Validation windows of ``window`` ids (at stride ``window``) found anywhere in the training
@@ -49,16 +49,19 @@ def test_split_overlap(falsifier, subject):
 
     p = falsifier.params
     n = p["window"]
-    val = [_window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"])]
+    val_scan, train_scan = Scan(), Scan()
+    val = [_window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan)]
     val_hashes = np.concatenate(val) if val else np.zeros(0, dtype=np.uint64)
     falsifier.record("val_tokens", int(val_hashes.size * n))
     assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
     unique_val = np.unique(val_hashes)
     found = np.zeros(unique_val.size, dtype=bool)
     scanned = 0
-    for inputs, _ in iter_rows(subject, p["train_split"], p["max_train_tokens"]):
+    for inputs, _ in iter_rows(subject, p["train_split"], p["max_train_tokens"], train_scan):
         mark_found(unique_val, _window_hashes(inputs, n), found)
         scanned += inputs.size
+    val_scan.report(falsifier, "max_val_tokens", p["max_val_tokens"])
+    train_scan.report(falsifier, "max_train_tokens", p["max_train_tokens"])
     falsifier.record("train_tokens_scanned", scanned)
     falsifier.record("val_windows", int(val_hashes.size))
     share = falsifier.record("overlap_share", float(np.isin(val_hashes, unique_val[found]).mean()))
@@ -69,7 +72,7 @@ def test_split_overlap(falsifier, subject):
     )
 
 
-@accepts(split="val", min_distinct_share=0.9, min_eval_tokens=4096, max_tokens=2_000_000)
+@accepts(split="val", min_distinct_share=0.9, min_eval_tokens=4096, max_tokens=None)
 @records("rows", "distinct_rows", "distinct_share", "eval_tokens")
 def test_eval_coverage(falsifier, subject):
     """The eval split is many different windows (distinct rows ≥ ``min_distinct_share`` of rows) and
@@ -79,10 +82,11 @@ def test_eval_coverage(falsifier, subject):
 
     p = falsifier.params
     ignore = _ignore(subject)
-    hashes, tokens = [], 0
-    for inputs, targets in iter_rows(subject, p["split"], p["max_tokens"]):
+    hashes, tokens, scan = [], 0, Scan()
+    for inputs, targets in iter_rows(subject, p["split"], p["max_tokens"], scan):
         hashes.append(_window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
         tokens += int((targets != ignore).sum())
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
     rows = int(sum(h.size for h in hashes))
     distinct = int(np.unique(np.concatenate(hashes)).size) if rows else 0
     falsifier.record("rows", rows)
@@ -106,7 +110,7 @@ def _trailing_pad(row, pad_id: int | None, min_run: int) -> int:
     return run if (pad_id is not None or run >= min_run) else 0
 
 
-@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, max_tokens=2_000_000)
+@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, max_tokens=None)
 @records("scored_targets", "scored_padding", "pad_share", "padded_positions")
 def test_loss_mask(falsifier, subject):
     """Padding is not scored: of the targets the loss counts (≠ ``ignore_index``), at most
@@ -116,8 +120,9 @@ def test_loss_mask(falsifier, subject):
     ignore = _ignore(subject)
     pad_id = getattr(subject, "pad_id", None)
     scored = padded = scored_pad = 0
+    scan = Scan()
     for split in p["splits"]:
-        for inputs, targets in iter_rows(subject, split, p["max_tokens"]):
+        for inputs, targets in iter_rows(subject, split, p["max_tokens"], scan):
             scored += int((targets != ignore).sum())
             for row_in, row_t in zip(inputs, targets):
                 run = _trailing_pad(row_in, pad_id, p["min_inferred_run"])
@@ -126,6 +131,7 @@ def test_loss_mask(falsifier, subject):
                     # positions inside the padding predict padding (the one before it predicts the
                     # end of the text, which a model may legitimately learn)
                     scored_pad += int((row_t[row_t.size - run :] != ignore).sum())
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
     falsifier.record("scored_targets", scored)
     falsifier.record("scored_padding", scored_pad)
     falsifier.record("padded_positions", padded)
@@ -134,7 +140,7 @@ def test_loss_mask(falsifier, subject):
     assert share <= p["max_pad_share"], f"{falsifier.id}: {share:.1%} of scored targets are padding ({scored_pad} of {scored}): the loss counts pad positions"
 
 
-@accepts(splits=["train", "val"], max_tokens=2_000_000, max_edge_share=0.01, top1_margin=0.05)
+@accepts(splits=["train", "val"], max_tokens=None, max_edge_share=0.01, top1_margin=0.05)
 @records("max_id", "model_vocab_size", "edge_share", "batch_top1_share", "shard_top1_share")
 def test_model_vocab_fit(falsifier, subject):
     """Every id the model sees is below its vocab (``subject.vocab_size``: its embedding rows), the
@@ -150,14 +156,16 @@ def test_model_vocab_fit(falsifier, subject):
 
     top, seen = -1, 0
     counts = np.zeros(vocab + 1, dtype=np.int64)  # the last bin: ids outside the model's vocab
+    scan = Scan()
     for split in p["splits"]:
-        parts = [np.concatenate([inputs.reshape(-1), targets[targets != ignore].reshape(-1)]) for inputs, targets in iter_rows(subject, split, p["max_tokens"])]
-        if not parts:
-            continue
-        ids = np.concatenate(parts)
-        top = max(top, int(ids.max()))
-        seen += ids.size
-        counts += np.bincount(in_vocab_or_oov(ids, vocab), minlength=vocab + 1)
+        for inputs, targets in iter_rows(subject, split, p["max_tokens"], scan):  # streamed: one batch at a time
+            ids = np.concatenate([inputs.reshape(-1), targets[targets != ignore].reshape(-1)])
+            if not ids.size:
+                continue
+            top = max(top, int(ids.max()))
+            seen += ids.size
+            counts += np.bincount(in_vocab_or_oov(ids, vocab), minlength=vocab + 1)
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
     falsifier.record("max_id", top)
     edge_share = falsifier.record("edge_share", int(counts[vocab - 1]) / seen if seen else 0.0)
     batch_top1 = falsifier.record("batch_top1_share", int(counts[:vocab].max()) / seen if seen else 0.0)
@@ -168,19 +176,24 @@ def test_model_vocab_fit(falsifier, subject):
     if callable(shard_paths):
         from harness.checks.shards import describe_shard
 
-        sample = []
+        shard_counts = np.zeros(vocab + 1, dtype=np.int64)
         budget = p["max_tokens"]
         for path in shard_paths():
             shard, _ = describe_shard(path)
             if shard is None or not shard.count:
                 continue
-            sample.append(np.asarray(shard.open()[:budget], dtype=np.int64))
-            budget -= sample[-1].size
-            if budget <= 0:
-                break
-        if sample:
-            ids = np.concatenate(sample)
-            shard_top1 = falsifier.record("shard_top1_share", float(np.unique(ids, return_counts=True)[1].max()) / ids.size)
+            ids = shard.open()
+            end = shard.count if budget is None else min(shard.count, budget)
+            for start in range(0, end, 1 << 22):
+                chunk = np.asarray(ids[start : min(end, start + (1 << 22))], dtype=np.int64)
+                shard_counts += np.bincount(in_vocab_or_oov(chunk, vocab), minlength=vocab + 1)
+            if budget is not None:
+                budget -= end
+                if budget <= 0:
+                    break
+        total = int(shard_counts.sum())
+        if total:
+            shard_top1 = falsifier.record("shard_top1_share", float(shard_counts.max()) / total)
             assert batch_top1 <= shard_top1 + p["top1_margin"], (
                 f"{falsifier.id}: the model's most frequent id holds {batch_top1:.1%} of what it sees, the shards' {shard_top1:.1%}: "
                 "the loader maps ids together (clamping, a smaller vocab)"

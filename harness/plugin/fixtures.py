@@ -79,6 +79,7 @@ class FalsifierRun:
         self.params_error = params_error
         self.measurements: dict[str, float] = {}
         self.attachments: dict[str, object] = {}
+        self.suspicions: list[str] = []
         self._item = item
         self.device = "cpu"
 
@@ -86,6 +87,7 @@ class FalsifierRun:
         """Forget what an earlier run of the same item recorded (reruns run the item again)."""
         self.measurements = {}
         self.attachments = {}
+        self.suspicions = []
         self.device = "cpu"
 
     @property
@@ -112,6 +114,12 @@ class FalsifierRun:
         self.measurements[name] = number
         self._item.user_properties.append((f"measurement:{name}", number if math.isfinite(number) else str(number)))
         return number
+
+    def suspect(self, reason: str) -> None:
+        """Say why a pass would claim more than this run saw (it read a sample, not everything):
+        a passing item with a reason is METHODOLOGY_SUSPECT, never DISCHARGED; a failure still
+        falsifies."""
+        self.suspicions.append(str(reason))
 
     def attach(self, name: str, data: object) -> None:
         """Keep JSON-able detail (e.g. per-epoch losses) in the evidence, for the report's plots."""

@@ -414,6 +414,7 @@ class HarnessSession:
             run = item.callspec.params["falsifier"]
             record["measurements"] = dict(run.measurements)
             record["attachments"] = dict(run.attachments)
+            record["suspicions"] = list(run.suspicions)
             record["device"] = run.device
             if item.stash.get(_run_key, None) == "no-cuda":
                 record["skip_reason_no_cuda"] = True
@@ -492,6 +493,7 @@ class HarnessSession:
                 skip_reason_no_cuda=bool(ran) and all(r.get("skip_reason_no_cuda") for r in ran),
                 declaration=next(iter(declarations)) if len(declarations) == 1 else "",
                 item_measurements=[dict(r.get("measurements") or {}) for r in ran],
+                suspicions=[str(s) for r in ran for s in (r.get("suspicions") or [])],
             )
         return by_contract
 

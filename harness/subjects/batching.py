@@ -45,15 +45,40 @@ def as_rows(batch: Any, ignore_index: int = DEFAULT_IGNORE_INDEX):
     return _array(inputs), _array(targets)
 
 
-def iter_rows(subject: Any, split: str, max_tokens: int | None = None) -> Iterator[tuple[Any, Any]]:
-    """The batches of ``split`` as (inputs, targets) arrays, until ``max_tokens`` inputs were seen."""
+class Scan:
+    """What a capped scan read: ``truncated`` once it stopped at its cap with batches left."""
+
+    def __init__(self) -> None:
+        self.truncated: list[str] = []  # the splits cut short
+        self.tokens = 0
+
+    def report(self, falsifier, cap_name: str, cap: int | None) -> None:
+        """A scan that did not read everything may falsify, never discharge: say so."""
+        if self.truncated:
+            falsifier.suspect(
+                f"sampled: read the first {self.tokens:,} input ids ({cap_name}={cap:,}) and stopped with batches of "
+                f"{', '.join(self.truncated)} unread; a pass does not cover them (raise or remove {cap_name})"
+            )
+
+
+_END = object()
+
+
+def iter_rows(subject: Any, split: str, max_tokens: int | None = None, scan: Scan | None = None) -> Iterator[tuple[Any, Any]]:
+    """The batches of ``split`` as (inputs, targets) arrays, until ``max_tokens`` inputs were seen
+    (``None``: all of them); ``scan`` learns whether the cap cut the split short."""
     ignore = getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
     seen = 0
-    for batch in subject.batches(split):
+    batches = iter(subject.batches(split))
+    for batch in batches:
         inputs, targets = as_rows(batch, ignore)
         yield inputs, targets
         seen += inputs.size
+        if scan is not None:
+            scan.tokens += inputs.size
         if max_tokens is not None and seen >= max_tokens:
+            if scan is not None and next(batches, _END) is not _END:
+                scan.truncated.append(split)
             return
 
 
