@@ -17,6 +17,10 @@ import time
 import numpy as np
 
 
+
+# the tuned kernel's warp-merge variants (``agg`` in cuda_histogram._SOURCE_TUNED), by name
+MERGES = {0: "none", 1: "all", 2: "hot", 3: "runs"}
+
 def best_of(fn, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -98,7 +102,7 @@ def main() -> None:
             print(f"  scalar kernel (int loads, warp-merged), {per_sm:2d} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum")
         tuned = {}
         for quads in (1, 2, 4):
-            for agg in (0, 1, 2, 3):
+            for agg in MERGES:
                 for per_sm in (2, 4, 8):
 
                     def go(q=quads, a=agg, b=per_sm):
@@ -109,7 +113,7 @@ def main() -> None:
                     assert np.array_equal(got, np.bincount(ids, minlength=args.vocab + 1)), f"tuned variant {quads, agg, per_sm} counts differ"
         for (quads, agg, per_sm), t in sorted(tuned.items(), key=lambda kv: kv[1])[:8]:
             print(
-                f"  tuned: {quads} int4 loads in flight, merge={('none', 'all', 'hot')[agg]}, {per_sm} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum"
+                f"  tuned: {quads} int4 loads in flight, merge={MERGES[agg]}, {per_sm} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum"
             )
         check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
         assert np.array_equal(check, np.bincount(ids, minlength=args.vocab + 1)), "kernel counts differ"

@@ -210,6 +210,28 @@ def write_latest(root: Path, evidence_dir: str, contract_key: str, run_id: str) 
     write_atomic(directory / "LATEST", run_id + "\n")
 
 
+def prunable_runs(root: Path, evidence_dir: str, contracts, keep: int) -> list[Path]:
+    """Run folders of the given contracts that nothing needs: not pointed at by a ledger entry,
+    not named by ``LATEST``, not among the newest ``keep``. Folders of contracts not loaded are
+    never touched (their ledger is unknown)."""
+    doomed: list[Path] = []
+    base = Path(root) / evidence_dir
+    for contract in contracts:
+        folder = base / contract.key
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        pointed = {Path(os.path.normpath(f.evidence)).name for f in contract.falsifiers if isinstance(f.evidence, str) and f.evidence}
+        try:
+            pointed.add((folder / "LATEST").read_text("utf-8").strip())
+        except OSError:
+            pass
+        runs = sorted((p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.match(p.name)), key=lambda p: p.name, reverse=True)
+        for index, run in enumerate(runs):
+            if index >= keep and run.name not in pointed:
+                doomed.append(run)
+    return doomed
+
+
 def discard_run(directory: Path) -> None:
     """Remove a run folder whose contract could not be written: no evidence no contract records."""
     shutil.rmtree(directory, ignore_errors=True)

@@ -99,15 +99,27 @@ def judge_result(f: Falsifier, result: RunResult):
     return worst
 
 
-def _promotion_names(contract: Contract, fid: str) -> set[str]:
+def _promotion_bands(contract: Contract, fid: str) -> dict[str, tuple[float, float]]:
     if contract.promotion is None:
-        return set()
-    names = set()
-    for name in contract.promotion.measurements:
+        return {}
+    bands = {}
+    for name, band in contract.promotion.measurements.items():
         owner, _, short = name.rpartition(":")
         if owner in ("", fid):
-            names.add(short)
-    return names
+            bands[short] = band
+    return bands
+
+
+def _promotion_judgement_moved(bands: Mapping[str, tuple[float, float]], before: Mapping[str, float], after: Mapping[str, float]) -> bool:
+    """Whether the promotion rule reads a different answer from this run's measurements: a value
+    crossing its band (or appearing, or vanishing). A measurement that wobbled within its band (a
+    trained run differs by 1% across machines) does not move the evidence pointer."""
+
+    def inside(values: Mapping[str, float], name: str, band: tuple[float, float]) -> bool | None:
+        value = values.get(name)
+        return None if value is None else band[0] <= float(value) <= band[1]
+
+    return any(inside(before, name, band) != inside(after, name, band) for name, band in bands.items())
 
 
 def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path) -> ContractUpdate:
@@ -148,7 +160,7 @@ def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path
         statuses[f.id] = after
         previous_measurements = measurements.get(f.id, {})
         measurements[f.id] = dict(result.measurements)
-        moved = any(previous_measurements.get(n) != result.measurements.get(n) for n in _promotion_names(contract, f.id))
+        moved = _promotion_judgement_moved(_promotion_bands(contract, f.id), previous_measurements, result.measurements)
         if f.status != after:
             edits.append(Edit(_falsifier_path(f, "status"), after, after="test"))
             moved = True

@@ -184,6 +184,17 @@ def lint_contract(contract: Contract, root: Path, layout=None) -> list[Finding]:
                 verified = verify_evidence(root, layout.evidence, contract, f)
                 if verified.problem:
                     findings.append(_at(contract, [*base, "evidence"], "evidence-provenance", f"{f.id}: {verified.problem}"))
+    for f in contract.falsifiers:
+        if not f.bound and isinstance(f.test, str) and f.test.strip().startswith("builtin:"):
+            findings.append(
+                _at(
+                    contract,
+                    [f.shape, f.entry_key if f.entry_key is not None else f.index],
+                    "external-builtin",
+                    f"{f.id}: test {f.test.strip()!r} sits under {f.shape}:, which pv keeps for external checks: the harness lists it and never runs it, "
+                    "so any status it carries is not the harness's; move it under falsification_tests to bind it",
+                )
+            )
     statuses = falsifier_statuses(contract.falsifiers)
     falsified = sorted(fid for fid, st in statuses.items() if st == "FALSIFIED")
     if claims_success(contract.status) and falsified:
@@ -248,8 +259,20 @@ def save_baseline(root: Path, findings: list[Finding]) -> Path:
     return path
 
 
+# Findings that decide whether a claim is backed: a baseline never quiets them (a claim whose test
+# was deleted, whose verdict is stale or whose evidence does not verify is not backed, however old
+# the finding). A baseline is for findings about style and declarations.
+BACKING_RULES = frozenset(
+    {
+        "missing-test", "not-a-test", "stale", "no-fingerprint", "no-evidence", "evidence-provenance",
+        "claims-over-falsified", "status-mismatch", "hypothesis-mismatch", "missing-artifact", "external-builtin",
+    }
+)  # fmt: skip
+
+
 def split_new(findings: list[Finding], baseline: set[str]) -> tuple[list[Finding], list[Finding]]:
-    """(new, known) against the baseline."""
-    new = [f for f in findings if _baseline_key(f) not in baseline]
-    known = [f for f in findings if _baseline_key(f) in baseline]
+    """(new, known) against the baseline; a finding of ``BACKING_RULES`` is always new."""
+    known_keys = {_baseline_key(f) for f in findings if f.rule not in BACKING_RULES and _baseline_key(f) in baseline}
+    new = [f for f in findings if _baseline_key(f) not in known_keys]
+    known = [f for f in findings if _baseline_key(f) in known_keys]
     return new, known

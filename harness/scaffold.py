@@ -91,6 +91,21 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
     return problems
 
 
+def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
+    """Built-ins the declared artifacts cannot run, with what to add: a byte-level encoder needs
+    ``tokenizer.json``, ``vocab.json`` with ``merges.txt`` beside it, a ``.tiktoken`` file or a
+    SentencePiece model. ``init`` binds only what can run (an unrunnable binding only errors)."""
+    if not artifacts.vocab or artifacts.encoder not in ("byte_level", "byte_fallback"):
+        return {}
+    vocab = root / artifacts.vocab
+    if vocab.name.endswith(".json") and vocab.name != "tokenizer.json" and not (vocab.parent / "merges.txt").is_file():
+        why = f"{artifacts.vocab} has no merges.txt beside it, so no {artifacts.encoder} encoder can be built; add merges.txt (or give tokenizer.json)"
+        needs = ["tokenizer-roundtrip"] if artifacts.documents else []
+        needs += ["vocab-id-agreement"] if artifacts.shards else []
+        return dict.fromkeys(needs, why)
+    return {}
+
+
 def _yaml_str(value: str) -> str:
     import json
 
@@ -142,7 +157,7 @@ falsification_tests: []
 """
 
 
-def contract_text(name: str, artifacts: Artifacts) -> str:
+def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[str] = frozenset()) -> str:
     """The contract for these artifacts, or the commented template when none is given."""
     if artifacts.empty:
         return TEMPLATE.format(name=name)
@@ -180,6 +195,8 @@ def contract_text(name: str, artifacts: Artifacts) -> str:
     lines += ["", "falsification_tests:"]
 
     def bind(fid: str, rule: str, builtin: str, subject: str, params: dict | None = None) -> None:
+        if builtin in skip:
+            return
         lines.extend([f"- id: {fid}", f"  rule: {rule}", f"  test: builtin:{builtin}", f"  subject: {subject}"])
         if params:
             lines.append("  params:")

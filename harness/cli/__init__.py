@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import contracts, demo, gate, init, probe, report
+from harness.cli import contracts, demo, evidence, gate, init, probe, report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         return p
 
-    for module in (contracts, probe, gate, report, demo, init):
+    for module in (contracts, probe, gate, report, demo, init, evidence):
         module.register(sub, add)
     return parser
 

@@ -21,6 +21,20 @@ def register(sub, add) -> None:
     p.set_defaults(func=cmd_gate)
 
 
+def failure_summary(result) -> str:
+    """What failed, by kind: invalid contracts and lint findings are not 'claims not backed'."""
+    from collections import Counter
+
+    kinds = Counter(p.check for p in result.problems)
+    words = {
+        "validate": "invalid contract finding(s)",
+        "lint": "lint finding(s)",
+        "cuda-evidence": "CUDA claim(s) without verified evidence",
+        "run": "claim(s) not backed by the gate's own run",
+    }
+    return "; ".join(f"{count} {words.get(kind, kind)}" for kind, count in kinds.items())
+
+
 def cmd_gate(args) -> int:
     from harness.gate import run_gate
 
@@ -36,7 +50,8 @@ def cmd_gate(args) -> int:
     from rich.table import Table
 
     con = console()
-    table = Table(title=f"harness gate — {result.contracts} contract(s)", title_justify="left")
+    con.print(f"harness gate — {result.contracts} contract(s)", soft_wrap=True)  # a title line, never wrapped to the table's width
+    table = Table()
     table.add_column("check")
     table.add_column("result")
     for check, state in result.checks.items():
@@ -44,6 +59,6 @@ def cmd_gate(args) -> int:
     con.print(table)
     for problem in result.problems:
         print(problem.render())
-    verdict = "PASSED: every claim on disk is backed by this run and its evidence" if result.passed else f"FAILED: {len(result.problems)} claim(s) not backed"
+    verdict = "PASSED: every claim on disk is backed by this run and its evidence" if result.passed else f"FAILED: {failure_summary(result)}"
     con.print(f"[bold green]{verdict}[/]" if result.passed else f"[bold red]{verdict}[/]")
     return EXIT_OK if result.passed else EXIT_FINDINGS

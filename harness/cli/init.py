@@ -27,7 +27,7 @@ def cmd_init(args) -> int:
     from harness.cli.render import print_json
     from harness.contract import load_contract
     from harness.project import read_layout
-    from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, validate
+    from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, unbuildable, validate
 
     root = project_root(args)
     layout = read_layout(root)
@@ -45,18 +45,30 @@ def cmd_init(args) -> int:
     problems = validate(artifacts, root)
     if problems:
         return fail("init", "; ".join(problems))
+    import os
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", args.name or "") or args.name in ("LATEST",):
+        return fail("init", f"--name {args.name!r}: a contract name is letters, digits, '.', '_' and '-' (no folders, no '..')")
+    real_root = os.path.realpath(root)
+    real_dir = os.path.realpath(layout.contracts_dir)
+    if real_dir != real_root and not real_dir.startswith(real_root + os.sep):
+        return fail("init", f"{layout.contracts_dir}: resolves to {real_dir}, outside the project; harness init writes only inside it")
     path = layout.contracts_dir / f"{args.name}.yaml"
-    if path.exists() or path.with_suffix(".yml").exists():
+    if path.exists() or path.is_symlink() or path.with_suffix(".yml").exists():
         return fail("init", f"{path.relative_to(root)} exists; harness init never overwrites (pick another --name)")
-    text = contract_text(args.name, artifacts)
+    unbound = unbuildable(artifacts, root)
+    text = contract_text(args.name, artifacts, skip=set(unbound))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "x", encoding="utf-8") as handle:  # "x": never over a file that appeared meanwhile
         handle.write(text)
     contract, findings = load_contract(path, root=root, falsifiers_dir=layout.falsifiers, evidence_dir=layout.evidence, contracts_dir=layout.contracts_dir)
     bound = [f.builtin for f in contract.falsifiers] if contract is not None else []
     if args.json:
-        print_json({"contract": str(path.relative_to(root)), "falsifiers": bound, "findings": [f.as_json() for f in findings]})
+        print_json({"contract": str(path.relative_to(root)), "falsifiers": bound, "not_bound": unbound, "findings": [f.as_json() for f in findings]})
     else:
         print(f"wrote {path.relative_to(root)}" + (f" binding {', '.join('builtin:' + b for b in bound)}" if bound else " (a commented template)"))
+        for builtin, why in unbound.items():
+            print(f"not bound: builtin:{builtin} — {why}")
         print("next: pytest            # runs them and records the verdicts in the contract")
     return EXIT_OK
