@@ -98,7 +98,8 @@ def test_lint_flags_promotion_on_unrecorded_measurement(project, capsys):
 
 
 def test_lint_baseline_reports_only_new_findings(project, capsys):
-    write(project, status="ACTIVE_RUNTIME")
+    path = write(project)
+    path.write_text(path.read_text().replace("    value: 3", "    value: 3\n    typo: 1"))
     assert main(["--root", str(project), "lint", "--update-baseline"]) == 0
     assert (project / ".harness" / "lint-baseline.json").exists()
     assert main(["--root", str(project), "lint"]) == 0
@@ -106,6 +107,15 @@ def test_lint_baseline_reports_only_new_findings(project, capsys):
     (project / "falsifiers" / "test_f.py").unlink()
     assert main(["--root", str(project), "lint"]) == 1
     assert main(["--root", str(project), "lint", "--no-baseline"]) == 1
+
+
+def test_lint_baseline_never_quiets_a_backing_finding(project, capsys):
+    """A status that does not follow from its falsifiers decides whether a claim is backed: a baseline cannot hold it."""
+    write(project, status="ACTIVE_RUNTIME")
+    main(["--root", str(project), "lint", "--update-baseline"])
+    capsys.readouterr()
+    assert main(["--root", str(project), "lint"]) == 1
+    assert "[status-mismatch]" in capsys.readouterr().out
 
 
 def test_lint_after_a_real_run_is_clean_and_then_stale(project, capsys):
