@@ -16,10 +16,9 @@ import time
 
 import numpy as np
 
-
-
 # the tuned kernel's warp-merge variants (``agg`` in cuda_histogram._SOURCE_TUNED), by name
 MERGES = {0: "none", 1: "all", 2: "hot", 3: "runs"}
+
 
 def best_of(fn, repeat: int) -> float:
     best = float("inf")
@@ -112,9 +111,7 @@ def main() -> None:
                     got = cuda_histogram.bincount_cuda(resident, args.vocab, vector=True, blocks_per_sm=per_sm, tuned=(quads, agg)).cpu().numpy()
                     assert np.array_equal(got, np.bincount(ids, minlength=args.vocab + 1)), f"tuned variant {quads, agg, per_sm} counts differ"
         for (quads, agg, per_sm), t in sorted(tuned.items(), key=lambda kv: kv[1])[:8]:
-            print(
-                f"  tuned: {quads} int4 loads in flight, merge={MERGES[agg]}, {per_sm} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum"
-            )
+            print(f"  tuned: {quads} int4 loads in flight, merge={MERGES[agg]}, {per_sm} blocks/SM   {t * 1e3:8.2f} ms  {tsum / t:5.2f}× of torch.sum")
         check = cuda_histogram.bincount_cuda(resident, args.vocab).cpu().numpy()
         assert np.array_equal(check, np.bincount(ids, minlength=args.vocab + 1)), "kernel counts differ"
     print(f"CUDA ({torch.cuda.get_device_name(0)}):")

@@ -221,10 +221,8 @@ def prunable_runs(root: Path, evidence_dir: str, contracts, keep: int) -> list[P
         if not folder.is_dir() or folder.is_symlink():
             continue
         pointed = {Path(os.path.normpath(f.evidence)).name for f in contract.falsifiers if isinstance(f.evidence, str) and f.evidence}
-        try:
+        with contextlib.suppress(OSError):
             pointed.add((folder / "LATEST").read_text("utf-8").strip())
-        except OSError:
-            pass
         runs = sorted((p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.match(p.name)), key=lambda p: p.name, reverse=True)
         for index, run in enumerate(runs):
             if index >= keep and run.name not in pointed:

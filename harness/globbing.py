@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 MAX_GLOB_ENTRIES = 200_000  # files and folders one pattern may make the harness look at
@@ -57,7 +57,7 @@ def _part_matches(name: str, part: str) -> bool:
 def _matches(names: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     """Whether the relative path ``names`` matches ``parts`` (``**``: zero or more folders)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def match(i: int, j: int) -> bool:
         if j == len(parts):
             return i == len(names)

@@ -22,6 +22,32 @@ def _window_hashes(rows, n: int, stride: int = 1):
         return (windows * weights).sum(axis=-1, dtype=np.uint64).reshape(-1)
 
 
+def _train_hashes(inputs, targets, n: int, previous):
+    """Hashes of every ``n``-id window of the training data the batches hold, at every offset:
+    within each row (its inputs and its last target), and across the join of consecutive rows as
+    a loader packing one stream would have them — inputs after inputs (windows overlapping by one)
+    or after the previous row's last target (disjoint windows). Val carved from train at any offset,
+    not only at a row boundary, is found. ``previous`` is the last (inputs, targets) row before
+    these; returns (hashes, the last row). Joins of rows that are not contiguous only add windows
+    nobody's val holds."""
+    import numpy as np
+
+    full = np.concatenate([inputs, targets[:, -1:]], axis=1)
+    hashes = [_window_hashes(full, n)]
+    k = n - 1
+    if k and inputs.shape[1] >= k and targets.shape[1]:
+        tails, lasts, heads = inputs[:, -k:], targets[:, -1:], inputs[:, :k]
+        if previous is not None:
+            tails = np.concatenate([previous[0][None, -k:], tails[:-1]])
+            lasts = np.concatenate([previous[1][None, -1:], lasts[:-1]])
+        else:
+            tails, lasts, heads = tails[:-1], lasts[:-1], heads[1:]
+        if heads.shape[0]:
+            hashes.append(_window_hashes(np.concatenate([tails, heads], axis=1), n))
+            hashes.append(_window_hashes(np.concatenate([tails, lasts, heads], axis=1), n))
+    return np.concatenate(hashes), (inputs[-1], targets[-1])
+
+
 def mark_found(wanted, hashes, found) -> None:
     """Set ``found[i]`` where the sorted ``wanted[i]`` occurs among ``hashes``: a binary search per
     hash, O(n log k) — a train split of millions of windows against a few thousand val ones."""
@@ -43,7 +69,7 @@ def _ignore(subject) -> int:
 @records("overlap_share", "val_windows", "train_tokens_scanned", "val_tokens")
 def test_split_overlap(falsifier, subject):
     """Validation windows of ``window`` ids (at stride ``window``) found anywhere in the training
-    batches (every offset) stay under ``max_overlap_share``: val drawn from train (a slice, a shared
+    batches (every offset, across row joins too) stay under ``max_overlap_share``: val drawn from train (a slice, a shared
     shard, an off-by-one split) reads near 100%; independent text shares only boilerplate."""
     import numpy as np
 
@@ -56,9 +82,10 @@ def test_split_overlap(falsifier, subject):
     assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
     unique_val = np.unique(val_hashes)
     found = np.zeros(unique_val.size, dtype=bool)
-    scanned = 0
-    for inputs, _ in iter_rows(subject, p["train_split"], p["max_train_tokens"], train_scan):
-        mark_found(unique_val, _window_hashes(inputs, n), found)
+    scanned, previous = 0, None
+    for inputs, targets in iter_rows(subject, p["train_split"], p["max_train_tokens"], train_scan):
+        hashes, previous = _train_hashes(inputs, targets, n, previous)
+        mark_found(unique_val, hashes, found)
         scanned += inputs.size
     val_scan.report(falsifier, "max_val_tokens", p["max_val_tokens"])
     train_scan.report(falsifier, "max_train_tokens", p["max_train_tokens"])

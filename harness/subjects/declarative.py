@@ -233,10 +233,9 @@ class ArtifactSubject:
 
     # ---------------------------------------------------------------- run protocol
     def epochs(self) -> list[dict]:
-        from harness.subjects.runs import read_run
-
         from harness.contract.loader import artifact_roots_from_env, check_artifact_path
         from harness.globbing import GlobError
+        from harness.subjects.runs import read_run
 
         run = self.spec.get("run")
         if not run:

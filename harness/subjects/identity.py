@@ -11,6 +11,7 @@ lint. A fixture subject is the code that builds it (``fingerprint.context_digest
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -56,10 +57,8 @@ def _flush() -> None:
         return
     from harness.writer import WriteError, write_atomic
 
-    try:
+    with contextlib.suppress(OSError, WriteError):
         write_atomic(path, json.dumps({"version": 1, "hashes": _hashes}) + "\n")
-    except (OSError, WriteError):
-        pass
     _dirty = False
 
 
