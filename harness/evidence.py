@@ -16,18 +16,17 @@ import json
 import math
 import os
 import platform
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from harness.writer import WriteError, write_atomic
+from harness.atomic import WriteError, write_atomic
+from harness.contract.keys import RUN_ID
 
 EVIDENCE_DIR = "evidence"
 RESULTS_FILE = "results.json"
@@ -121,7 +120,6 @@ def render_readme(
     return "\n".join(lines)
 
 
-RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 SIGNATURE_FILE = "results.sig"
 SIGNING_KEY_ENV = "HARNESS_EVIDENCE_KEY"
 
@@ -210,23 +208,23 @@ def write_latest(root: Path, evidence_dir: str, contract_key: str, run_id: str) 
     write_atomic(directory / "LATEST", run_id + "\n")
 
 
-def prunable_runs(root: Path, evidence_dir: str, contracts, keep: int) -> list[Path]:
+def prunable_runs(store, contracts, keep: int) -> list[Path]:
     """Run folders of the given contracts that nothing needs: not pointed at by a ledger entry,
     not named by ``LATEST``, not among the newest ``keep``. Folders of contracts not loaded are
-    never touched (their ledger is unknown)."""
+    never touched (their ledger is unknown). ``store`` is the snapshot's evidence of them."""
     doomed: list[Path] = []
-    base = Path(root) / evidence_dir
+    base = Path(store.root) / store.folder
     for contract in contracts:
         folder = base / contract.key
-        if not folder.is_dir() or folder.is_symlink():
+        if folder.is_symlink():
             continue
         pointed = {Path(os.path.normpath(f.evidence)).name for f in contract.falsifiers if isinstance(f.evidence, str) and f.evidence}
-        with contextlib.suppress(OSError):
-            pointed.add((folder / "LATEST").read_text("utf-8").strip())
-        runs = sorted((p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.match(p.name)), key=lambda p: p.name, reverse=True)
+        if contract.key in store.latest:
+            pointed.add(store.latest[contract.key])
+        runs = sorted(store.run_dirs.get(contract.key, ()), reverse=True)
         for index, run in enumerate(runs):
-            if index >= keep and run.name not in pointed:
-                doomed.append(run)
+            if index >= keep and run not in pointed:
+                doomed.append(folder / run)
     return doomed
 
 
@@ -235,43 +233,6 @@ def discard_run(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     with contextlib.suppress(OSError):
         directory.parent.rmdir()  # the contract's folder, if this was its only run
-
-
-def read_results(root: Path, evidence: str | None) -> dict[str, Any] | None:
-    """The results.json an evidence pointer names, sanitised; None when absent or unreadable."""
-    found = _read_results_bytes(root, evidence)
-    return None if found is None else found[1]
-
-
-def _read_results_bytes(root: Path, evidence: str | None) -> tuple[bytes, dict[str, Any]] | None:
-    if not evidence or not isinstance(evidence, str):
-        return None
-    base = Path(root) / evidence
-    candidate = base / RESULTS_FILE if not base.name.endswith(".json") else base
-    root_real = _realpath(str(root))
-    real = _realpath(str(candidate))
-    if not real.startswith(root_real + os.sep):
-        return None
-    try:
-        st = os.stat(real)
-    except OSError:
-        return None
-    return _read_json(real, st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=4096)
-def _realpath(path: str) -> str:
-    return os.path.realpath(path)
-
-
-@lru_cache(maxsize=512)
-def _read_json(path: str, mtime_ns: int, size: int) -> tuple[bytes, dict[str, Any]] | None:
-    try:
-        raw = Path(path).read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return (raw, sanitise(data)) if isinstance(data, dict) else None
 
 
 def _finite(value: Any) -> bool:
@@ -311,22 +272,23 @@ class VerifiedEvidence:
     signed: bool = False
 
 
-def verify_evidence(root: Path, evidence_dir: str, contract, falsifier, *, require_signature: bool = False) -> VerifiedEvidence:
+def verify_evidence(store, contract, falsifier, *, require_signature: bool = False) -> VerifiedEvidence:
     """Provenance of a verdict's evidence: the pointer is ``<evidence>/<contract key>/<run id>``,
     results.json was written for this contract and run, records this falsifier with the ledger's
     fingerprint, and its bytes match the digest the ledger recorded. With ``HARNESS_EVIDENCE_KEY``
-    set (a CI secret held by the lanes), the run's HMAC signature must verify as well."""
+    set (a CI secret held by the lanes), the run's HMAC signature must verify as well. ``store``
+    is the snapshot's evidence (``harness.snapshot.evidence``): nothing is read here."""
     pointer = falsifier.evidence
     if not pointer:
         return VerifiedEvidence(None, "no evidence recorded")
     parts = Path(os.path.normpath(pointer)).parts
-    expected = (*Path(os.path.normpath(evidence_dir)).parts, *Path(contract.key).parts)
+    expected = (*Path(os.path.normpath(store.folder)).parts, *Path(contract.key).parts)
     if parts[:-1] != expected or not RUN_ID.match(parts[-1]):
         return VerifiedEvidence(None, f"evidence {pointer!r} is not a run folder of this contract ({'/'.join(expected)}/<run id>)")
-    found = _read_results_bytes(root, pointer)
+    found = store.run(pointer)
     if found is None:
         return VerifiedEvidence(None, f"evidence {pointer} has no readable results.json")
-    raw, data = found
+    raw, data = found.raw, found.data
     if data.get("contract_key") != contract.key or data.get("run_id") != parts[-1]:
         return VerifiedEvidence(None, f"evidence {pointer} was written for {data.get('contract_key')!r} run {data.get('run_id')!r}, not this contract and run")
     record = data["falsifiers"].get(falsifier.id)
@@ -341,14 +303,10 @@ def verify_evidence(root: Path, evidence_dir: str, contract, falsifier, *, requi
     key = os.environ.get(SIGNING_KEY_ENV, "")
     signed = False
     if key:
-        try:
-            signature = (Path(root) / pointer / SIGNATURE_FILE).read_text("utf-8").strip()
-        except OSError:
-            signature = ""
-        signed = hmac.compare_digest(signature, signature_of(raw, key))
+        signed = hmac.compare_digest(found.signature, signature_of(raw, key))
         if require_signature and not signed:
             return VerifiedEvidence(record, f"evidence {pointer} carries no valid signature for {SIGNING_KEY_ENV}")
-    newer = superseding_run(root, pointer, data, falsifier)
+    newer = superseding_run(store, contract.key, found, falsifier)
     if newer:
         return VerifiedEvidence(record, newer, signed)
     return VerifiedEvidence(record, None, signed)
@@ -362,7 +320,7 @@ def _run_order(run_id: str, data: dict[str, Any]) -> tuple[str, int]:
     return run_id[:16], written if isinstance(written, int) and not isinstance(written, bool) else -1
 
 
-def superseding_run(root: Path, pointer: str, data: dict[str, Any], falsifier) -> str | None:
+def superseding_run(store, key: str, run, falsifier) -> str | None:
     """Why a verdict is older than the evidence: a later run of the same contract recorded a lower
     status for this falsifier under the same fingerprint (a contract rolled back with ``git
     checkout`` after a run falsified it). A verdict may not be older than the newest evidence for
@@ -370,47 +328,43 @@ def superseding_run(root: Path, pointer: str, data: dict[str, Any], falsifier) -
     claimed = _RANK.get(str(falsifier.status), -1)
     if claimed <= _RANK["OPEN"]:
         return None
-    folder = Path(root) / pointer
-    mine = _run_order(folder.name, data)
-    try:
-        siblings = [p for p in folder.parent.iterdir() if RUN_ID.match(p.name) and p.name != folder.name]
-    except OSError:
-        return None
-    for sibling in sorted(siblings, key=lambda p: p.name, reverse=True):
-        if sibling.name[:16] < mine[0]:
+    mine = _run_order(run.run_id, run.data)
+    for name, other in sorted(store.siblings(key).items(), reverse=True):
+        if name == run.run_id:
+            continue
+        if name[:16] < mine[0]:
             break
-        other = read_results(root, os.path.relpath(sibling, root))
-        if not other or other.get("run_id") != sibling.name:
+        if other.data.get("run_id") != name:
             continue
-        if _run_order(sibling.name, other) <= mine and sibling.name[:16] == mine[0] and mine[1] >= 0:
+        if _run_order(name, other.data) <= mine and name[:16] == mine[0] and mine[1] >= 0:
             continue
-        record = other["falsifiers"].get(falsifier.id)
+        record = other.data["falsifiers"].get(falsifier.id)
         if not isinstance(record, dict) or record.get("fingerprint") != falsifier.fingerprint or record.get("outcome") not in ("passed", "failed"):
             continue
         if _RANK.get(str(record.get("status_after")), 99) < claimed:
             return (
-                f"a later run ({sibling.name}) recorded {record.get('status_after')} for the same test and params; "
-                f"the ledger's {falsifier.status} (run {folder.name}) is older than the evidence"
+                f"a later run ({name}) recorded {record.get('status_after')} for the same test and params; "
+                f"the ledger's {falsifier.status} (run {run.run_id}) is older than the evidence"
             )
     return None
 
 
-def falsifier_record(root: Path, evidence: str | None, falsifier_id: str) -> dict[str, Any] | None:
-    data = read_results(root, evidence)
+def falsifier_record(store, evidence: str | None, falsifier_id: str) -> dict[str, Any] | None:
+    data = store.results(evidence)
     if not data:
         return None
     record = (data.get("falsifiers") or {}).get(falsifier_id)
     return record if isinstance(record, dict) else None
 
 
-def measurements_from_evidence(root: Path, contract) -> dict[str, dict[str, float]]:
+def measurements_from_evidence(store, contract) -> dict[str, dict[str, float]]:
     """Each falsifier's measurements, from the evidence its ledger points at. Only a promotion
-    rule reads them, so a contract without one costs no evidence reads."""
+    rule reads them."""
     out: dict[str, dict[str, float]] = {}
     if contract.promotion is None or not contract.promotion.measurements:
         return out
     for f in contract.falsifiers:
-        record = falsifier_record(root, f.evidence, f.id)
+        record = falsifier_record(store, f.evidence, f.id)
         if record and isinstance(record.get("measurements"), dict):
             out[f.id] = record["measurements"]
     return out

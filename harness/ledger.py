@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.contract.model import Contract, Falsifier
 from harness.evidence import FalsifierResult, measurements_from_evidence
@@ -122,13 +121,14 @@ def _promotion_judgement_moved(bands: Mapping[str, tuple[float, float]], before:
     return any(inside(before, name, band) != inside(after, name, band) for name, band in bands.items())
 
 
-def plan_update(contract: Contract, results: Mapping[str, RunResult], root: Path) -> ContractUpdate:
+def plan_update(contract: Contract, results: Mapping[str, RunResult], evidence) -> ContractUpdate:
     """The ledger edits this run justifies. Only falsifiers with a result are touched; only
     verdicts (PASSED/FAILED) change a status or a fingerprint. The evidence pointer (and its
     digest) moves to this run when the verdict, the fingerprint or a measurement the promotion
-    rule reads changed, so lint derives the same status from the evidence as the run did."""
+    rule reads changed, so lint derives the same status from the evidence as the run did.
+    ``evidence`` is the snapshot's store (``harness.snapshot.evidence``); nothing is read here."""
     statuses = {f.id: f.effective_status for f in contract.falsifiers}
-    measurements = measurements_from_evidence(root, contract)
+    measurements = measurements_from_evidence(evidence, contract)
     edits: list[Edit] = []
     rows: list[FalsifierResult] = []
     movers: list[str] = []
@@ -199,12 +199,12 @@ class Claim:
         return f"{who}: {self.reason}"
 
 
-def cuda_backing_problem(contract: Contract, f: Falsifier, root: Path, evidence_dir: str, current_fingerprint: str | None) -> str | None:
+def cuda_backing_problem(contract: Contract, f: Falsifier, evidence, current_fingerprint: str | None) -> str | None:
     """Why the evidence behind a DISCHARGED CUDA falsifier does not back it, or None when a CUDA
     lane's verified evidence for the current fingerprint does."""
     from harness.evidence import verify_evidence
 
-    verified = verify_evidence(root, evidence_dir, contract, f, require_signature=True)
+    verified = verify_evidence(evidence, contract, f, require_signature=True)
     record = verified.record
     if verified.problem:
         return verified.problem
@@ -224,7 +224,7 @@ def _first_line(text: str) -> str:
 
 
 def unbacked_claims(
-    contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], root: Path, evidence_dir: str = "evidence"
+    contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], evidence
 ) -> list[Claim]:
     """Where the contract on disk claims more than this run shows. ``results`` holds every bound
     falsifier this run was meant to cover (NOT_RUN for those that never became a test item)."""
@@ -249,7 +249,7 @@ def unbacked_claims(
             if judgement is not None and judgement.suspect:
                 claims.append(Claim(contract.key, f.id, "DISCHARGED on disk, but this run is METHODOLOGY_SUSPECT: " + "; ".join(judgement.reasons())))
         elif f.needs_cuda:
-            problem = cuda_backing_problem(contract, f, root, evidence_dir, fresh)
+            problem = cuda_backing_problem(contract, f, evidence, fresh)
             if problem:
                 claims.append(Claim(contract.key, f.id, f"DISCHARGED on CUDA and not run here ({result.outcome.value}), and {problem}"))
         else:
@@ -257,10 +257,10 @@ def unbacked_claims(
                 Claim(contract.key, f.id, f"DISCHARGED on disk, but it did not run ({result.outcome.value}{': ' + result.message if result.message else ''})")
             )
     statuses = {f.id: f.effective_status for f in contract.falsifiers}
-    derived = derive_contract_status(contract, statuses, measurements_from_evidence(root, contract))
+    derived = derive_contract_status(contract, statuses, measurements_from_evidence(evidence, contract))
     if derived is not None and derived != contract.status:
         claims.append(Claim(contract.key, None, f"status {contract.status} does not follow from its falsifiers ({derived})"))
-    planned = plan_update(contract, results, root)
+    planned = plan_update(contract, results, evidence)
     if derived is not None and status_rank(contract.status) > status_rank(planned.status_after):
         claims.append(Claim(contract.key, None, f"status {contract.status} on disk, but this run's results give {planned.status_after}"))
     falsified = sorted(f.id for f in contract.falsifiers if f.status == FALSIFIED)

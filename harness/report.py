@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.contract import Contract
-from harness.evidence import RESULTS_FILE, falsifier_record
+from harness.evidence import falsifier_record
 from harness.status import derive_hypothesis_status, falsifier_statuses
 
 COLOURS = {
@@ -39,22 +38,19 @@ class ContractView:
 
 
 def collect(root: Path) -> list[ContractView]:
-    from harness.evidence import sanitise
-    from harness.project import load_contracts, read_layout
+    """Every contract with the runs of its evidence folder (oldest first) and the record each
+    falsifier's ledger points at, from one snapshot of the project."""
+    from harness.snapshot import read_snapshot
 
-    layout = read_layout(root)
+    snapshot = read_snapshot(Path(root), sources=False, baseline=False)
     views = []
-    for contract in load_contracts(layout).contracts:
+    for contract in snapshot.contracts:
         view = ContractView(contract)
-        for results in sorted((layout.evidence_dir / contract.key).glob(f"*/{RESULTS_FILE}")):
-            try:
-                data = json.loads(results.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("contract_key", contract.key) == contract.key:
-                view.runs.append(sanitise(data))
+        for _, run in sorted(snapshot.store.siblings(contract.key).items()):
+            if run.data.get("contract_key", contract.key) == contract.key:
+                view.runs.append(run.data)
         for f in contract.falsifiers:
-            record = falsifier_record(root, f.evidence, f.id)
+            record = falsifier_record(snapshot.store, f.evidence, f.id)
             if record:
                 view.records[f.id] = record
         views.append(view)
@@ -266,7 +262,7 @@ def render_markdown(views: list[ContractView]) -> str:
 
 
 def write_report(root: Path, out: Path) -> dict[str, Path]:
-    from harness.writer import write_atomic
+    from harness.atomic import write_atomic
 
     views = collect(root)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.subjects.declarative import ENCODER_KINDS
+from harness.contract.subjects import ENCODER_KINDS
 
 
 class ScaffoldError(ValueError):
@@ -64,7 +64,7 @@ def relative_to_root(value: str, root: Path, what: str) -> str:
 
 
 def validate(artifacts: Artifacts, root: Path) -> list[str]:
-    from harness.subjects.declarative import expand
+    from harness.contract.subjects import expand
 
     problems = []
     if artifacts.encoder and artifacts.encoder not in ENCODER_KINDS and ":" not in artifacts.encoder:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 CONTRACT = """\
 # A contract with comments everywhere: none may be lost by a rewrite.
@@ -119,3 +119,21 @@ def statuses(path: Path) -> dict[str, str | None]:
     out = {f.id: f.status for f in contract.falsifiers}
     out["<contract>"] = contract.status
     return out
+
+
+def make_counting_project(root: Path, contracts: int) -> Path:
+    """A project of ``contracts`` contracts, each with one bound falsifier that passes, discharged
+    by a real pytest run (so each has evidence): the subject of the file-open counting test."""
+    import subprocess
+    import sys
+
+    (root / "contracts").mkdir(parents=True)
+    (root / "falsifiers").mkdir()
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    (root / "falsifiers" / "test_values.py").write_text(FALSIFIERS)
+    for index in range(contracts):
+        entry = textwrap.indent(f"- id: F-{index:03d}\n  rule: the value is small\n  test: falsifiers/test_values.py::test_value\n  params:\n    value: {index % 7}\n", "")
+        (root / "contracts" / f"c{index:03d}.yaml").write_text(CONTRACT.format(entries=entry, hypotheses="").replace("demo-contract", f"c{index:03d}"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=root, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 
 def run_cases(root: Path, cases) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 REPO = Path(__file__).parent.parent
 pytestmark = pytest.mark.cuda

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 ROOT = Path(__file__).parent.parent
 DOCS = sorted([*ROOT.glob("docs/*.md"), ROOT / "README.md"])

@@ -19,11 +19,11 @@ import pytest
 from harness import __version__
 from harness import fingerprint as fp
 from harness.contract import cache
-from harness.contract.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, declares_nothing, discover
-from harness.contract.loader import display_path
+from harness.snapshot.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, declares_nothing, discover
+from harness.paths import display_path
 from harness.contract.model import Falsifier, new_falsifier
 from harness.fingerprint import declaration_digest, fingerprint, stamps
-from harness.project import Layout, load_contracts
+from harness.snapshot import Layout, load_contracts
 from tests.conftest import DATA
 from tests.plugin_project import entry
 
@@ -341,13 +341,13 @@ def reference_contract_key(path: str, folder: str | None) -> str:
     ],
 )
 def test_contract_key_fast_path_matches_relpath(path, folder):
-    from harness.project import contract_key
+    from harness.contract.keys import contract_key
 
     assert contract_key(Path(path), None if folder is None else Path(folder)) == reference_contract_key(path, folder)
 
 
 def test_contract_key_of_a_relative_folder_follows_the_working_directory(tmp_path, monkeypatch):
-    from harness.project import contract_key
+    from harness.contract.keys import contract_key
 
     (tmp_path / "one" / "contracts" / "a").mkdir(parents=True)
     path = tmp_path / "one" / "contracts" / "a" / "c.yaml"
@@ -399,7 +399,7 @@ def test_writing_a_bundle_removes_the_first_formats_files_only(cached_project):
 def test_a_write_landing_during_the_read_changes_the_recorded_signature(tmp_path, monkeypatch):
     """The stat is taken before the bytes are read: a write that lands in between leaves a
     signature the file no longer has, so the session reloads before it writes a verdict."""
-    import harness.contract.discovery as discovery
+    import harness.snapshot.discovery as discovery
 
     path = tmp_path / "c.yaml"
     path.write_text("metadata:\n  id: c\nfalsification_tests: []\n")

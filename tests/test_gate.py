@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.gate import run_gate
+from harness.cli.gate import run_gate
 from tests.conftest import snapshot_tree
 
 TEST = """\

@@ -59,7 +59,7 @@ def test_generated_contracts_give_findings_never_exceptions(tmp_path_factory, do
 @settings(max_examples=200, deadline=2000)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_give_findings_never_exceptions(tmp_path_factory, data):
-    from harness.contract import load_contract
+    from harness.snapshot import load_contract
 
     path = tmp_path_factory.mktemp("bytes") / "b-v1.yaml"
     path.write_bytes(data)
@@ -70,7 +70,7 @@ def test_arbitrary_bytes_give_findings_never_exceptions(tmp_path_factory, data):
 HOLDER = """\
 import sys, time
 from pathlib import Path
-from harness.writer import contracts_lock
+from harness.atomic import contracts_lock
 with contracts_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)
@@ -78,7 +78,7 @@ with contracts_lock(Path(sys.argv[1])):
 
 
 def test_lock_is_released_when_its_holder_dies(tmp_path):
-    from harness.writer import WriteError, contracts_lock
+    from harness.atomic import WriteError, contracts_lock
 
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

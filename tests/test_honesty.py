@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
-from harness.gate import run_gate
+from harness.snapshot import load_contract
+from harness.cli.gate import run_gate
 from tests.conftest import snapshot_tree
 from tests.plugin_project import entry, statuses
 
@@ -171,7 +171,8 @@ def test_a_discharged_claim_bound_to_a_non_item_fails_check_and_gate(many, func)
     good = contract.falsifier("F-GOOD-001")
     # a contract-only change: a second claim, bound to something that never becomes a test item,
     # with the status, a computed fingerprint and another falsifier's evidence folder
-    from harness.fingerprint import find_test, fingerprint
+    from harness.fingerprint import fingerprint
+    from harness.sources import find_test
 
     body = path.read_text()
     text = body + "\n" + many_entry("F-GHOST-009", func) + "\n"
@@ -317,7 +318,8 @@ def test_a_contract_that_claims_success_over_a_falsified_falsifier_fails(proj, c
 # 7 ------------------------------------------------------------------ evidence provenance
 def _cuda_repo(repo: Path) -> Path:
     """The repo's falsifier marked CUDA, with a forged results.json (passed, cuda, right fingerprint)."""
-    from harness.fingerprint import find_test, fingerprint
+    from harness.fingerprint import fingerprint
+    from harness.sources import find_test
 
     path = repo / "contracts" / "c-v1.yaml"
     text = path.read_text().replace("  params:\n", "  requires: [cuda]\n  params:\n")

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 from harness.fingerprint import current_fingerprint
-from harness.gate import run_gate
+from harness.cli.gate import run_gate
 from tests.conftest import snapshot_tree
 from tests.plugin_project import entry, statuses
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 from harness.subjects.runs import RunFormatError, read_run
 
 
@@ -271,7 +271,8 @@ def test_a_contract_cannot_make_the_harness_import_an_installed_module(project):
     (project / "contracts" / "c.yaml").write_text(text)
     out = cli(project, "validate")
     assert out.returncode == 1 and "encoder 'os:system': module 'os' is not a file of this project" in out.stdout, out.stdout
-    from harness.subjects.declarative import ArtifactSubject, SubjectError
+    from harness.contract.subjects import SubjectError
+    from harness.subjects.declarative import ArtifactSubject
 
     with pytest.raises(SubjectError, match="not a file of this project"):
         ArtifactSubject("evil", project, {"vocab": "runs/r1/epoch-000.metadata.json", "encoder": "os:system"}).encoder()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 from tests.plugin_project import entry, statuses
 
 

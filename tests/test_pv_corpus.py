@@ -86,7 +86,7 @@ def test_every_falsifier_shape_is_listed_with_its_position(repo, path, shapes, s
 def test_falsifiers_nested_in_another_block_are_read_even_where_pv_refuses_the_file(repo):
     """``obligations[].falsification`` (and SHIP-style ``invariants[].falsifier``) are read; pv's own
     PROVABILITY-001 still refuses the file, as pv does."""
-    from harness.contract import load_contract
+    from harness.snapshot import load_contract
 
     contract, _ = load_contract(repo / "contracts" / "albor/memory-profiling-v1.yaml", root=repo, pv_rules="off")
     assert [(f.id, f.shape) for f in contract.falsifiers] == [(f"C-DHAT-00{i}", "obligations") for i in range(1, 5)]
@@ -123,7 +123,7 @@ def test_a_full_run_with_the_corpus_in_contracts_runs_the_projects_own_tests_and
 
 
 def test_the_gate_passes_a_repo_of_external_only_pv_contracts(tmp_path):
-    from harness.gate import run_gate
+    from harness.cli.gate import run_gate
 
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     (tmp_path / "contracts").mkdir()
@@ -153,7 +153,7 @@ def test_the_gate_passes_a_repo_of_external_only_pv_contracts(tmp_path):
     ids=["top-level-kind", "near-miss-singular", "near-miss-case", "kernel-without-tests"],
 )
 def test_pvs_structural_rules_are_refusals_with_a_position(tmp_path, text, rule, line):
-    from harness.contract import load_contract
+    from harness.snapshot import load_contract
 
     path = tmp_path / "c.yaml"
     path.write_text(text)

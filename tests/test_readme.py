@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 pytestmark = pytest.mark.slow  # runs by default; `-m 'not slow'` leaves it out of a quick loop
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 
 SEEDS = range(12)
 PAIRS = [

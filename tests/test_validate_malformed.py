@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from harness.cli import main
-from harness.contract import load_contract
+from harness.snapshot import load_contract
 from tests.conftest import snapshot_tree
 
 VALID = """\

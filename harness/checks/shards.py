@@ -188,7 +188,7 @@ def write_shard(path: Path, ids, vocab_size: int) -> Path:
     """Write ``ids`` as a raw little-endian .bin with its sidecar (what a real pre-tokenizer emits)."""
     import numpy as np
 
-    from harness.writer import write_atomic
+    from harness.atomic import write_atomic
 
     ids = np.asarray(ids)
     dtype = ids.dtype.newbyteorder("<")

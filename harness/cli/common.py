@@ -6,7 +6,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.contract import Contract, discover, find_project_root
+from harness.contract import Contract
+from harness.snapshot import find_project_root
 from harness.findings import Finding
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -16,7 +17,8 @@ UNREADABLE_RULES = {"unreadable"}
 @dataclass
 class ContractSet:
     root: Path
-    layout: object = None  # harness.project.Layout
+    layout: object = None  # harness.snapshot.Layout
+    snapshot: object = None  # harness.snapshot.Snapshot
     contracts: list[Contract] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
@@ -31,19 +33,28 @@ def project_root(args) -> Path:
     return Path(args.root).absolute() if getattr(args, "root", None) else find_project_root()
 
 
-def load_paths(args) -> ContractSet:
-    from harness.project import load_contracts, read_layout
+def load_paths(args, *, evidence: bool = False, sources: bool = False) -> ContractSet:
+    """The contracts the command's paths name (default: the contracts folder), read once into a
+    snapshot with, as the command needs, their evidence and sources."""
+    from harness.snapshot import read_layout, read_snapshot
 
     root = project_root(args)
     layout = read_layout(root)
     raw = [Path(p) for p in (args.paths or [])] or [layout.contracts_dir]
-    _, missing = discover(raw)
+    missing = [p for p in raw if not p.exists()]
     if missing:
         loaded = ContractSet(root=root, layout=layout)
         loaded.usage_error = "no such file or directory: " + ", ".join(str(m) for m in missing)
         return loaded
-    project = load_contracts(layout, raw)
-    return ContractSet(root=root, layout=layout, contracts=project.contracts, findings=project.findings, files=len(project.files))
+    snapshot = read_snapshot(layout, raw, evidence=evidence, sources=sources)
+    return ContractSet(
+        root=root,
+        layout=layout,
+        snapshot=snapshot,
+        contracts=list(snapshot.contracts),
+        findings=list(snapshot.findings),
+        files=len(snapshot.files),
+    )
 
 
 def usage(message: str) -> int:

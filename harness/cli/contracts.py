@@ -41,19 +41,19 @@ def cmd_validate(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from harness.lint import lint_contract, load_baseline, save_baseline, split_new
+    from harness.lint import lint_contract, split_new
 
-    loaded = load_paths(args)
+    loaded = load_paths(args, evidence=True, sources=True)
     if loaded.usage_error:
         return usage(loaded.usage_error)
     findings = [f for f in loaded.findings if f.is_error]
     for contract in loaded.contracts:
-        findings.extend(lint_contract(contract, loaded.root, loaded.layout))
+        findings.extend(lint_contract(contract, loaded.snapshot))
     if args.update_baseline:
         path = save_baseline(loaded.root, findings)
         print(f"baseline: {len(findings)} finding(s) recorded in {path.relative_to(loaded.root)}")
         return EXIT_OK
-    baseline = set() if args.no_baseline else load_baseline(loaded.root)
+    baseline = set() if args.no_baseline else loaded.snapshot.baseline
     new, known = split_new(findings, baseline)
     if args.json:
         print_json({"new": [f.as_json() for f in new], "known": [f.as_json() for f in known]})
@@ -70,7 +70,7 @@ def cmd_status(args) -> int:
     from harness.lint import falsifier_state
     from harness.status import derive_contract_status, falsifier_statuses
 
-    loaded = load_paths(args)
+    loaded = load_paths(args, evidence=True, sources=True)
     if loaded.usage_error:
         return usage(loaded.usage_error)
     rows = []
@@ -85,8 +85,8 @@ def cmd_status(args) -> int:
             "falsifiers": [],
         }
         for f in contract.falsifiers:
-            state = falsifier_state(f, loaded.root, contract)
-            record = falsifier_record(loaded.root, f.evidence, f.id) if f.evidence else None  # shown, not trusted: lint verifies
+            state = falsifier_state(f, loaded.snapshot, contract)
+            record = falsifier_record(loaded.snapshot.store, f.evidence, f.id) if f.evidence else None  # shown, not trusted: lint verifies
             entry["falsifiers"].append(
                 {
                     "id": f.id,
@@ -136,3 +136,19 @@ def cmd_status(args) -> int:
     con.print(table)
     print_findings([f for f in loaded.findings if f.is_error])
     return EXIT_FINDINGS if has_errors(loaded.findings) else EXIT_OK
+
+
+def save_baseline(root, findings) -> object:
+    """Record every current finding as known (``harness lint --update-baseline``)."""
+    import json
+    from pathlib import Path
+
+    from harness.atomic import write_atomic
+    from harness.lint import baseline_key
+    from harness.snapshot import BASELINE_FILE
+
+    path = Path(root) / BASELINE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted({baseline_key(f) for f in findings})
+    write_atomic(path, json.dumps({"version": 1, "findings": keys}, indent=2) + "\n")
+    return path

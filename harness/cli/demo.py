@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, fail, quiet_console
+from harness.cli.render import console
 from harness.cli.render import print_json
 
 
@@ -23,7 +24,7 @@ def cmd_demo(args) -> int:
     from harness.demo.runner import run_demo
 
     try:
-        acts = run_demo(Path(args.workspace).absolute(), console=None if not args.json else quiet_console())
+        acts = run_demo(Path(args.workspace).absolute(), console=console() if not args.json else quiet_console())
     except (FileExistsError, FileNotFoundError) as exc:
         return fail("demo", str(exc))
     if args.json:

@@ -24,16 +24,15 @@ def cmd_evidence(args) -> int:
 
     from harness.cli.render import print_json
     from harness.evidence import prunable_runs
-    from harness.project import load_contracts, read_layout
+    from harness.snapshot import read_snapshot
 
     if args.keep < 0:
         return fail("evidence", "--keep must be 0 or more")
     root = project_root(args)
-    layout = read_layout(root)
-    project = load_contracts(layout)
-    if any(f.is_error for f in project.findings):
+    snapshot = read_snapshot(root, sources=False, baseline=False)
+    if any(f.is_error for f in snapshot.findings):
         return fail("evidence", "some contracts do not load (run `harness validate`); nothing pruned, since their evidence might be in use")
-    doomed = prunable_runs(root, layout.evidence, project.contracts, args.keep)
+    doomed = prunable_runs(snapshot.store, snapshot.contracts, args.keep)
     if not args.dry_run:
         for path in doomed:
             shutil.rmtree(path)

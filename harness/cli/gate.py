@@ -1,8 +1,14 @@
-"""``harness gate``: the pre-merge gate."""
+"""``harness gate``: the pre-merge gate. Reads the project once (``harness.snapshot``), runs the
+CPU falsifiers read-only in a pytest process, and lets ``harness.gate`` judge both."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, project_root
 from harness.cli.render import console, print_json
@@ -35,9 +41,50 @@ def failure_summary(result) -> str:
     return "; ".join(f"{count} {words.get(kind, kind)}" for kind, count in kinds.items())
 
 
-def cmd_gate(args) -> int:
-    from harness.gate import run_gate
+def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = True, junitxml: str | None = None):
+    """Every DISCHARGED claim must either run and pass in the gate's own run, or be backed by
+    verified evidence a CUDA lane wrote for the current fingerprint; otherwise the gate fails
+    naming it. Writes nothing in the repository."""
+    from harness.contract.keys import select_contracts
+    from harness.gate import claimed_on_cpu, judge_run, judge_static
+    from harness.snapshot import read_snapshot
 
+    whole = read_snapshot(Path(root), evidence=False, sources=False)
+    contracts = select_contracts(list(whole.contracts), names) if names else list(whole.contracts)  # SelectionError: a usage error
+    snapshot = whole.select(contracts).with_evidence().with_sources()
+    result = judge_static(snapshot, contracts)
+    if not run_falsifiers:
+        result.checks["run"] = "skipped"
+        return result
+    report, exit_code, tail = _check_lane(snapshot.layout, [c.key for c in contracts] if names else [], junitxml)
+    result.pytest_exit = exit_code
+    problems = judge_run(claimed_on_cpu(contracts), report, exit_code, tail)
+    result.problems.extend(problems)
+    result.checks["run"] = "fail" if problems else "pass"
+    return result
+
+
+def _check_lane(layout, keys: list[str], junitxml: str | None) -> tuple[dict | None, int, list[str]]:
+    """Run the CPU falsifiers read-only (``pytest -m "not cuda" --harness-check``); returns its
+    JSON report (None when it wrote none), its exit status and the last lines it printed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "check.json"
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not cuda", "--harness-check", f"--harness-check-report={report}"]
+        argv += [f"--contract={key}" for key in keys]
+        if junitxml:
+            argv.append(f"--junitxml={junitxml}")
+        argv += [str(layout.falsifiers_dir)] if layout.falsifiers_dir.is_dir() else []
+        argv.append(str(layout.contracts_dir))  # reaches the contracts' builtin: falsifiers
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        proc = subprocess.run(argv, cwd=layout.root, capture_output=True, text=True, check=False, env=env)
+        try:
+            data = json.loads(report.read_text()) if report.exists() else None
+        except ValueError:
+            data = None
+    return data, proc.returncode, (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+
+
+def cmd_gate(args) -> int:
     root = project_root(args)
     try:
         result = run_gate(root, args.contract or None, run_falsifiers=not args.no_run, junitxml=args.junitxml)

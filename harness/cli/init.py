@@ -25,8 +25,8 @@ def register(sub, add) -> None:
 
 def cmd_init(args) -> int:
     from harness.cli.render import print_json
-    from harness.contract import load_contract
-    from harness.project import read_layout
+    from harness.snapshot import load_contract
+    from harness.snapshot import read_layout
     from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, unbuildable, validate
 
     root = project_root(args)

@@ -7,17 +7,7 @@ import sys
 from typing import Any
 
 from harness.findings import Finding
-
-STATUS_STYLE = {
-    "DISCHARGED": "green",
-    "ACTIVE_RUNTIME": "bold green",
-    "FALSIFIED": "bold red",
-    "METHODOLOGY_SUSPECT": "bold yellow",
-    "DRAFT_PARTIAL_DISCHARGE": "yellow",
-    "OPEN": "dim",
-    "DRAFT": "dim",
-    "NOT RUN": "magenta",
-}
+from harness.styles import STATUS_STYLE, styled  # noqa: F401  (re-exported for the commands)
 
 
 def console(stderr: bool = False):
@@ -26,12 +16,6 @@ def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
     return Console(stderr=stderr, highlight=False, width=width)
-
-
-def styled(status: str | None) -> str:
-    text = status or "—"
-    style = STATUS_STYLE.get(text)
-    return f"[{style}]{text}[/]" if style else text
 
 
 def print_findings(findings: list[Finding], out=None) -> None:

@@ -1,7 +1,7 @@
-"""The contract model, loader and validation. Pure: no pytest, no torch."""
+"""The contract model and its validation: text in, model and findings out. Pure: no pytest, no
+torch, and no file reads (``harness.snapshot`` reads contract files and hands their text here)."""
 
-from harness.contract.discovery import discover, find_project_root
-from harness.contract.loader import load_contract, load_contract_text
+from harness.contract.loader import load_contract_text
 from harness.contract.model import (
     FALSIFIER_STATUSES,
     MANAGED_CONTRACT_STATUSES,
@@ -18,8 +18,5 @@ __all__ = [
     "Falsifier",
     "Hypothesis",
     "Promotion",
-    "discover",
-    "find_project_root",
-    "load_contract",
     "load_contract_text",
 ]

@@ -32,7 +32,7 @@ def enabled() -> bool:
 
 @lru_cache(maxsize=1)
 def _directory() -> Path | None:
-    from harness.subjects.cache import cache_dir
+    from harness.cachedir import cache_dir
 
     try:
         path = cache_dir() / "contracts"
@@ -45,25 +45,26 @@ def _directory() -> Path | None:
 @lru_cache(maxsize=1)
 def _salt() -> bytes:
     """The version, the schema and the source of the checks a cached entry passed: a changed
-    check (even in a development checkout, where the version stays) misses every entry."""
-    import harness.builtins
-    import harness.contract.loader
-    import harness.contract.pv_rules
-    import harness.contract.schema
-    import harness.schema
+    check (even in a development checkout, where the version stays) misses every entry. The
+    checks' sources are read as files beside this one, never imported: the cache sits below the
+    loader that uses it."""
     from harness import __version__
 
+    here = Path(__file__).resolve().parent
+    package = here.parent
     digest = hashlib.sha256(__version__.encode())
-    try:
-        digest.update((Path(harness.schema.__file__).parent / "contract.schema.json").read_bytes())
-    except (OSError, TypeError):
-        from harness.contract.schema import contract_schema
-
-        digest.update(json.dumps(contract_schema(), sort_keys=True).encode())
-    for module in (harness.contract.loader, harness.contract.pv_rules, harness.contract.schema, harness.builtins):
+    for source in (
+        package / "schema" / "contract.schema.json",
+        here / "loader.py",
+        here / "pv_rules.py",
+        here / "schema.py",
+        here / "subjects.py",
+        package / "builtins.py",
+        package / "paths.py",
+    ):
         try:
-            digest.update(Path(module.__file__).read_bytes())
-        except (OSError, TypeError):
+            digest.update(source.read_bytes())
+        except OSError:
             digest.update(b"unreadable")
     return digest.digest()
 
@@ -100,7 +101,7 @@ class _Bundle:
             return  # nothing new, and old versions have not piled up
         keep = self.entries if stale <= len(self.used) + 64 else {k: self.entries[k] for k in self.used}
         try:
-            from harness.writer import write_atomic
+            from harness.atomic import write_atomic
 
             write_atomic(self.file, json.dumps({"format": FORMAT, "salt": _salt().hex(), "entries": keep}, allow_nan=True))
         except Exception:  # a cache that cannot be written is just a slower run

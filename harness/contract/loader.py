@@ -6,17 +6,14 @@ paths, the harness's strict keys on bound falsifiers) → model. Never raises on
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from harness.builtins import BUILTINS, parse_builtin
+from harness.builtins import parse_builtin
+from harness.contract.keys import contract_key
 from harness.contract.model import (
-    FALSIFIER_STATUSES,
-    KNOWN_FOREIGN_STATUSES,
-    MANAGED_CONTRACT_STATUSES,
     Contract,
     Falsifier,
     Hypothesis,
@@ -26,35 +23,16 @@ from harness.contract.model import (
 )
 from harness.contract.positions import position_of
 from harness.contract.schema import schema_findings
-from harness.contract.yamlio import decode as decode_bytes
-from harness.contract.yamlio import is_finite_number, load_plain_fast, load_text
+from harness.contract.yamlio import load_plain_fast, load_text
+from harness.contract.rules import DIRECT_SHAPES, NESTED_FALSIFIER_KEYS, TextLayout, text_findings
 from harness.findings import Finding, Severity, has_errors
-from harness.project import contract_key
+from harness.paths import artifact_roots_from_env, check_artifact_path, display_path
 
 DEFAULT_FALSIFIERS_DIR = "falsifiers"
 DEFAULT_EVIDENCE_DIR = "evidence"
-BOUND_KEYS = frozenset(
-    {
-        "id", "rule", "prediction", "test", "if_fails", "ship_blocking", "counter_example_classes",
-        "subject", "params", "requires", "plausible", "status", "fingerprint", "evidence", "digest", "note",
-    }
-)  # fmt: skip
 # Param names whose values are artifact paths: they must stay inside the repository or an allowed root.
 PATH_PARAM = re.compile(r"(?:^|_)(path|paths|dir|dirs|file|files|vocab|shards|corpus|glob|metadata_dir|run_dir)$")
 BUILTIN_PREFIX = "builtin:"  # also the prefix of built-in falsifier references (harness.builtins)
-
-
-def display_path(path: Path, root: Path | None) -> str:
-    text = os.fspath(path)
-    if root is not None and os.path.isabs(text):
-        base = os.fspath(root).rstrip(os.sep) + os.sep
-        if text.startswith(base) and os.path.normpath(text) == text:  # the common case, without relpath
-            return text[len(base) :].replace(os.sep, "/")
-        try:
-            return Path(os.path.relpath(text, root)).as_posix()
-        except ValueError:
-            pass
-    return Path(text).as_posix()
 
 
 def _f(
@@ -64,56 +42,9 @@ def _f(
     findings.append(Finding(display, line, col, rule, message, severity))
 
 
-def _check_range(findings, display, doc, path, value, what) -> None:
-    if not isinstance(value, list) or len(value) != 2:
-        return  # the schema already reported it
-    low, high = value
-    if not (is_finite_number(low) and is_finite_number(high)):
-        _f(findings, display, doc, path, "bad-range", f"{what}: range bounds must be finite numbers, got [{low}, {high}]")
-    elif low > high:
-        _f(findings, display, doc, path, "bad-range", f"{what}: low {low} > high {high}")
-
-
-def check_artifact_path(value: str, root: Path, allowed_roots: tuple[Path, ...] = ()) -> str | None:
-    """Why ``value`` may not be used as an artifact path, or None when it is safe."""
-    if value.startswith(BUILTIN_PREFIX):
-        return None
-    if "\x00" in value:
-        return "contains a NUL byte"
-    candidate = Path(value)
-    roots = (root, *allowed_roots)
-    if candidate.is_absolute():
-        absolute = candidate
-    else:
-        absolute = root / candidate
-    normal = Path(os.path.normpath(absolute))
-    if not any(_is_within(normal, r) for r in roots):
-        return "escapes the repository (and every allowed artifact root)"
-    try:
-        real = Path(os.path.realpath(absolute))
-    except (OSError, ValueError):
-        return "cannot be resolved"
-    if not any(_is_within(real, Path(os.path.realpath(r))) for r in roots):
-        return "resolves through a symlink to a place outside the repository"
-    return None
-
-
 @lru_cache(maxsize=1024)
 def _test_file_escapes(test_file: str, root: str) -> bool:
     return ".." in Path(test_file).parts or check_artifact_path(test_file, Path(root)) is not None
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(os.path.normpath(root))
-        return True
-    except ValueError:
-        return False
-
-
-def artifact_roots_from_env() -> tuple[Path, ...]:
-    raw = os.environ.get("HARNESS_ARTIFACT_ROOTS", "")
-    return tuple(Path(p) for p in raw.split(os.pathsep) if p)
 
 
 def _structure_findings(
@@ -156,7 +87,7 @@ def _filesystem_findings(doc: Any, plain: dict, display: str, root: Path, falsif
                         _f(findings, display, doc, ["falsification_tests", index, "params", name], "path-escape", f"params.{name} = {item!r} {why}")
     subjects = plain.get("subjects")
     if isinstance(subjects, dict):
-        from harness.subjects.declarative import artifact_problems
+        from harness.contract.subjects import artifact_problems
 
         for name, spec in subjects.items():
             for where, rule, message in artifact_problems(name, spec, root):
@@ -172,191 +103,7 @@ def _is_path_param(name: str) -> bool:
 
 def _text_findings(doc: Any, plain: dict, display: str, falsifiers_dir: str, evidence_dir: str, pv_rules: str) -> list[Finding]:
     """Checks that depend on the text and the layout alone (so a cached text passed them)."""
-    findings: list[Finding] = []
-    from harness.contract import pv_rules as pv
-
-    if pv.applies(plain, pv_rules):
-        severity = Severity.WARNING if pv_rules == "warning" else Severity.ERROR
-        for path, rule, message in pv.pv_problems(plain):
-            _f(
-                findings,
-                display,
-                doc,
-                path,
-                f"pv:{rule}",
-                message,
-                key=rule in pv.KEY_RULES,
-                severity=Severity.WARNING if rule in pv.WARNING_RULES else severity,
-            )
-    metadata = plain.get("metadata") if isinstance(plain.get("metadata"), dict) else {}
-    # contract status: managed, known foreign, or unknown — a warning only where the harness must
-    # derive one (the contract binds falsifiers); real pv contracts use many spellings
-    binds = any(
-        isinstance(e, dict) and isinstance(e.get("test"), str) and (e["test"].strip().startswith(BUILTIN_PREFIX) or parse_node_id(e["test"]) is not None)
-        for e in (plain.get("falsification_tests") if isinstance(plain.get("falsification_tests"), list) else [])
-    )
-    for where, holder in (("metadata", metadata), ("top", plain)):
-        status = holder.get("status")
-        if binds and isinstance(status, str) and status not in MANAGED_CONTRACT_STATUSES + KNOWN_FOREIGN_STATUSES:
-            path = ["metadata", "status"] if where == "metadata" else ["status"]
-            _f(
-                findings,
-                display,
-                doc,
-                path,
-                "unknown-status",
-                f"contract status {status!r} is not one the harness knows; it is kept as written and never derived",
-                severity=Severity.WARNING,
-            )
-    if isinstance(metadata.get("status"), str) and isinstance(plain.get("status"), str):
-        _f(findings, display, doc, ["status"], "duplicate-status", "status given both at the top level and under metadata")
-
-    tests = plain.get("falsification_tests")
-    ids: dict[str, int] = {}
-    if isinstance(tests, list):
-        for index, entry in enumerate(tests):
-            if not isinstance(entry, dict):
-                continue
-            fid = entry.get("id")
-            if isinstance(fid, str):
-                if fid in ids:
-                    _f(
-                        findings,
-                        display,
-                        doc,
-                        ["falsification_tests", index, "id"],
-                        "duplicate-id",
-                        f"falsifier id {fid!r} already used by falsification_tests[{ids[fid]}]",
-                    )
-                else:
-                    ids[fid] = index
-            test = entry.get("test")
-            if not isinstance(test, str):
-                continue
-            node = parse_node_id(test)
-            bound = node is not None and node[0].startswith(falsifiers_dir.rstrip("/") + "/")
-            if test.strip().startswith(BUILTIN_PREFIX):
-                if parse_builtin(test) is None:
-                    _f(
-                        findings,
-                        display,
-                        doc,
-                        ["falsification_tests", index, "test"],
-                        "unknown-builtin",
-                        f"{test.strip()!r} is not a built-in falsifier; built-ins: {', '.join(BUILTIN_PREFIX + n for n in BUILTINS)}",
-                    )
-                bound = True
-            if node is not None and not bound:
-                _f(
-                    findings,
-                    display,
-                    doc,
-                    ["falsification_tests", index, "test"],
-                    "binding-outside-falsifiers",
-                    f"test {test.strip()!r} looks like a pytest node id but is not under {falsifiers_dir}/; it is treated as external and never run",
-                    severity=Severity.WARNING,
-                )
-            base = ["falsification_tests", index]
-            if bound:
-                for key in entry:
-                    if key not in BOUND_KEYS:
-                        _f(
-                            findings,
-                            display,
-                            doc,
-                            [*base, key],
-                            "unknown-key",
-                            f"unknown key {key!r} in bound falsifier {fid!r} (allowed: {', '.join(sorted(BOUND_KEYS))})",
-                            key=True,
-                        )
-                status = entry.get("status")
-                if status is not None and status not in FALSIFIER_STATUSES:
-                    _f(
-                        findings,
-                        display,
-                        doc,
-                        [*base, "status"],
-                        "unknown-status",
-                        f"falsifier status {status!r} is not one of {', '.join(FALSIFIER_STATUSES)}",
-                    )
-            else:
-                for key in ("params", "plausible", "requires", "subject"):
-                    if key in entry:
-                        _f(
-                            findings,
-                            display,
-                            doc,
-                            [*base, key],
-                            "unbound-extension",
-                            f"{key!r} only applies to bound falsifiers (test under {falsifiers_dir}/); this one is external",
-                            key=True,
-                            severity=Severity.WARNING,
-                        )
-            for name, rng in (entry.get("plausible") or {}).items() if isinstance(entry.get("plausible"), dict) else ():
-                _check_range(findings, display, doc, [*base, "plausible", name], rng, f"plausible.{name}")
-            evidence = entry.get("evidence")
-            if isinstance(evidence, str) and not is_under(evidence, evidence_dir):
-                _f(findings, display, doc, [*base, "evidence"], "path-escape", f"evidence {evidence!r} must be a relative path under {evidence_dir}/")
-
-    for key in plain:
-        if key not in DIRECT_SHAPES and key != "falsification_tests" and _FALSIF.search(key):
-            _f(
-                findings,
-                display,
-                doc,
-                [key],
-                "unread-falsifiers",
-                f"falsifiers kept under `{key}:` are not read by the harness (it reads falsification_tests, {', '.join(DIRECT_SHAPES)}, "
-                "and entries of other blocks that carry a falsifier: or falsification: key)",
-                key=True,
-                severity=Severity.WARNING,
-            )
-
-    hypotheses = plain.get("hypotheses")
-    if isinstance(hypotheses, list):
-        seen: dict[str, int] = {}
-        for index, entry in enumerate(hypotheses):
-            if not isinstance(entry, dict):
-                continue
-            hid = entry.get("id")
-            if isinstance(hid, str):
-                if hid in seen:
-                    _f(findings, display, doc, ["hypotheses", index, "id"], "duplicate-id", f"hypothesis id {hid!r} already used by hypotheses[{seen[hid]}]")
-                seen.setdefault(hid, index)
-            for key in ("refuted_by", "supported_by"):
-                refs = entry.get(key)
-                if isinstance(refs, list):
-                    for j, ref in enumerate(refs):
-                        if isinstance(ref, str) and ref not in ids:
-                            _f(
-                                findings,
-                                display,
-                                doc,
-                                ["hypotheses", index, key, j],
-                                "unknown-falsifier",
-                                f"hypothesis {hid!r}: {key} names {ref!r}, which is not a falsifier of this contract",
-                            )
-
-    promotion = metadata.get("promotion")
-    if isinstance(promotion, dict) and isinstance(promotion.get("measurements"), dict):
-        for name, rng in promotion["measurements"].items():
-            _check_range(findings, display, doc, ["metadata", "promotion", "measurements", name], rng, f"promotion.measurements.{name}")
-            if ":" in name and name.split(":", 1)[0] not in ids:
-                _f(
-                    findings,
-                    display,
-                    doc,
-                    ["metadata", "promotion", "measurements", name],
-                    "unknown-falsifier",
-                    f"promotion measurement {name!r} names falsifier {name.split(':', 1)[0]!r}, which this contract does not declare",
-                    key=True,
-                )
-    return findings
-
-
-_FALSIF = re.compile("falsif", re.I)
-DIRECT_SHAPES = ("falsification", "falsifiers", "gates")  # blocks whose every entry is a falsifier
-NESTED_FALSIFIER_KEYS = ("falsifier", "falsification")  # an entry of another block carrying its own
+    return text_findings(doc, plain, display, TextLayout(falsifiers_dir, evidence_dir, pv_rules))
 
 
 def _text(entry: dict, *keys: str) -> str:
@@ -398,21 +145,6 @@ def _other_shapes(plain: dict, doc: Any) -> list[Falsifier]:
                 )
             )
     return found
-
-
-def is_under(relative: str, folder: str) -> bool:
-    """Whether ``relative`` names a place strictly inside ``folder``, compared part by part
-    (``evidence-forged/x`` is not under ``evidence``)."""
-    if os.path.isabs(relative) or "\x00" in relative:
-        return False
-    parts = _parts(relative)
-    base = _parts(folder)
-    return len(parts) > len(base) and parts[: len(base)] == base and ".." not in parts
-
-
-@lru_cache(maxsize=4096)
-def _parts(path: str) -> tuple[str, ...]:
-    return Path(os.path.normpath(path)).parts
 
 
 def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifiers_dir: str, key: str) -> Contract:
@@ -543,47 +275,3 @@ def load_contract_text(
     return _build(path, display, text, loaded.doc, loaded.plain, falsifiers_dir, key), findings
 
 
-def load_contract(
-    path: Path,
-    *,
-    root: Path | None = None,
-    falsifiers_dir: str = DEFAULT_FALSIFIERS_DIR,
-    allowed_roots: tuple[Path, ...] | None = None,
-    evidence_dir: str = DEFAULT_EVIDENCE_DIR,
-    contracts_dir: Path | None = None,
-    pv_rules: str = "auto",
-    source: tuple[tuple[int, int], bytes] | None = None,
-) -> tuple[Contract | None, list[Finding]]:
-    """Load and validate one contract file. Returns (contract or None, findings).
-
-    ``contracts_dir`` gives the contract its key (its path under that folder, no suffix).
-    ``source`` is the file as a directory scan already read it (``discovery.read_source``)."""
-    from harness.contract.discovery import read_source
-
-    root = _absolute_root(root)
-    path = path if isinstance(path, Path) else Path(path)
-    display = display_path(path, root)
-    if source is None:
-        try:
-            if path.is_dir():
-                return None, [Finding(display, 0, 0, "unreadable", "is a directory, not a contract file")]
-            source = read_source(path)
-        except OSError as exc:
-            return None, [Finding(display, 0, 0, "unreadable", exc.strerror or str(exc))]
-    signature, data = source
-    text, findings = decode_bytes(data, display)
-    if text is None:
-        return None, findings
-    contract, findings = load_contract_text(
-        text,
-        path,
-        root=root,
-        falsifiers_dir=falsifiers_dir,
-        allowed_roots=allowed_roots,
-        evidence_dir=evidence_dir,
-        contracts_dir=contracts_dir,
-        pv_rules=pv_rules,
-    )
-    if contract is not None:
-        contract.stat_signature = signature
-    return contract, findings

@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cachedir import build_lock, cache_dir
 from harness.demo.corpus import DEFAULT_CORPUS_BYTES, stdlib_documents
 from harness.demo.qwen_vocab import QWEN_VOCAB_SIZE, export_hf_files
-from harness.subjects.cache import build_lock, cache_dir
 
 BUILD_VERSION = "1"
 SHARD_TOKENS = 1 << 18

@@ -56,7 +56,7 @@ def export_hf_files(out_dir: Path) -> dict[str, Path]:
     """Write vocab.json, merges.txt and tokenizer.json for Qwen2.5 into ``out_dir``."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
-    from harness.writer import write_atomic
+    from harness.atomic import write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     alphabet = bytes_to_unicode()

@@ -7,7 +7,8 @@ byte-level encoder on the same vocab and corpus; the same falsifiers discharge.
 
 The demo writes only inside its workspace (its own contract and evidence); the user's contracts are
 never touched. It binds the shipped falsifiers (``builtin:`` references) to the demo subjects the
-plugin ships, so it runs from an installed wheel in any directory.
+package ships (``harness.demo.fixtures``, loaded by the workspace's conftest), so it runs from an
+installed wheel in any directory.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def prepare_workspace(workspace: Path) -> Path:
     workspace.mkdir(parents=True)
     marker.write_text("created by `harness demo`; safe to delete\n")
     (workspace / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    # the demo's subjects are fixtures of the package's demo module, loaded as any project loads a
+    # fixtures plugin (and so part of every verdict's fingerprint): the plugin itself carries none
+    (workspace / "conftest.py").write_text('pytest_plugins = ["harness.demo.fixtures"]\n')
     (workspace / "contracts").mkdir()
     return workspace
 
@@ -104,7 +108,7 @@ def write_contract(workspace: Path, subjects: dict[str, str]) -> Path:
     if not path.exists():
         path.write_text(CONTRACT.format(**subjects))
         return path
-    from harness.contract import load_contract
+    from harness.snapshot import load_contract
 
     contract, _ = load_contract(path, root=workspace)
     edits = [
@@ -117,7 +121,7 @@ def write_contract(workspace: Path, subjects: dict[str, str]) -> Path:
 
 
 def run_act(workspace: Path, name: str, subjects: dict[str, str]) -> ActResult:
-    from harness.contract import load_contract
+    from harness.snapshot import load_contract
 
     path = write_contract(workspace, subjects)
     proc = subprocess.run(
@@ -148,9 +152,9 @@ def run_act(workspace: Path, name: str, subjects: dict[str, str]) -> ActResult:
 
 
 def run_demo(workspace: Path, console=None) -> list[ActResult]:
-    from harness.cli.render import console as make_console
+    from rich.console import Console
 
-    console = console or make_console()
+    console = console or Console(highlight=False)
     prepare_workspace(workspace)
     acts = []
     for title, name, subjects in (
@@ -197,7 +201,7 @@ KEY_MEASUREMENTS = ("hex_pairs", "unk_share", "entropy_bits", "top1_share", "tok
 def render_act(console, act: ActResult) -> None:
     from rich.table import Table
 
-    from harness.cli.render import styled
+    from harness.styles import styled
 
     table = Table(show_lines=False, width=min(console.width, 200))
     for col in ("falsifier", "before → after", "measured", "why"):

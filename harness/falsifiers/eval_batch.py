@@ -140,7 +140,7 @@ def test_eval_purity(falsifier, subject):
 
 @accepts(heldout=None, batch=4, seq_len=64, seed=0, max_identity_share=0.5)
 @records("identity_share", "shift_mismatches")
-def test_label_alignment(falsifier, subject, request):
+def test_label_alignment(falsifier, subject):
     """H1C: targets are inputs shifted by one, and target == input stays rare — on the last shard of
     the data subject named by ``heldout`` (a declared subject or a fixture), else on seeded random ids."""
     import numpy as np
@@ -148,9 +148,7 @@ def test_label_alignment(falsifier, subject, request):
     p = falsifier.params
     if p["heldout"]:
         from harness.checks.shards import describe_shard
-        from harness.plugin.provided import resolve_subject
-
-        pipeline = resolve_subject(request, p["heldout"], "data", falsifier.binding)
+        pipeline = falsifier.subject_named(p["heldout"], "data")
         tokens = np.asarray(describe_shard(pipeline.shard_paths()[-1])[0].open()).astype(np.int64)
     else:
         tokens = np.asarray(synthetic_tokens(subject.vocab_size, 64 * (p["seq_len"] + 1), p["seed"]), dtype=np.int64)

@@ -84,8 +84,8 @@ def test_vocab_id_agreement(falsifier, subject):
     import numpy as np
 
     from harness.checks.shards import describe_shard
+    from harness.contract.subjects import SubjectError
     from harness.falsifiers.batches import _window_hashes, mark_found
-    from harness.subjects.declarative import SubjectError
 
     p = falsifier.params
     encoder = subject.encoder()

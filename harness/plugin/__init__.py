@@ -66,10 +66,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.plugin import gpus
 
     gpus.configure(config)  # before any CUDA context: each xdist worker of the CUDA lane owns a GPU
-    from harness.demo import fixtures as demo_fixtures  # fixtures only; every import in them is lazy
-
-    if not config.pluginmanager.is_registered(demo_fixtures):
-        config.pluginmanager.register(demo_fixtures, "harness-demo-subjects")
     contracts_dir = Path(config.rootpath) / config.getini("harness_contracts")
     if not contracts_dir.is_dir() and not config.getoption("contract"):
         return

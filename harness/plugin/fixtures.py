@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._api import REQUIRED
-from harness.contract.loader import BUILTIN_PREFIX, artifact_roots_from_env, check_artifact_path
+from harness.paths import BUILTIN_PREFIX, artifact_roots_from_env, check_artifact_path
 from harness.plugin.binding import Binding
 
 
@@ -93,6 +93,13 @@ class FalsifierRun:
     @property
     def id(self) -> str:
         return self.binding.falsifier.id
+
+    def subject_named(self, name: str, kind: str | None = None):
+        """Another subject by name (a declared one, else a fixture), as the ``subject`` fixture
+        resolves its own: a falsifier that compares two subjects asks its handle, never the plugin."""
+        from harness.plugin.provided import resolve_subject
+
+        return resolve_subject(self._item._request, name, kind, self.binding)
 
     @property
     def contract(self) -> str:

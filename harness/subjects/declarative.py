@@ -31,54 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-ENCODER_KINDS = ("byte_level", "hex_byte", "byte_fallback")
-SUBJECT_KEYS = (
-    "vocab", "encoder", "shards", "documents", "run", "vocab_size", "unk_id", "pattern", "description",
-    "splits", "seq_len", "batch_size", "model_vocab_size", "pad_id",
-)  # fmt: skip
-
-
-class SubjectError(ValueError):
-    """A declared subject cannot be built (names the subject and what is wrong)."""
-
-
-def _list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def expand(root: Path, patterns: list[str]) -> list[Path]:
-    """Files matching the globs (``**`` allowed), sorted, without duplicates. A pattern that climbs
-    out, costs too much to walk, or matches a file resolving outside the project is a
-    ``SubjectError`` naming it (``harness.globbing``)."""
-    from harness.contract.loader import artifact_roots_from_env
-    from harness.globbing import GlobError, expand_glob
-
-    found: set[Path] = set()
-    allowed = artifact_roots_from_env()
-    for pattern in patterns:
-        try:
-            found.update(expand_glob(root, pattern, allowed))
-        except GlobError as exc:
-            raise SubjectError(f"glob {pattern!r} {exc}") from None
-    return sorted(found)
-
-
-def project_module_problem(spec: str, root: Path) -> str | None:
-    """Why ``package.module:factory`` may not be imported for a contract, or None. Contracts are
-    untrusted data: a callable must live in the project's own source (reviewed as code), never in
-    the standard library or an installed package (``os:system`` would run the vocab path)."""
-    module, _, attribute = spec.partition(":")
-    if not module or not attribute or not all(part.isidentifier() for part in module.split(".")):
-        return "a callable is written 'package.module:factory'"
-    parts = module.split(".")
-    root_real = os.path.realpath(root)
-    for base in (Path(root), Path(root) / "src"):
-        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
-            if candidate.is_file() and os.path.realpath(candidate).startswith(root_real + os.sep):
-                return None
-    return f"module {module!r} is not a file of this project (a contract may only name the project's own code, never an installed module)"
+from harness.contract.subjects import ENCODER_KINDS, SubjectError, as_list, expand, project_module_problem, size_problems
 
 
 def load_callable(spec: str, root: Path):
@@ -159,13 +112,13 @@ class ArtifactSubject:
         return None
 
     def shard_paths(self) -> list[Path]:
-        patterns = _list(self.spec.get("shards"))
+        patterns = as_list(self.spec.get("shards"))
         if not patterns:
             raise SubjectError(f"subject {self.name!r} declares no shards")
         return expand(self.root, patterns)
 
     def documents(self):
-        patterns = _list(self.spec.get("documents"))
+        patterns = as_list(self.spec.get("documents"))
         if not patterns:
             raise SubjectError(f"subject {self.name!r} declares no documents (the text its shards were made from)")
         for path in expand(self.root, patterns):
@@ -223,18 +176,18 @@ class ArtifactSubject:
         splits = self.spec.get("splits") or {}
         if split not in splits:
             raise SubjectError(f"subject {self.name!r} declares no split {split!r} (splits: {', '.join(splits) or 'none'})")
-        paths = expand(self.root, _list(splits[split]))
+        paths = expand(self.root, as_list(splits[split]))
         if not paths:
             raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
-        sizes = _size_problems(self.name, self.spec)
+        sizes = size_problems(self.name, self.spec)
         if sizes:
             raise SubjectError(sizes[0][2])
         return packed_batches(paths, int(self.spec.get("seq_len", 512)), int(self.spec.get("batch_size", 8)))
 
     # ---------------------------------------------------------------- run protocol
     def epochs(self) -> list[dict]:
-        from harness.contract.loader import artifact_roots_from_env, check_artifact_path
         from harness.globbing import GlobError
+        from harness.paths import artifact_roots_from_env, check_artifact_path
         from harness.subjects.runs import read_run
 
         run = self.spec.get("run")
@@ -255,72 +208,3 @@ class ArtifactSubject:
         return str(self.spec.get("run") or self.spec.get("vocab") or self.name)
 
 
-def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str, str]]:
-    """(path within the spec, rule, message) for each problem a declared subject has on disk."""
-    from harness.contract.loader import artifact_roots_from_env, check_artifact_path
-
-    if not isinstance(spec, dict):
-        return [([], "bad-subject", f"subject {name!r} must be a mapping of artifacts")]
-    problems = []
-    for key in spec:
-        if key not in SUBJECT_KEYS:
-            problems.append(([key], "unknown-key", f"subject {name!r}: unknown key {key!r} (allowed: {', '.join(SUBJECT_KEYS)})"))
-    encoder = spec.get("encoder")
-    if encoder is not None and (not isinstance(encoder, str) or (encoder not in ENCODER_KINDS and ":" not in encoder)):
-        problems.append(
-            (["encoder"], "unknown-encoder", f"subject {name!r}: encoder {encoder!r} is not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'")
-        )
-    elif isinstance(encoder, str) and ":" in encoder:
-        why = project_module_problem(encoder, root)
-        if why:
-            problems.append((["encoder"], "untrusted-encoder", f"subject {name!r}: encoder {encoder!r}: {why}"))
-    for key in ("vocab", "run"):
-        value = spec.get(key)
-        if isinstance(value, str):
-            why = check_artifact_path(value, root, artifact_roots_from_env())
-            if why:
-                problems.append(([key], "path-escape", f"subject {name!r}: {key} {value!r} {why}"))
-            elif not (root / value).exists():
-                problems.append(([key], "missing-artifact", f"subject {name!r}: {key} {value} does not exist"))
-    splits = spec.get("splits")
-    if splits is not None and not (isinstance(splits, dict) and all(isinstance(v, (str, list)) for v in splits.values())):
-        problems.append((["splits"], "bad-subject", f"subject {name!r}: splits maps a split name to shard globs"))
-    globs = [(["shards"], p) for p in _list(spec.get("shards"))] + [(["documents"], p) for p in _list(spec.get("documents"))]
-    globs += [(["splits", k], p) for k, v in (splits.items() if isinstance(splits, dict) else ()) for p in _list(v)]
-    for where, pattern in globs:
-        key = where[0]
-        try:
-            matched = expand(root, [pattern])
-        except SubjectError as exc:
-            problems.append((where, "path-escape", f"subject {name!r}: {key} {exc}"))
-            continue
-        if not matched:
-            problems.append((where, "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
-    problems.extend(_size_problems(name, spec))
-    return problems
-
-
-MAX_SEQ_LEN = 1 << 20
-MAX_BATCH_IDS = 1 << 24  # batch_size × (seq_len + 1): 16 Mi ids, 128 MiB as int64
-
-
-def _size_problems(name: str, spec: dict) -> list[tuple[list, str, str]]:
-    """What ``seq_len`` and ``batch_size`` may make the harness allocate: one batch is held in
-    memory, so their product is bounded (``batch_size: 1000000000`` once cost 2.4 GB)."""
-    problems = []
-    sizes = {}
-    for key, default, top in (("seq_len", 512, MAX_SEQ_LEN), ("batch_size", 8, MAX_BATCH_IDS)):
-        value = spec.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-            problems.append(([key], "bad-subject", f"subject {name!r}: {key} must be an integer from 1 to {top:,}, not {value!r}"))
-        else:
-            sizes[key] = value
-    if len(sizes) == 2 and sizes["batch_size"] * (sizes["seq_len"] + 1) > MAX_BATCH_IDS:
-        problems.append(
-            (
-                ["batch_size"],
-                "bad-subject",
-                f"subject {name!r}: batch_size × (seq_len + 1) = {sizes['batch_size'] * (sizes['seq_len'] + 1):,} ids in one batch, over the {MAX_BATCH_IDS:,} the harness holds at once",
-            )
-        )
-    return problems

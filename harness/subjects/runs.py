@@ -45,7 +45,7 @@ def read_pv_epochs(folder: Path, root: Path | None = None) -> list[dict]:
     epochs = []
     for path in sorted(folder.glob("epoch-*.metadata.json"), key=natural_key):
         if root is not None:
-            from harness.contract.loader import artifact_roots_from_env, check_artifact_path
+            from harness.paths import artifact_roots_from_env, check_artifact_path
 
             why = check_artifact_path(str(path), Path(root), artifact_roots_from_env())
             if why:
@@ -141,7 +141,7 @@ def latest_run_file(location: Path, root: Path | None = None) -> Path | None:
     def found(pattern: str) -> list[Path]:
         if root is None:
             return sorted(location.glob(pattern), key=natural_key)
-        from harness.contract.loader import artifact_roots_from_env
+        from harness.paths import artifact_roots_from_env
 
         return sorted(expand_glob(location, pattern, (Path(root), *artifact_roots_from_env())), key=natural_key)
 

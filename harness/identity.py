@@ -27,7 +27,7 @@ def _cache_path() -> Path | None:
     if os.environ.get("HARNESS_NO_CACHE"):
         return None
     try:
-        from harness.subjects.cache import cache_dir
+        from harness.cachedir import cache_dir
 
         return cache_dir() / _CACHE_FILE
     except OSError:
@@ -55,7 +55,7 @@ def _flush() -> None:
     path = _cache_path()
     if not _dirty or path is None or _hashes is None:
         return
-    from harness.writer import WriteError, write_atomic
+    from harness.atomic import WriteError, write_atomic
 
     with contextlib.suppress(OSError, WriteError):
         write_atomic(path, json.dumps({"version": 1, "hashes": _hashes}) + "\n")
@@ -97,7 +97,7 @@ def _named(root: Path, path: Path) -> str:
 def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
     """Every file a declared subject names, by its path in the project: [size, sha256]; a glob
     that cannot be expanded is recorded with its error (the falsifier then errors too)."""
-    from harness.subjects.declarative import SubjectError, _list, expand
+    from harness.contract.subjects import SubjectError, as_list, expand
 
     root = Path(root).absolute()
     files: dict[str, Any] = {}
@@ -109,10 +109,10 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
         path = root / vocab
         paths.append(path)
         paths += [path.parent / name for name in VOCAB_SIBLINGS if (path.parent / name).is_file()]
-    globs = [*_list(spec.get("shards")), *_list(spec.get("documents"))]
+    globs = [*as_list(spec.get("shards")), *as_list(spec.get("documents"))]
     splits = spec.get("splits")
     if isinstance(splits, dict):
-        globs += [p for v in splits.values() if isinstance(v, (str, list)) for p in _list(v)]
+        globs += [p for v in splits.values() if isinstance(v, (str, list)) for p in as_list(v)]
     for pattern in globs:
         try:
             paths += expand(root, [pattern])
@@ -133,7 +133,7 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
         files[_named(root, path)] = list(found) if found else "missing"
     encoder = spec.get("encoder")
     if isinstance(encoder, str) and ":" in encoder:
-        from harness.fingerprint import closure_digests, search_path
+        from harness.sources import closure_digests, search_path
 
         module = encoder.partition(":")[0]
         files[f"encoder:{encoder}"] = closure_digests({(module, 0, str(root / "x.py"))}, [], search_path(root, root), root)
@@ -141,8 +141,9 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
 
 
 def subject_identity(root: Path, contract: Any, name: Any) -> Any:
-    """The identity of the subject a falsifier names: a declared one's spec and files, or — for a
-    fixture — the plugin module that defines it when that is not a conftest (the demo's)."""
+    """The identity of the subject a falsifier names: a declared one's spec and files. A fixture
+    subject is the code that builds it: the conftest files pytest loads and the plugin modules they
+    name in ``pytest_plugins``, hashed with the test's code (``fingerprint.context_digest``)."""
     if not name:
         return None
     if not isinstance(name, str):
@@ -151,15 +152,4 @@ def subject_identity(root: Path, contract: Any, name: Any) -> Any:
     spec = subjects.get(name) if isinstance(subjects, dict) else None
     if spec is not None:
         return {"declared": name, "spec": spec, "files": artifact_identity(root, spec)}
-    return {"fixture": name, "code": _plugin_fixture_code(Path(root), name)}
-
-
-def _plugin_fixture_code(root: Path, name: str) -> dict[str, str]:
-    from harness.demo import fixtures as demo_fixtures
-    from harness.fingerprint import closure_digests, search_path
-    from harness.lint import _fixture_names_in
-
-    module = Path(demo_fixtures.__file__)
-    if name not in _fixture_names_in(module):
-        return {}
-    return closure_digests(set(), [module], search_path(root, root), root)
+    return {"fixture": name}
