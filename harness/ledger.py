@@ -223,9 +223,7 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def unbacked_claims(
-    contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], evidence
-) -> list[Claim]:
+def unbacked_claims(contract: Contract, results: Mapping[str, RunResult], fresh_fingerprints: Mapping[str, str], evidence) -> list[Claim]:
     """Where the contract on disk claims more than this run shows. ``results`` holds every bound
     falsifier this run was meant to cover (NOT_RUN for those that never became a test item)."""
     claims: list[Claim] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 STATUS_STYLE = {
     "DISCHARGED": "green",
     "ACTIVE_RUNTIME": "bold green",

@@ -245,5 +245,3 @@ def update_file(path: Path, edits: Sequence[Edit], root: Path | None = None) -> 
         return False
     write_atomic(writable_target(path, root), new)
     return True
-
-

@@ -132,7 +132,9 @@ def make_counting_project(root: Path, contracts: int) -> Path:
     (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
     (root / "falsifiers" / "test_values.py").write_text(FALSIFIERS)
     for index in range(contracts):
-        entry = textwrap.indent(f"- id: F-{index:03d}\n  rule: the value is small\n  test: falsifiers/test_values.py::test_value\n  params:\n    value: {index % 7}\n", "")
+        entry = textwrap.indent(
+            f"- id: F-{index:03d}\n  rule: the value is small\n  test: falsifiers/test_values.py::test_value\n  params:\n    value: {index % 7}\n", ""
+        )
         (root / "contracts" / f"c{index:03d}.yaml").write_text(CONTRACT.format(entries=entry, hypotheses="").replace("demo-contract", f"c{index:03d}"))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=root, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

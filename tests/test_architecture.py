@@ -17,9 +17,37 @@ PACKAGE = Path(__file__).resolve().parents[1] / "harness"
 
 # Lowest first. A module may import its own layer and those below it, never one above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("harness", "harness._api", "harness.builtins", "harness.findings", "harness.paths", "harness.globbing", "harness.atomic", "harness.cachedir", "harness.schema", "harness.styles")),
-    ("core", ("harness.contract", "harness.sources", "harness.identity", "harness.fingerprint", "harness.evidence", "harness.snapshot",
-              "harness.status", "harness.ledger", "harness.lint", "harness.gate", "harness.writer")),  # fmt: skip
+    (
+        "base",
+        (
+            "harness",
+            "harness._api",
+            "harness.builtins",
+            "harness.findings",
+            "harness.paths",
+            "harness.globbing",
+            "harness.atomic",
+            "harness.cachedir",
+            "harness.schema",
+            "harness.styles",
+        ),
+    ),
+    (
+        "core",
+        (
+            "harness.contract",
+            "harness.sources",
+            "harness.identity",
+            "harness.fingerprint",
+            "harness.evidence",
+            "harness.snapshot",
+            "harness.status",
+            "harness.ledger",
+            "harness.lint",
+            "harness.gate",
+            "harness.writer",
+        ),
+    ),
     ("checks", ("harness.checks",)),
     ("subjects", ("harness.subjects",)),
     ("falsifiers", ("harness.falsifiers",)),
@@ -134,7 +162,7 @@ def test_the_layering_test_sees_a_planted_upward_import_and_circle():
     saved = {k: set(v) for k, v in GRAPH.items()}
     try:
         GRAPH["harness.contract.loader"].add("harness.plugin.session")
-        with pytest.raises(AssertionError, match="harness.contract.loader"):
+        with pytest.raises(AssertionError, match=r"harness\.contract\.loader"):
             test_no_import_climbs_a_layer()
         GRAPH["harness.plugin.session"].add("harness.contract.loader")
         with pytest.raises(AssertionError, match="circles"):
@@ -271,7 +299,7 @@ def test_the_gate_reads_each_contract_and_evidence_file_once(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = [json.loads(p.read_text()) for p in out.glob("*.json")]
     assert len(counts) >= 2, "the gate and its pytest run each report their opens"
-    gate, *runs = sorted(counts, key=len, reverse=True)
+    gate, *_runs = sorted(counts, key=len, reverse=True)
     contracts_read = [p for p in gate if p.startswith("contracts")]
     evidence_read = [p for p in gate if p.startswith("evidence")]
     assert len(contracts_read) == 50 and len(evidence_read) >= 50, (len(contracts_read), len(evidence_read))

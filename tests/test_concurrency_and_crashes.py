@@ -11,8 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from harness.snapshot import load_contract
 from harness.atomic import remove_stale_temp_files
+from harness.snapshot import load_contract
 from tests.conftest import DATA
 
 SLOW_TEST = """\

@@ -68,7 +68,9 @@ def test_every_yaml_example_in_the_docs_does_what_the_docs_say(tmp_path, doc, in
         return
     if contract is not None:
         from harness.lint import lint_contract
+        from harness.snapshot import read_snapshot
 
-        findings = [*findings, *(f for f in lint_contract(contract, tmp_path) if f.rule in ("external-builtin",))]
+        snapshot = read_snapshot(tmp_path)
+        findings = [*findings, *(f for f in lint_contract(contract, snapshot.with_sources([contract])) if f.rule in ("external-builtin",))]
     shown = [f.render() for f in findings if f.rule not in ABOUT_THEIR_FILES]
     assert contract is not None and not shown, f"{doc.name} example #{index} does not validate:\n" + "\n".join(shown)

@@ -102,6 +102,7 @@ def outcomes(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("power")
     (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    (root / "conftest.py").write_text('pytest_plugins = ["harness.demo.fixtures"]\n')  # the demo's subjects, loaded as a project would
     pipeline = build_pipeline("healthy")
     (root / "vocab").mkdir()
     shutil.copy(pipeline.tokenizer_path, root / "vocab" / "tokenizer.json")

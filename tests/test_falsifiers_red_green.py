@@ -78,6 +78,7 @@ def _write_run(directory: Path, epochs: list[tuple[float, float]]) -> None:
 def outcomes(tmp_path_factory):
     root = tmp_path_factory.mktemp("redgreen")
     (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    (root / "conftest.py").write_text('pytest_plugins = ["harness.demo.fixtures"]\n')  # the demo's subjects, loaded as a project would
     planted = root / "planted"
     _write_bin(planted / "uint16", np.arange(1000) % 60000, "uint16", 151646)
     _write_bin(planted / "above", [1, 2, 70000, 3], "uint32", 65536)

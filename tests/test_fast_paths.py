@@ -19,11 +19,11 @@ import pytest
 from harness import __version__
 from harness import fingerprint as fp
 from harness.contract import cache
-from harness.snapshot.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, declares_nothing, discover
-from harness.paths import display_path
 from harness.contract.model import Falsifier, new_falsifier
 from harness.fingerprint import declaration_digest, fingerprint, stamps
+from harness.paths import display_path
 from harness.snapshot import Layout, load_contracts
+from harness.snapshot.discovery import NOT_CONTRACT_DIRS, NOT_CONTRACTS, contract_blocks, declares_nothing, discover
 from tests.conftest import DATA
 from tests.plugin_project import entry
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.snapshot import load_contract
 from harness.cli.gate import run_gate
+from harness.snapshot import load_contract
 from tests.conftest import snapshot_tree
 from tests.plugin_project import entry, statuses
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.snapshot import load_contract
-from harness.fingerprint import current_fingerprint
 from harness.cli.gate import run_gate
+from harness.fingerprint import current_fingerprint
+from harness.snapshot import load_contract
 from tests.conftest import snapshot_tree
 from tests.plugin_project import entry, statuses
 
@@ -260,8 +260,10 @@ def test_a_cuda_claim_whose_test_is_gone_fails_the_gate_whatever_the_baseline(tm
     result = gate(repo)
     assert result.checks["cuda-evidence"] == "fail", [p.render() for p in result.problems]
     assert any("no longer exists" in p.render() for p in result.problems)
-    contract = load_contract(path, root=repo)[0]
-    findings = lint_contract(contract, repo)
+    from harness.snapshot import read_snapshot
+
+    snapshot = read_snapshot(repo)
+    findings = lint_contract(snapshot.contracts[0], snapshot)
     assert "missing-test" in BACKING_RULES
     new, _ = split_new(findings, {json.dumps([f.location, f.rule]) for f in findings} | {f.rule for f in findings})
     assert any(f.rule == "missing-test" for f in new)

@@ -37,6 +37,7 @@ PAIRS = [
 def statuses(tmp_path_factory):
     root = tmp_path_factory.mktemp("seeds")
     (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    (root / "conftest.py").write_text('pytest_plugins = ["harness.demo.fixtures"]\n')  # the demo's subjects, loaded as a project would
     (root / "contracts").mkdir()
     for name, subject in PAIRS:
         lines = ["metadata:", "  version: 1.0.0", "  status: DRAFT", "falsification_tests:"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.atomic import WriteError, write_atomic
 from harness.contract import load_contract_text
 from harness.snapshot import load_contract
-from harness.atomic import WriteError, write_atomic
 from harness.writer import Edit, apply_edits, update_file
 from tests.conftest import DATA
 

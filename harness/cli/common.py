@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.contract import Contract
-from harness.snapshot import find_project_root
 from harness.findings import Finding
+from harness.snapshot import find_project_root
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 UNREADABLE_RULES = {"unreadable"}

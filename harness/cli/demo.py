@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, fail, quiet_console
-from harness.cli.render import console
-from harness.cli.render import print_json
+from harness.cli.render import console, print_json
 
 
 def register(sub, add) -> None:

@@ -25,9 +25,8 @@ def register(sub, add) -> None:
 
 def cmd_init(args) -> int:
     from harness.cli.render import print_json
-    from harness.snapshot import load_contract
-    from harness.snapshot import read_layout
     from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, unbuildable, validate
+    from harness.snapshot import load_contract, read_layout
 
     root = project_root(args)
     layout = read_layout(root)

@@ -52,7 +52,6 @@ def key_clashes(paths: list[Path], contracts_dir: Path | None, display) -> tuple
         by_key.setdefault(contract_key(path, contracts_dir), []).append(path)
     kept, findings = [], []
 
-
     for path in paths:
         key = contract_key(path, contracts_dir)
         same = by_key[key]

@@ -22,9 +22,9 @@ from harness.contract.model import (
     parse_node_id,
 )
 from harness.contract.positions import position_of
+from harness.contract.rules import DIRECT_SHAPES, NESTED_FALSIFIER_KEYS, TextLayout, text_findings
 from harness.contract.schema import schema_findings
 from harness.contract.yamlio import load_plain_fast, load_text
-from harness.contract.rules import DIRECT_SHAPES, NESTED_FALSIFIER_KEYS, TextLayout, text_findings
 from harness.findings import Finding, Severity, has_errors
 from harness.paths import artifact_roots_from_env, check_artifact_path, display_path
 
@@ -273,5 +273,3 @@ def load_contract_text(
     if has_errors(findings):
         return None, findings
     return _build(path, display, text, loaded.doc, loaded.plain, falsifiers_dir, key), findings
-
-

@@ -148,6 +148,7 @@ def test_label_alignment(falsifier, subject):
     p = falsifier.params
     if p["heldout"]:
         from harness.checks.shards import describe_shard
+
         pipeline = falsifier.subject_named(p["heldout"], "data")
         tokens = np.asarray(describe_shard(pipeline.shard_paths()[-1])[0].open()).astype(np.int64)
     else:

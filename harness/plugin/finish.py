@@ -149,11 +149,11 @@ class FinishHooks:
 
     def _rewrite_one(self, known, results, dispatch) -> None:
         from harness.atomic import WriteError, writable_target
-        from harness.snapshot import load_contract
-        from harness.snapshot.evidence import read_evidence
         from harness.evidence import digest_of, discard_run, latest_problem, new_run_id, render_readme, results_payload, write_latest, write_run
         from harness.fingerprint import declaration_digest
         from harness.ledger import RunResult, plan_update
+        from harness.snapshot import load_contract
+        from harness.snapshot.evidence import read_evidence
         from harness.writer import update_file
 
         # Always re-read under the lock: an edit of the same size within the file system's mtime

@@ -97,9 +97,7 @@ class Snapshot:
         return self.evidence if self.evidence is not None else empty_store(self.root, self.layout.evidence)
 
 
-def read_snapshot(
-    root: Path | Layout, paths: list[Path] | None = None, *, evidence: bool = True, sources: bool = True, baseline: bool = True
-) -> Snapshot:
+def read_snapshot(root: Path | Layout, paths: list[Path] | None = None, *, evidence: bool = True, sources: bool = True, baseline: bool = True) -> Snapshot:
     """Read the project at ``root`` (or with this layout): its contracts (or those under
     ``paths``), and unless told otherwise their evidence and sources."""
     layout = root if isinstance(root, Layout) else read_layout(Path(root).absolute())

@@ -206,5 +206,3 @@ class ArtifactSubject:
 
     def __str__(self) -> str:
         return str(self.spec.get("run") or self.spec.get("vocab") or self.name)
-
-
