@@ -31,29 +31,38 @@ def stamps(falsifier: Falsifier, test: TestInfo, context: str = "") -> tuple[str
     return (fingerprint(falsifier, test, declared=declared, context=context) if test.exists else "", declaration_digest(falsifier, declared))
 
 
-def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo) -> str:
+def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo, memo: dict | None = None) -> str:
     """What decides a verdict beyond the test function and its params: every first-party module the
     test and its helpers import (relative imports, a ``src/`` layout and folders beside the test
     included), the ``conftest.py`` files pytest loads for it with what they import (the fixtures
     that build its subject, e.g. ``mypkg/model.py``), and the subject's identity — a declared
-    subject's spec and its files' content, a plugin fixture's module."""
+    subject's spec and its files' content, a plugin fixture's module.
+
+    ``memo`` (one dict for one read of a project: a snapshot, a collection) shares the code closure
+    between the falsifiers bound to the same test, which import the same modules from the same
+    folder: 500 contracts bound to one test walk its imports once, not 500 times."""
     from harness.identity import subject_identity
 
     root = Path(root).absolute()
     test_path = Path(test.path) if test.path else root / falsifier.test_file
     test_dir = root if falsifier.builtin else test_path.parent
-    code = closure_digests(set(test.imports), conftest_files(root, test_dir), search_path(root, test_dir), root, skip=test_path)
+    key = (str(test_path), test.imports, str(test_dir))
+    code = memo.get(key) if memo is not None else None
+    if code is None:
+        code = closure_digests(set(test.imports), conftest_files(root, test_dir), search_path(root, test_dir), root, skip=test_path)
+        if memo is not None:
+            memo[key] = code
     subject = subject_identity(root, contract, falsifier.subject)
     payload = json.dumps({"code": code, "subject": subject}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def current_fingerprint(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo | None = None) -> str | None:
+def current_fingerprint(root: Path, contract: Any, falsifier: Falsifier, test: TestInfo | None = None, memo: dict | None = None) -> str | None:
     """The fingerprint a verdict on ``falsifier`` would carry now, or None when its test is gone."""
     test = test if test is not None else find_test(root, falsifier.test_file, falsifier.test_func)
     if not test.exists:
         return None
-    return fingerprint(falsifier, test, context=context_digest(root, contract, falsifier, test))
+    return fingerprint(falsifier, test, context=context_digest(root, contract, falsifier, test, memo))
 
 
 def _declared(falsifier: Falsifier) -> tuple[str, str]:

@@ -92,6 +92,7 @@ class CollectionHooks:
         items.extend(self._builtin_items(session))
         keep, drop = [], []
         stamps: dict[str, tuple[str, str]] = {}
+        closures: dict = {}  # one walk of a test's imports for all the falsifiers bound to it
         params: dict[tuple[str, object], tuple] = {}
         for item in items:
             callspec = getattr(item, "callspec", None)
@@ -104,7 +105,7 @@ class CollectionHooks:
                 uids.append(uid)
                 if binding.key not in stamps:  # the fingerprint of the test as collected (imported) now
                     test = self.test_info(binding)
-                    context = context_digest(self.root, self._contract(binding), binding.falsifier, test) if test.exists else ""
+                    context = context_digest(self.root, self._contract(binding), binding.falsifier, test, closures) if test.exists else ""
                     stamps[binding.key] = falsifier_stamps(binding.falsifier, test, context)
                 item.stash[binding_key] = binding
                 item.stash[uid_key] = uid

@@ -118,7 +118,8 @@ class FinishHooks:
         from harness.ledger import plan_update
 
         contracts = {c.key: c for c in self.contracts}
-        evidence = self.snapshot.with_evidence([c for c in self.contracts if c.key in by_contract]).store
+        # planning reads evidence only where a promotion rule reads measurements from it
+        evidence = self.snapshot.with_evidence([c for c in self.contracts if c.key in by_contract and c.promotion and c.promotion.measurements]).store
         pending = []
         for key, results in by_contract.items():
             contract = contracts.get(key)

@@ -136,6 +136,7 @@ def _read_sources(snapshot: Snapshot, contracts: list[Contract]) -> dict:
     fingerprints = dict(snapshot.fingerprints)
     problems = dict(snapshot.subject_problems)
     wants_fixtures = False
+    memo: dict = {}  # code closures shared by the falsifiers bound to one test
     for contract in contracts:
         for name, spec in contract.subjects.items():
             problems[(contract.key, name)] = tuple(artifact_problems(name, spec, root))
@@ -146,7 +147,7 @@ def _read_sources(snapshot: Snapshot, contracts: list[Contract]) -> dict:
             if isinstance(f.subject, str) and f.subject not in contract.subjects:
                 wants_fixtures = True
             if f.status not in (None, "OPEN"):  # only a verdict on disk needs its current fingerprint
-                fingerprints[(contract.key, f.id)] = current_fingerprint(root, contract, f, tests[where]) if tests[where].exists else None
+                fingerprints[(contract.key, f.id)] = current_fingerprint(root, contract, f, tests[where], memo) if tests[where].exists else None
     fixtures = snapshot.fixtures
     if wants_fixtures and fixtures is None:
         fixtures = frozenset(known_fixtures(root, snapshot.layout.falsifiers))
