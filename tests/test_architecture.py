@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "harness.lint",
             "harness.gate",
             "harness.writer",
+            "harness.recording",
         ),
     ),
     ("checks", ("harness.checks",)),
@@ -73,7 +74,8 @@ def _layer(module: str) -> int:
     best, rank = -1, None
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+            # the bare package name places only harness/__init__.py: a new module must be placed on purpose
+            if (module == prefix or (prefix != "harness" and module.startswith(prefix + "."))) and len(prefix) > best:
                 best, rank = len(prefix), index
     assert rank is not None, f"{module} is in no layer: add it to LAYERS and docs/architecture.md"
     return rank

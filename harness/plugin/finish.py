@@ -149,59 +149,13 @@ class FinishHooks:
             self.write_errors.append(str(exc))
 
     def _rewrite_one(self, known, results, dispatch) -> None:
-        from harness.atomic import WriteError, writable_target
-        from harness.evidence import digest_of, discard_run, latest_problem, new_run_id, render_readme, results_payload, write_latest, write_run
-        from harness.fingerprint import declaration_digest
-        from harness.ledger import RunResult, plan_update
-        from harness.snapshot import load_contract
-        from harness.snapshot.evidence import read_evidence
-        from harness.writer import update_file
+        from harness.recording import record_results
 
         # Always re-read under the lock: an edit of the same size within the file system's mtime
         # granularity (params changed mid-run) keeps (mtime_ns, size); only the content tells.
-        contract, findings = load_contract(
-            known.path,
-            root=self.root,
-            falsifiers_dir=self.falsifiers_dir,
-            evidence_dir=self.layout.evidence,
-            contracts_dir=self.contracts_dir,
-            pv_rules=self.layout.pv_rules,
-        )
-        if contract is None:
-            raise WriteError("changed on disk and no longer valid: " + "; ".join(f.render() for f in findings[:3]))
-        for fid, result in list(results.items()):
-            f = contract.falsifier(fid)
-            if f is None or (result.declaration and declaration_digest(f) != result.declaration):
-                results[fid] = RunResult(fid, Outcome.NOT_RUN, nodeid=result.nodeid, message="its contract entry changed during the run; no verdict written")
-        update = plan_update(contract, results, read_evidence(self.root, self.layout.evidence, [contract.key]))
-        if not update.changed:
-            self._summarise(contract.key, results, update)
-            return
-        run_id = new_run_id()
-        evidence_rel = f"{self.layout.evidence}/{contract.key}/{run_id}"
-        payload = results_payload(contract.key, contract.id, run_id, dispatch, update.rows, update.status_before, update.status_after, update.hypotheses)
-        edits = update.point_evidence(evidence_rel, digest_of(payload))
-        readme = render_readme(contract.id, run_id, update.status_before, update.status_after, update.rows, update.hypotheses)
-        writable_target(contract.path, self.root)  # a read-only or escaping contract: refuse before any evidence
-        if update.evidence_pointer_targets:
-            latest_problem(self.root, self.layout.evidence, contract.key)  # before anything is written
-        run_dir = None
-        try:
-            if update.evidence_pointer_targets:
-                run_dir = write_run(self.root, self.layout.evidence, contract.key, run_id, payload, readme, dispatch)
-            update_file(contract.path, edits, root=self.root)
-        except BaseException:
-            if run_dir is not None:
-                discard_run(run_dir)
-            raise
-        if run_dir is not None:
-            try:
-                write_latest(self.root, self.layout.evidence, contract.key, run_id)
-            except (WriteError, OSError) as exc:  # the contract is written: say so, and what was not
-                self.write_errors.append(f"{contract.display_path}: rewritten with evidence in {evidence_rel}, but its LATEST pointer was not updated: {exc}")
-        update.evidence_rel = evidence_rel if run_dir is not None else None  # the summary names only what was written
-        update.written = True
-        self._summarise(contract.key, results, update)
+        recorded = record_results(self.layout, known.path, results, dispatch)
+        self.write_errors.extend(recorded.warnings)
+        self._summarise(known.key, results, recorded.update)
 
     def _seeds(self) -> dict:
         seeds = {}

@@ -1,0 +1,175 @@
+"""The built-in falsifiers' checks on a training run's live objects: the ids its data loader
+yields, its tokenizer, its model at step 0, and the losses it logs. Each check returns a
+``LiveVerdict``: passed, failed (with the cause it measured) or not run (with why).
+
+Conventions are the frameworks': a batch is a mapping with ``input_ids`` (and ``labels``,
+``attention_mask`` where the collator makes them) or an ``(inputs, targets)`` pair; ``-100``
+marks a position out of the loss; a Hugging Face causal LM shifts ``labels`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+IGNORE_INDEX = -100
+_HEX_PAIR = re.compile(r"^[0-9a-f]{2}$")
+
+
+@dataclass
+class LiveVerdict:
+    """One check's answer; ``passed`` None: it could not run (``message`` says why)."""
+
+    builtin: str
+    passed: bool | None
+    message: str = ""
+    measurements: dict[str, float] = field(default_factory=dict)
+
+
+def batch_parts(batch: Any) -> tuple[Any, Any, Any]:
+    """(input_ids, labels or targets, attention_mask) of one batch, each a tensor or None."""
+    if isinstance(batch, Mapping):
+        return batch.get("input_ids"), batch.get("labels"), batch.get("attention_mask")
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1], None
+    return batch, None, None
+
+
+def content_ids(batches: Iterable[Any]):
+    """The ids the model reads as text: input positions the attention mask keeps, flattened."""
+    import torch
+
+    chunks = []
+    for batch in batches:
+        ids, _, mask = batch_parts(batch)
+        if ids is None:
+            continue
+        ids = torch.as_tensor(ids).detach().cpu()
+        chunks.append(ids[torch.as_tensor(mask).cpu().bool()] if mask is not None else ids.reshape(-1))
+    return torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.long)
+
+
+def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:
+    """shard-entropy on the ids the loader yields: unigram entropy and top-1 share."""
+    import torch
+
+    n = int(ids.numel())
+    if n < int(params.get("tripwire_min_tokens", 512)):
+        return LiveVerdict("shard-entropy", None, f"only {n} ids in the batches read (tripwire_min_tokens)")
+    counts = torch.bincount(ids.long() - int(ids.min())).double()
+    p = counts[counts > 0] / n
+    bits = float(-(p * p.log2()).sum())
+    top1 = float(p.max())
+    m = {"entropy_bits": bits, "top1_share": top1, "tokens": float(n)}
+    if bits < float(params.get("min_bits", 4.0)):
+        return LiveVerdict(
+            "shard-entropy", False, f"{bits:.4f} bits/token in the first batches is below {params.get('min_bits', 4.0)} (top id holds {top1:.2%})", m
+        )
+    if top1 > float(params.get("max_top1_share", 0.5)):
+        return LiveVerdict("shard-entropy", False, f"one id holds {top1:.2%} of the ids the loader yields", m)
+    return LiveVerdict("shard-entropy", True, "", m)
+
+
+def _special_ids(tokenizer) -> set[int]:
+    ids = set(getattr(tokenizer, "all_special_ids", None) or ())
+    unk = getattr(tokenizer, "unk_token_id", None)
+    return ids | ({unk} if unk is not None else set())
+
+
+def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "vocab-format") -> LiveVerdict:
+    """The ids are the tokenizer's text tokens: few are <unk>/special (the incident: 99.99%), and
+    the text tokens are not the hex-byte strings a hex encoder emits into a byte-level vocab."""
+    if tokenizer is None:
+        return LiveVerdict(builtin, None, "no tokenizer was given to the tripwire")
+    n = int(ids.numel())
+    if n == 0:
+        return LiveVerdict(builtin, None, "the loader yielded no ids")
+    specials = _special_ids(tokenizer)
+    flat = ids.tolist()
+    special_share = sum(1 for i in flat if i in specials) / n
+    text = [i for i in flat[:20000] if i not in specials]
+    tokens = tokenizer.convert_ids_to_tokens(text) if text else []
+    hex_share = sum(1 for t in tokens if isinstance(t, str) and _HEX_PAIR.match(t)) / max(len(tokens), 1)
+    m = {"unk_share": special_share, "hex_pair_share": hex_share}
+    max_unk = float(params.get("max_unk_share", 0.05))
+    if special_share > max_unk:
+        return LiveVerdict(
+            builtin,
+            False,
+            f"{special_share:.2%} of the ids the loader yields are <unk>/special tokens (bound {max_unk:.0%}): the vocab does not hold what the encoder emits",
+            m,
+        )
+    if builtin == "vocab-format" and hex_share > float(params.get("max_hex_pair_share", 0.5)):
+        return LiveVerdict(
+            builtin, False, f"{hex_share:.2%} of the text tokens are two-character hex strings: a hex-byte encoder feeding a byte-level vocab", m
+        )
+    return LiveVerdict(builtin, True, "", m)
+
+
+def loss_mask(batches: Iterable[Any], pad_id: int | None, params: Mapping[str, Any]) -> LiveVerdict:
+    """No padding in the loss: a label position whose input is padding must be -100."""
+    import torch
+
+    if pad_id is None:
+        return LiveVerdict("loss-mask", None, "no pad id (the tokenizer has none and none was given): nothing to judge")
+    padded = scored = 0
+    for batch in batches:
+        ids, labels, mask = batch_parts(batch)
+        if ids is None or labels is None:
+            continue
+        ids, labels = torch.as_tensor(ids).cpu(), torch.as_tensor(labels).cpu()
+        if labels.shape != ids.shape:
+            continue
+        is_pad = ~torch.as_tensor(mask).cpu().bool() if mask is not None else ids == pad_id
+        in_loss = labels != IGNORE_INDEX
+        scored += int(in_loss.sum())
+        padded += int((in_loss & is_pad).sum())
+    if scored == 0:
+        return LiveVerdict("loss-mask", None, "no batch carried labels to judge")
+    share = padded / scored
+    m = {"pad_share_in_loss": share, "scored": float(scored)}
+    bound = float(params.get("max_pad_share", 0.01))
+    if share > bound:
+        return LiveVerdict("loss-mask", False, f"{share:.2%} of the positions in the loss are padding (labels not -100 where attention_mask is 0)", m)
+    return LiveVerdict("loss-mask", True, "", m)
+
+
+def vocab_fit(ids, model_rows: int | None) -> LiveVerdict:
+    if model_rows is None:
+        return LiveVerdict("model-vocab-fit", None, "the model's embedding rows are unknown")
+    top = int(ids.max()) if ids.numel() else -1
+    m = {"max_id": float(top), "model_vocab_size": float(model_rows)}
+    if top >= model_rows:
+        return LiveVerdict("model-vocab-fit", False, f"id {top} ≥ the model's {model_rows} embedding rows", m)
+    return LiveVerdict("model-vocab-fit", True, "", m)
+
+
+def losses(values: list[float], params: Mapping[str, Any], steps: int) -> LiveVerdict | None:
+    """Logged train losses: finite, and moving (a loss that has not moved at all after ``steps``
+    optimizer steps: gradients zeroed before the step, a frozen model, lr 0)."""
+    if values and not math.isfinite(values[-1]):
+        return LiveVerdict("metric-plausibility", False, f"logged loss {values[-1]} is not finite")
+    if len(values) >= steps:
+        window = values[-steps:]
+        spread = max(window) - min(window)
+        if spread <= 1e-7 * max(abs(window[0]), 1.0):
+            return LiveVerdict(
+                "metric-plausibility",
+                False,
+                f"the loss has not moved in {steps} logged steps ({window[0]:.6g}): the model does not learn",
+                {"loss_spread": spread},
+            )
+    return None
+
+
+def eval_loss(value: float, params: Mapping[str, Any]) -> LiveVerdict:
+    m = {"val_loss": float(value)}
+    if not math.isfinite(value):
+        return LiveVerdict("metric-plausibility", False, f"eval loss {value} is not finite", m)
+    floor = float(params.get("min_val_loss", 0.5))
+    if value < floor:
+        return LiveVerdict("metric-plausibility", False, f"eval loss {value:.6g} is below {floor}: impossible for a real LM on real text", m)
+    return LiveVerdict("metric-plausibility", True, "", m)

@@ -1,0 +1,278 @@
+"""A training run's tripwire: the contract's built-in falsifiers, run on the run's live objects.
+
+``Tripwire`` is framework-free; the Hugging Face and Lightning callbacks call it. Before the first
+step it reads the first batches the run's own loaders yield and probes the model; during the run
+it judges every logged loss and every eval. A FALSIFIED check stops the run (or raises, or warns:
+``on_falsified``), and at the end its verdicts are written to the contract exactly as a pytest
+run writes them (``harness.recording``): same ledger, fingerprints, evidence. A tripwire only
+ever falsifies: a check that passed in one run is evidence about that run, never a discharge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from harness.tripwires.checks import LiveVerdict
+
+log = logging.getLogger("harness.tripwires")
+ON_FALSIFIED = ("stop", "raise", "warn")
+STEP0 = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask")
+
+
+class TripwireFalsified(RuntimeError):
+    """A tripwire's falsifier failed and ``on_falsified="raise"``."""
+
+
+class Tripwire:
+    def __init__(
+        self,
+        contract: str | os.PathLike,
+        *,
+        on_falsified: str = "stop",
+        batches: int = 8,
+        no_learning_steps: int = 50,
+        framework: str = "loop",
+        write: bool = True,
+    ) -> None:
+        if on_falsified not in ON_FALSIFIED:
+            raise ValueError(f"on_falsified must be one of {', '.join(ON_FALSIFIED)}, not {on_falsified!r}")
+        from harness.snapshot import find_project_root, load_contract, read_layout
+
+        path = Path(contract).absolute()
+        self.layout = read_layout(find_project_root(path.parent))
+        loaded, findings = load_contract(
+            path, root=self.layout.root, falsifiers_dir=self.layout.falsifiers, evidence_dir=self.layout.evidence, contracts_dir=self.layout.contracts_dir
+        )
+        if loaded is None:
+            raise ValueError(f"{contract}: not a valid contract: " + "; ".join(f.render() for f in findings[:3]))
+        self.contract, self.path = loaded, path
+        self.on_falsified, self.batches, self.no_learning_steps = on_falsified, batches, no_learning_steps
+        self.framework, self.write = framework, write
+        self.verdicts: dict[str, tuple[LiveVerdict, int]] = {}  # falsifier id → (verdict, step)
+        self.losses: list[float] = []
+        self.step = 0
+        self.said: set[str] = set()
+        self.tripped = False
+        self.finished = False
+
+    # ------------------------------------------------------------------ what the contract binds
+    def _bound(self, builtin: str):
+        return [f for f in self.contract.bound_falsifiers if f.builtin == builtin]
+
+    def _params(self, f) -> dict:
+        return dict(f.params)
+
+    # ------------------------------------------------------------------ the calls a loop makes
+    def before_training(self, *, model=None, tokenizer=None, train_loader=None, eval_loader=None, pad_id: int | None = None) -> list[LiveVerdict]:
+        """Step 0: the first ``batches`` batches of each loader (read from a fresh iterator, so the
+        run's own iteration starts where it would have) and the model, before any optimizer step."""
+        from harness.tripwires import checks
+
+        with _rng_kept():  # a fresh iterator of a shuffling loader draws its seed from the global RNG
+            batches = list(itertools.islice(iter(train_loader), self.batches)) if train_loader is not None else []
+            if eval_loader is not None:
+                batches += list(itertools.islice(iter(eval_loader), self.batches))
+        ids = checks.content_ids(batches)
+        pad_id = pad_id if pad_id is not None else getattr(tokenizer, "pad_token_id", None)
+        rows = _embedding_rows(model)
+        results = []
+        for f in self.contract.bound_falsifiers:
+            p = self._params(f)
+            if f.builtin in ("vocab-format", "tokenizer-roundtrip"):
+                results.append(self._judge(f, checks.vocab_format(ids, tokenizer, p, f.builtin)))
+            elif f.builtin == "shard-entropy":
+                results.append(self._judge(f, checks.entropy(ids, p)))
+            elif f.builtin == "loss-mask":
+                results.append(self._judge(f, checks.loss_mask(batches, pad_id, p)))
+            elif f.builtin == "model-vocab-fit":
+                results.append(self._judge(f, checks.vocab_fit(ids, rows)))
+            elif f.builtin == "causal-mask" and model is not None and batches:
+                from harness.tripwires.probe import causal_mask
+
+                results.append(self._judge(f, causal_mask(model, batches[0], p, rows or int(ids.max()) + 1)))
+        self._decide()
+        return results
+
+    def on_loss(self, step: int, loss: float) -> None:
+        from harness.tripwires.checks import losses
+
+        self.step = step
+        self.losses.append(float(loss))
+        for f in self._bound("metric-plausibility"):
+            verdict = losses(self.losses, self._params(f), self.no_learning_steps)
+            if verdict is not None:
+                self._judge(f, verdict)
+        self._decide()
+
+    def on_eval(self, step: int, metrics: dict[str, float]) -> None:
+        from harness.tripwires.checks import eval_loss
+
+        self.step = step
+        value = next((metrics[k] for k in ("eval_loss", "val_loss", "loss") if k in metrics), None)
+        if value is None:
+            return
+        for f in self._bound("metric-plausibility"):
+            self._judge(f, eval_loss(float(value), self._params(f)))
+        self._decide()
+
+    @property
+    def should_stop(self) -> bool:
+        return self.tripped and self.on_falsified == "stop"
+
+    # ------------------------------------------------------------------ verdicts
+    def _judge(self, f, verdict: LiveVerdict) -> LiveVerdict:
+        if verdict.passed is None and f.id not in self.said:
+            self.said.add(f.id)
+            log.warning("harness tripwire: %s (%s) not run: %s", f.id, verdict.builtin, verdict.message)
+        previous = self.verdicts.get(f.id)
+        if previous is None or previous[0].passed is not False:  # the first failure stands
+            self.verdicts[f.id] = (verdict, self.step)
+        return verdict
+
+    def failed(self) -> list[tuple[str, LiveVerdict, int]]:
+        return [(fid, v, step) for fid, (v, step) in self.verdicts.items() if v.passed is False]
+
+    def _decide(self) -> None:
+        failing = bool(self.failed())
+        failing = _any_rank(failing)
+        if not failing or self.tripped:
+            self.tripped = self.tripped or failing
+            return
+        self.tripped = True
+        summary = "; ".join(f"{fid}: {v.message}" for fid, v, _ in self.failed()) or "another rank's falsifier failed"
+        message = f"harness tripwire FALSIFIED at step {self.step} ({self.contract.key}): {summary}"
+        log.error(message)
+        if self.on_falsified == "warn":
+            warnings.warn(message, stacklevel=3)
+        elif self.on_falsified == "raise":
+            self.finish()
+            raise TripwireFalsified(message)
+        else:
+            print(message, file=sys.stderr)
+
+    # ------------------------------------------------------------------ the ledger
+    def finish(self) -> str | None:
+        """Write the verdicts to the contract and evidence (rank 0, once). Returns the evidence
+        folder written, or None."""
+        if self.finished or not self.write or _rank() != 0:
+            self.finished = True
+            return None
+        self.finished = True
+        return write_verdicts(self)
+
+
+def write_verdicts(tripwire: Tripwire) -> str | None:
+    from harness.atomic import WriteError, contracts_lock
+    from harness.evidence import dispatch_info
+    from harness.ledger import RunResult
+    from harness.recording import record_results
+    from harness.snapshot import read_snapshot
+    from harness.status import Outcome
+
+    layout = tripwire.layout
+    snapshot = read_snapshot(layout, [tripwire.path], evidence=False, baseline=False)
+    contract = snapshot.contracts[0] if snapshot.contracts else tripwire.contract
+    from harness.fingerprint import current_fingerprint, declaration_digest
+
+    results = {}
+    for fid, (verdict, step) in tripwire.verdicts.items():
+        f = contract.falsifier(fid)
+        if f is None:
+            continue
+        where = f"tripwire ({tripwire.framework}, step {step}, rank {_rank()})"
+        if verdict.passed is False:
+            outcome, message = Outcome.FAILED, f"{where}: {verdict.message}"
+        else:
+            outcome = Outcome.NOT_RUN
+            message = f"{where}: {'passed in this training run' if verdict.passed else verdict.message}; a tripwire never discharges"
+        results[fid] = RunResult(
+            falsifier_id=fid,
+            outcome=outcome,
+            nodeid=f"tripwire:{tripwire.framework}",
+            measurements=dict(verdict.measurements),
+            message=message,
+            fingerprint=current_fingerprint(layout.root, contract, f) or "",
+            declaration=declaration_digest(f),
+        )
+    if not any(r.outcome is Outcome.FAILED for r in results.values()):
+        return None
+    dispatch = dispatch_info(layout.root) | {"tripwire": tripwire.framework, "global_step": str(tripwire.step), "rank": str(_rank())}
+    try:
+        with contracts_lock(layout.contracts_dir):
+            recorded = record_results(layout, tripwire.path, results, dispatch)
+    except WriteError as exc:
+        log.error("harness tripwire: %s not rewritten: %s", tripwire.path, exc)
+        return None
+    for warning in recorded.warnings:
+        log.error("harness tripwire: %s", warning)
+    return recorded.evidence_rel
+
+
+@contextlib.contextmanager
+def _rng_kept():
+    """Python's, numpy's and torch's RNG streams as they were before the tripwire read batches."""
+    import random
+
+    import torch
+
+    py, cpu = random.getstate(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        import numpy as np
+
+        npstate = np.random.get_state()
+    except ImportError:
+        np, npstate = None, None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        if np is not None:
+            np.random.set_state(npstate)
+
+
+def _embedding_rows(model) -> int | None:
+    if model is None:
+        return None
+    get = getattr(model, "get_input_embeddings", None)
+    embedding = get() if callable(get) else None
+    if embedding is None:
+        import torch
+
+        embedding = next((m for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
+    return int(embedding.num_embeddings) if embedding is not None else None
+
+
+def _rank() -> int:
+    try:
+        import torch.distributed as dist
+
+        return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    except Exception:
+        return 0
+
+
+def _any_rank(flag: bool) -> bool:
+    """Whether any rank's flag is set: every rank sees the same answer, so all stop together."""
+    try:
+        import torch
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return flag
+        backend = dist.get_backend()
+        device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+        t = torch.tensor([1 if flag else 0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+    except ImportError:
+        return flag

@@ -1,0 +1,58 @@
+"""``HarnessCallback`` for ``transformers.Trainer``: the contract's falsifiers inside the run.
+
+```python
+from harness.tripwires.hf import HarnessCallback
+trainer = Trainer(..., callbacks=[HarnessCallback("contracts/pipeline-v1.yaml")])
+```
+At ``on_train_begin`` it reads the first batches of the trainer's train data loader and probes the
+model; a FALSIFIED check stops the run before its first optimizer step (the step's gradients are
+dropped, so no weight moves). Every log and eval is judged; the verdicts reach the contract at
+``on_train_end``.
+"""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback
+
+from harness.tripwires.engine import Tripwire
+
+
+class HarnessCallback(TrainerCallback):
+    def __init__(
+        self, contract, *, on_falsified: str = "stop", batches: int = 8, no_learning_steps: int = 50, eval_dataloader=None, write: bool = True
+    ) -> None:
+        self.tripwire = Tripwire(
+            contract, on_falsified=on_falsified, batches=batches, no_learning_steps=no_learning_steps, framework="transformers", write=write
+        )
+        self.eval_dataloader = eval_dataloader
+
+    def _stop(self, control) -> None:
+        if self.tripwire.should_stop:
+            control.should_training_stop = True
+
+    def on_train_begin(self, args, state, control, model=None, processing_class=None, train_dataloader=None, eval_dataloader=None, **kwargs):
+        tokenizer = processing_class if processing_class is not None else kwargs.get("tokenizer")
+        self.tripwire.before_training(model=model, tokenizer=tokenizer, train_loader=train_dataloader, eval_loader=eval_dataloader or self.eval_dataloader)
+        self._stop(control)
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, model=None, **kwargs):
+        if self.tripwire.should_stop:
+            if model is not None:
+                model.zero_grad(set_to_none=True)  # the falsified run's update is dropped: no weight moves
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.tripwire.on_loss(state.global_step, float(logs["loss"]))
+        self._stop(control)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.tripwire.on_eval(state.global_step, dict(metrics or {}))
+        self._stop(control)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._stop(control)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.tripwire.finish()

@@ -1,0 +1,326 @@
+"""Tripwires: the contract's built-ins inside real training runs — a plain loop, Hugging Face's
+``Trainer`` on a small ``Qwen2ForCausalLM``, Lightning — on the real Qwen2.5 tokenizer over the
+standard library's source. Each planted defect is a real code path (the incident's hex-byte
+encoder, a collator that leaves padding in ``labels``, a forward without its causal mask, an
+optimizer that never moves the weights); the healthy pipeline trains to the end, every tripwire
+green, and its contract untouched."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+CONTRACT = """\
+metadata:
+  id: pipeline-v1
+  version: 1.0.0
+  status: DRAFT
+falsification_tests:
+- id: FALSIFY-VOCAB-FORMAT-001
+  rule: the vocab holds what the encoder emits
+  test: builtin:vocab-format
+  subject: run
+- id: FALSIFY-SHARD-ENTROPY-002
+  rule: the training data carries real text
+  test: builtin:shard-entropy
+  subject: run
+- id: FALSIFY-LOSS-MASK-003
+  rule: padding never enters the loss
+  test: builtin:loss-mask
+  subject: run
+- id: FALSIFY-VOCAB-FIT-004
+  rule: every id fits the model's embedding
+  test: builtin:model-vocab-fit
+  subject: run
+- id: FALSIFY-CAUSAL-MASK-005
+  rule: the model cannot see future tokens
+  test: builtin:causal-mask
+  subject: run
+- id: FALSIFY-METRIC-PLAUSIBILITY-006
+  rule: losses are finite, plausible and move
+  test: builtin:metric-plausibility
+  subject: run
+"""
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import PreTrainedTokenizerFast
+
+    from harness.demo.pipeline import vocab_dir
+
+    return PreTrainedTokenizerFast(tokenizer_file=str(vocab_dir() / "tokenizer.json"), eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+@pytest.fixture(scope="module")
+def texts():
+    from harness.demo.corpus import stdlib_documents
+
+    return [text for _, text in stdlib_documents(max_bytes=300_000)][:96]
+
+
+def _rows(ids: list[int], count=160, seq=64):
+    """Windows of 32..64 ids cut from one stream (so batches pad their shorter rows)."""
+    rng = random.Random(0)
+    rows, start = [], 0
+    while len(rows) < count and start < len(ids) - seq:
+        width = rng.randint(seq // 2, seq)
+        rows.append({"input_ids": ids[start : start + width]})
+        start += width
+    return rows
+
+
+def healthy_rows(tokenizer, texts):
+    return _rows([i for text in texts for i in tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]])
+
+
+def incident_rows(tokenizer, texts):
+    """The incident's encoder: text → hex-byte strings ("def" → "64","65","66"), looked up in the
+    byte-level Qwen vocab, a miss mapped to the unk id."""
+    vocab, unk = tokenizer.get_vocab(), tokenizer.eos_token_id
+    return _rows([vocab.get(f"{b:02x}", unk) for text in texts for b in text.encode()])
+
+
+def collate(pad_id, *, pad_in_labels=False):
+    """Pad to the longest row; labels equal input_ids (the HF convention: the model shifts them),
+    -100 on padding — unless ``pad_in_labels``, the planted collator bug."""
+
+    def make(rows):
+        width = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r["input_ids"])] = torch.tensor(r["input_ids"])
+            mask[i, : len(r["input_ids"])] = 1
+        labels = ids.clone()
+        if not pad_in_labels:
+            labels[mask == 0] = -100
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    return make
+
+
+def project(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (tmp_path / "contracts").mkdir()
+    path = tmp_path / "contracts" / "pipeline-v1.yaml"
+    path.write_text(CONTRACT)
+    return path
+
+
+def statuses(path: Path) -> dict:
+    from harness.snapshot import load_contract
+
+    contract, findings = load_contract(path, root=path.parents[1])
+    assert contract is not None, findings
+    return {f.id: f.status for f in contract.falsifiers}
+
+
+def tiny_lm(vocab_size: int, causal: bool = True):
+    from harness.demo.models import TinyConfig, build_tiny_lm
+
+    config = TinyConfig(vocab_size=vocab_size, hidden=32, layers=1, heads=2, max_seq=128, dropout=0.0)
+    return build_tiny_lm(config, seed=0, causal=causal)
+
+
+def run_loop(path, model, loader, tokenizer, *, steps=20, lr=3e-3, **tripwire):
+    """A nanoGPT-style loop with the tripwire's three calls; returns (tripwire, steps taken)."""
+    from harness.tripwires import Tripwire
+
+    tw = Tripwire(path, **tripwire)
+    tw.before_training(model=model, tokenizer=tokenizer, train_loader=loader)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    taken = 0
+    for step, batch in enumerate(loader):
+        if tw.should_stop or step >= steps:
+            break
+        logits = model(batch["input_ids"])
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        taken += 1
+        tw.on_loss(step, float(loss))
+    tw.finish()
+    return tw, taken
+
+
+def loader_of(rows, pad_id, **kwargs):
+    return torch.utils.data.DataLoader(rows, batch_size=8, shuffle=True, collate_fn=collate(pad_id, **kwargs))
+
+
+# ------------------------------------------------------------------ a plain loop
+def test_loop_stops_the_incident_before_its_first_step(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    model = tiny_lm(len(tokenizer))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tw, taken = run_loop(path, model, loader_of(incident_rows(tokenizer, texts), tokenizer.pad_token_id), tokenizer)
+    assert taken == 0 and tw.should_stop
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    got = statuses(path)
+    assert got["FALSIFY-VOCAB-FORMAT-001"] == "FALSIFIED"
+    assert got["FALSIFY-SHARD-ENTROPY-002"] == "FALSIFIED"
+    assert got["FALSIFY-CAUSAL-MASK-005"] is None  # passed in this run: a tripwire never discharges
+    evidence = sorted((tmp_path / "evidence" / "pipeline-v1").glob("*/dispatch.txt"))
+    assert evidence and "tripwire: loop" in evidence[0].read_text()
+
+
+def test_loop_stops_a_collator_that_leaves_padding_in_labels(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(healthy_rows(tokenizer, texts), tokenizer.pad_token_id, pad_in_labels=True), tokenizer)
+    assert taken == 0
+    assert statuses(path)["FALSIFY-LOSS-MASK-003"] == "FALSIFIED"
+    assert "padding" in tw.verdicts["FALSIFY-LOSS-MASK-003"][0].message
+
+
+def test_loop_stops_a_model_without_its_causal_mask(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer), causal=False), loader_of(healthy_rows(tokenizer, texts), tokenizer.pad_token_id), tokenizer)
+    assert taken == 0
+    assert statuses(path)["FALSIFY-CAUSAL-MASK-005"] == "FALSIFIED"
+    assert statuses(path)["FALSIFY-LOSS-MASK-003"] is None
+
+
+def test_loop_healthy_trains_to_the_end_all_green_and_the_run_stays_the_users(tmp_path, tokenizer, texts):
+    from harness.tripwires import Tripwire
+
+    path = project(tmp_path)
+    text_before = path.read_text()
+    model = tiny_lm(len(tokenizer))
+    model.train()
+    loader = loader_of(healthy_rows(tokenizer, texts), tokenizer.pad_token_id)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    tw = Tripwire(path)
+    verdicts = tw.before_training(model=model, tokenizer=tokenizer, train_loader=loader)
+    assert {v.builtin for v in verdicts} == {"vocab-format", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask"}
+    assert all(v.passed for v in verdicts), [(v.builtin, v.message) for v in verdicts]
+    assert model.training and torch.equal(rng, torch.get_rng_state())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    tw, taken = run_loop(path, model, loader, tokenizer, steps=12)
+    assert not tw.tripped, tw.failed()
+    assert taken == 12
+    assert path.read_text() == text_before  # nothing falsified: the contract is left as it was
+    assert not (tmp_path / "evidence").exists()
+
+
+def test_loop_stops_a_model_that_does_not_learn(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    rows = healthy_rows(tokenizer, texts)[:8] * 12  # one batch over and over: a learning model's loss moves
+    loader = torch.utils.data.DataLoader(rows, batch_size=8, shuffle=False, collate_fn=collate(tokenizer.pad_token_id))
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader, tokenizer, steps=12, lr=0.0, no_learning_steps=5)
+    assert tw.tripped and taken == 5
+    assert statuses(path)["FALSIFY-METRIC-PLAUSIBILITY-006"] == "FALSIFIED"
+    assert "does not learn" in tw.verdicts["FALSIFY-METRIC-PLAUSIBILITY-006"][0].message
+
+
+def test_raise_mode_raises_and_still_writes(tmp_path, tokenizer, texts):
+    from harness.tripwires import Tripwire, TripwireFalsified
+
+    path = project(tmp_path)
+    tw = Tripwire(path, on_falsified="raise")
+    with pytest.raises(TripwireFalsified, match="FALSIFY-SHARD-ENTROPY-002"):
+        tw.before_training(model=tiny_lm(len(tokenizer)), tokenizer=tokenizer, train_loader=loader_of(incident_rows(tokenizer, texts), tokenizer.pad_token_id))
+    assert statuses(path)["FALSIFY-SHARD-ENTROPY-002"] == "FALSIFIED"
+
+
+def test_an_eval_loss_the_incident_reports_is_falsified(tmp_path):
+    from harness.tripwires import Tripwire
+
+    path = project(tmp_path)
+    tw = Tripwire(path, on_falsified="warn")
+    with pytest.warns(UserWarning, match="below 0.5"):
+        tw.on_eval(400, {"eval_loss": 0.0008})
+    tw.finish()
+    assert statuses(path)["FALSIFY-METRIC-PLAUSIBILITY-006"] == "FALSIFIED"
+
+
+# ------------------------------------------------------------------ Hugging Face Trainer
+def qwen2(vocab_size: int, causal: bool = True):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(config)
+    if not causal:  # the planted defect: a forward that hands attention a full (bidirectional) mask
+        inner = model.model.forward
+
+        def bidirectional(input_ids=None, attention_mask=None, **kwargs):
+            b, t = input_ids.shape
+            kwargs.pop("position_ids", None)
+            full = torch.zeros((b, 1, t, t), dtype=model.dtype)  # additive: 0 everywhere, the future included
+            return inner(input_ids=input_ids, attention_mask=full, **kwargs)
+
+        model.model.forward = bidirectional
+    return model
+
+
+def hf_train(tmp_path, path, model, rows, tokenizer, *, pad_in_labels=False, steps=10):
+    transformers = pytest.importorskip("transformers")
+    from harness.tripwires.hf import HarnessCallback
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=steps,
+        per_device_train_batch_size=8,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+        learning_rate=3e-3,
+    )
+    callback = HarnessCallback(path)
+    trainer = transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=rows,
+        data_collator=collate(tokenizer.pad_token_id, pad_in_labels=pad_in_labels),
+        processing_class=tokenizer,
+        callbacks=[callback],
+    )
+    trainer.train()
+    return trainer, callback.tripwire
+
+
+def test_hf_trainer_stops_the_incident_before_its_first_optimizer_step(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    model = qwen2(len(tokenizer))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer, tw = hf_train(tmp_path, path, model, incident_rows(tokenizer, texts), tokenizer)
+    assert tw.tripped and trainer.state.global_step <= 1
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items()), "a weight moved: an optimizer step ran"
+    got = statuses(path)
+    assert got["FALSIFY-VOCAB-FORMAT-001"] == "FALSIFIED" and got["FALSIFY-SHARD-ENTROPY-002"] == "FALSIFIED"
+
+
+def test_hf_trainer_stops_padding_in_labels_and_a_non_causal_model(tmp_path, tokenizer, texts):
+    path = project(tmp_path / "a")
+    _, tw = hf_train(tmp_path / "a", path, qwen2(len(tokenizer)), healthy_rows(tokenizer, texts), tokenizer, pad_in_labels=True)
+    assert tw.tripped and statuses(path)["FALSIFY-LOSS-MASK-003"] == "FALSIFIED"
+    path = project(tmp_path / "b")
+    _, tw = hf_train(tmp_path / "b", path, qwen2(len(tokenizer), causal=False), healthy_rows(tokenizer, texts), tokenizer)
+    assert tw.tripped and statuses(path)["FALSIFY-CAUSAL-MASK-005"] == "FALSIFIED"
+
+
+def test_hf_trainer_healthy_runs_to_the_end_all_green(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    text_before = path.read_text()
+    trainer, tw = hf_train(tmp_path, path, qwen2(len(tokenizer)), healthy_rows(tokenizer, texts), tokenizer, steps=10)
+    assert trainer.state.global_step == 10 and not tw.tripped
+    assert {v.builtin for v, _ in tw.verdicts.values()} >= {"vocab-format", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask"}
+    assert all(v.passed is not False for v, _ in tw.verdicts.values())
+    assert path.read_text() == text_before
