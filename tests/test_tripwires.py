@@ -180,7 +180,7 @@ def test_loop_stops_a_collator_that_leaves_padding_in_labels(tmp_path, tokenizer
 
 def test_loop_stops_a_model_without_its_causal_mask(tmp_path, tokenizer, texts):
     path = project(tmp_path)
-    tw, taken = run_loop(path, tiny_lm(len(tokenizer), causal=False), loader_of(healthy_rows(tokenizer, texts), tokenizer.pad_token_id), tokenizer)
+    _tw, taken = run_loop(path, tiny_lm(len(tokenizer), causal=False), loader_of(healthy_rows(tokenizer, texts), tokenizer.pad_token_id), tokenizer)
     assert taken == 0
     assert statuses(path)["FALSIFY-CAUSAL-MASK-005"] == "FALSIFIED"
     assert statuses(path)["FALSIFY-LOSS-MASK-003"] is None
