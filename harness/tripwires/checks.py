@@ -9,6 +9,7 @@ marks a position out of the loss; a Hugging Face causal LM shifts ``labels`` its
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -173,3 +174,29 @@ def eval_loss(value: float, params: Mapping[str, Any]) -> LiveVerdict:
     if value < floor:
         return LiveVerdict("metric-plausibility", False, f"eval loss {value:.6g} is below {floor}: impossible for a real LM on real text", m)
     return LiveVerdict("metric-plausibility", True, "", m)
+
+
+@contextlib.contextmanager
+def rng_kept():
+    """Python's, numpy's and torch's RNG streams as they were before the tripwire read batches."""
+    import random
+
+    import torch
+
+    py, cpu = random.getstate(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        import numpy as np
+
+        npstate = np.random.get_state()
+    except ImportError:
+        np, npstate = None, None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        if np is not None:
+            np.random.set_state(npstate)

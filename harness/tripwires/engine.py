@@ -10,7 +10,6 @@ ever falsifies: a check that passed in one run is evidence about that run, never
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import os
@@ -73,8 +72,9 @@ class Tripwire:
         """Step 0: the first ``batches`` batches of each loader (read from a fresh iterator, so the
         run's own iteration starts where it would have) and the model, before any optimizer step."""
         from harness.tripwires import checks
+        from harness.tripwires.checks import rng_kept
 
-        with _rng_kept():  # a fresh iterator of a shuffling loader draws its seed from the global RNG
+        with rng_kept():  # a fresh iterator of a shuffling loader draws its seed from the global RNG
             batches = list(itertools.islice(iter(train_loader), self.batches)) if train_loader is not None else []
             if eval_loader is not None:
                 batches += list(itertools.islice(iter(eval_loader), self.batches))
@@ -212,32 +212,6 @@ def write_verdicts(tripwire: Tripwire) -> str | None:
     for warning in recorded.warnings:
         log.error("harness tripwire: %s", warning)
     return recorded.evidence_rel
-
-
-@contextlib.contextmanager
-def _rng_kept():
-    """Python's, numpy's and torch's RNG streams as they were before the tripwire read batches."""
-    import random
-
-    import torch
-
-    py, cpu = random.getstate(), torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    try:
-        import numpy as np
-
-        npstate = np.random.get_state()
-    except ImportError:
-        np, npstate = None, None
-    try:
-        yield
-    finally:
-        random.setstate(py)
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
-        if np is not None:
-            np.random.set_state(npstate)
 
 
 def _embedding_rows(model) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from harness.tripwires.checks import LiveVerdict, batch_parts
+from harness.tripwires.checks import LiveVerdict, batch_parts, rng_kept
 
 
 @contextlib.contextmanager
@@ -15,17 +15,12 @@ def untouched(model):
     import torch
 
     was_training = model.training
-    cpu = torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     model.eval()
     try:
-        with torch.no_grad():
+        with rng_kept(), torch.no_grad():
             yield
     finally:
         model.train(was_training)
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
 
 
 def _logits(model, ids):
