@@ -367,9 +367,6 @@ def known_fixtures(root: Path, falsifiers_dir: str) -> set[str]:
 
 def _plugin_refs(conftest: Path) -> set[ImportRef]:
     """The modules a conftest names in ``pytest_plugins``."""
-    facts = _stat_facts(conftest)
-    if facts is None:
-        return set()
     try:
         tree = ast.parse(conftest.read_text("utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):

@@ -172,6 +172,21 @@ def test_an_edit_to_the_subjects_own_code_stales_the_verdict(subject_project):
     assert not gate(root).passed
 
 
+def test_an_edit_to_a_fixtures_plugin_named_in_pytest_plugins_stales_the_verdict(subject_project):
+    """The plugin no longer registers the demo's fixtures itself: a fixtures module reaches a
+    verdict through ``pytest_plugins`` in a conftest, and that route must enter the fingerprint."""
+    root = subject_project
+    (root / "conftest.py").write_text('pytest_plugins = ["mypkg.fixtures"]\n')
+    (root / "mypkg" / "fixtures.py").write_text(CONFTEST)
+    assert run(root, "-q").returncode == 0
+    assert status_of(root, "F-1") == "DISCHARGED"
+    assert cli(root, "lint").returncode == 0
+    model = root / "mypkg" / "model.py"
+    model.write_text(model.read_text().replace("causal = True", "causal = False"))
+    lint = cli(root, "lint")
+    assert lint.returncode == 1 and "[stale]" in lint.stdout, lint.stdout
+
+
 @pytest.mark.parametrize(
     ("layout", "test_source"),
     [

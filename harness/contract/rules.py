@@ -109,18 +109,23 @@ def status_findings(report: Report, plain: dict) -> None:
         report(["status"], "duplicate-status", "status given both at the top level and under metadata")
 
 
+def _unique_id(report: Report, seen: dict[str, int], value, block: str, index: int, what: str) -> None:
+    """Record an entry's id, reporting one an earlier entry of the same block already took."""
+    if not isinstance(value, str):
+        return
+    if value in seen:
+        report([block, index, "id"], "duplicate-id", f"{what} id {value!r} already used by {block}[{seen[value]}]")
+    else:
+        seen[value] = index
+
+
 def falsifier_findings(report: Report, plain: dict, layout: TextLayout) -> dict[str, int]:
     """Each ``falsification_tests`` entry; returns the falsifier ids declared (id → index)."""
     ids: dict[str, int] = {}
     for index, entry in enumerate(_entries(plain)):
         if not isinstance(entry, dict):
             continue
-        fid = entry.get("id")
-        if isinstance(fid, str):
-            if fid in ids:
-                report(["falsification_tests", index, "id"], "duplicate-id", f"falsifier id {fid!r} already used by falsification_tests[{ids[fid]}]")
-            else:
-                ids[fid] = index
+        _unique_id(report, ids, entry.get("id"), "falsification_tests", index, "falsifier")
         if isinstance(entry.get("test"), str):
             entry_findings(report, entry, index, layout)
     return ids
@@ -186,10 +191,7 @@ def hypothesis_findings(report: Report, plain: dict, ids: dict[str, int]) -> Non
         if not isinstance(entry, dict):
             continue
         hid = entry.get("id")
-        if isinstance(hid, str):
-            if hid in seen:
-                report(["hypotheses", index, "id"], "duplicate-id", f"hypothesis id {hid!r} already used by hypotheses[{seen[hid]}]")
-            seen.setdefault(hid, index)
+        _unique_id(report, seen, hid, "hypotheses", index, "hypothesis")
         for key in ("refuted_by", "supported_by"):
             refs = entry.get(key)
             for j, ref in enumerate(refs if isinstance(refs, list) else ()):

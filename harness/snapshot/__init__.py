@@ -68,9 +68,6 @@ class Snapshot:
     def root(self) -> Path:
         return self.layout.root
 
-    def contract(self, key: str) -> Contract | None:
-        return next((c for c in self.contracts if c.key == key), None)
-
     def test(self, falsifier: Falsifier) -> TestInfo:
         """What the source says about a bound falsifier's test (read by ``with_sources``)."""
         return self.tests[(falsifier.test_file, falsifier.test_func)]

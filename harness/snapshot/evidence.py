@@ -36,7 +36,6 @@ class EvidenceStore:
 
     root: Path
     folder: str  # the evidence folder, relative to the root, as the ini names it
-    keys: frozenset[str] = frozenset()
     runs: Mapping[str, Mapping[str, EvidenceRun]] = field(default_factory=dict)  # contract key → run id → run
     latest: Mapping[str, str] = field(default_factory=dict)  # contract key → LATEST's run id
     run_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # contract key → every run folder name, readable or not
@@ -85,7 +84,7 @@ def read_evidence(root: Path, folder: str, keys: Iterable[str]) -> EvidenceStore
         pointer = _read_text(directory / "LATEST", root_real)
         if pointer is not None:
             latest[key] = pointer.strip()
-    return EvidenceStore(root, folder, wanted, MappingProxyType(runs), MappingProxyType(latest), MappingProxyType(run_dirs))
+    return EvidenceStore(root, folder, MappingProxyType(runs), MappingProxyType(latest), MappingProxyType(run_dirs))
 
 
 def _run_names(directory: Path) -> tuple[str, ...]:

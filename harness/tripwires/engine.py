@@ -64,9 +64,6 @@ class Tripwire:
     def _bound(self, builtin: str):
         return [f for f in self.contract.bound_falsifiers if f.builtin == builtin]
 
-    def _params(self, f) -> dict:
-        return dict(f.params)
-
     # ------------------------------------------------------------------ the calls a loop makes
     def before_training(self, *, model=None, tokenizer=None, train_loader=None, eval_loader=None, pad_id: int | None = None) -> list[LiveVerdict]:
         """Step 0: the first ``batches`` batches of each loader (read from a fresh iterator, so the
@@ -83,7 +80,7 @@ class Tripwire:
         rows = _embedding_rows(model)
         results = []
         for f in self.contract.bound_falsifiers:
-            p = self._params(f)
+            p = dict(f.params)
             if f.builtin in ("vocab-format", "tokenizer-roundtrip"):
                 results.append(self._judge(f, checks.vocab_format(ids, tokenizer, p, f.builtin)))
             elif f.builtin == "shard-entropy":
@@ -105,7 +102,7 @@ class Tripwire:
         self.step = step
         self.losses.append(float(loss))
         for f in self._bound("metric-plausibility"):
-            verdict = losses(self.losses, self._params(f), self.no_learning_steps)
+            verdict = losses(self.losses, dict(f.params), self.no_learning_steps)
             if verdict is not None:
                 self._judge(f, verdict)
         self._decide()
@@ -118,7 +115,7 @@ class Tripwire:
         if value is None:
             return
         for f in self._bound("metric-plausibility"):
-            self._judge(f, eval_loss(float(value), self._params(f)))
+            self._judge(f, eval_loss(float(value), dict(f.params)))
         self._decide()
 
     @property
@@ -170,16 +167,14 @@ class Tripwire:
 def write_verdicts(tripwire: Tripwire) -> str | None:
     from harness.atomic import WriteError, contracts_lock
     from harness.evidence import dispatch_info
+    from harness.fingerprint import current_fingerprint, declaration_digest
     from harness.ledger import RunResult
     from harness.recording import record_results
-    from harness.snapshot import read_snapshot
     from harness.status import Outcome
 
     layout = tripwire.layout
-    snapshot = read_snapshot(layout, [tripwire.path], evidence=False, baseline=False)
-    contract = snapshot.contracts[0] if snapshot.contracts else tripwire.contract
-    from harness.fingerprint import current_fingerprint, declaration_digest
-
+    contract = tripwire.contract  # as the run started; recording re-reads it under the lock and drops entries edited since
+    closures: dict = {}  # one walk of the built-ins' imports for all the verdicts
     results = {}
     for fid, (verdict, step) in tripwire.verdicts.items():
         f = contract.falsifier(fid)
@@ -197,7 +192,7 @@ def write_verdicts(tripwire: Tripwire) -> str | None:
             nodeid=f"tripwire:{tripwire.framework}",
             measurements=dict(verdict.measurements),
             message=message,
-            fingerprint=current_fingerprint(layout.root, contract, f) or "",
+            fingerprint=current_fingerprint(layout.root, contract, f, memo=closures) or "",
             declaration=declaration_digest(f),
         )
     if not any(r.outcome is Outcome.FAILED for r in results.values()):
