@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "builtin:"
+TRAINING_RUN = "training_run"  # the subject of a falsifier judged only inside a training run, by a tripwire
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -23,6 +24,7 @@ class Builtin:
     func: str
     subject_kind: str  # data | trainer | batches | run
     catches: str
+    tripwire: bool = False  # also judged inside a training run, on its live objects (docs/tripwires.md)
 
     @property
     def reference(self) -> str:
@@ -37,22 +39,43 @@ BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
         Builtin(
-            "vocab-format", "harness.falsifiers.vocab", "test_vocab_format_matches_encoder", "data", "encoder/vocab format mismatch (hex-byte vs byte-level)"
+            "vocab-format",
+            "harness.falsifiers.vocab",
+            "test_vocab_format_matches_encoder",
+            "data",
+            "encoder/vocab format mismatch (hex-byte vs byte-level)",
+            tripwire=True,
         ),
-        Builtin("tokenizer-roundtrip", "harness.falsifiers.vocab", "test_roundtrip_and_unk_share", "data", "lossy encoding, <unk> floods"),
+        Builtin("tokenizer-roundtrip", "harness.falsifiers.vocab", "test_roundtrip_and_unk_share", "data", "lossy encoding, <unk> floods", tripwire=True),
         Builtin("vocab-id-agreement", "harness.falsifiers.vocab", "test_vocab_id_agreement", "data", "shards made by another tokenizer than the declared one"),
         Builtin("shard-integrity", "harness.falsifiers.shards", "test_shard_integrity", "data", "dtype too small, ids >= V, truncated or empty shards"),
-        Builtin("shard-entropy", "harness.falsifiers.shards", "test_entropy_floor", "data", "degenerate corpora (entropy floor, top-1 share)"),
+        Builtin("shard-entropy", "harness.falsifiers.shards", "test_entropy_floor", "data", "degenerate corpora (entropy floor, top-1 share)", tripwire=True),
         Builtin("eval-sanity-bound", "harness.falsifiers.eval_batch", "test_sanity_bound", "trainer", "eval loss outside [0.5, 1.5 ln V] at init"),
         Builtin("train-pollution", "harness.falsifiers.eval_batch", "test_train_pollution", "trainer", "train state leaking into eval"),
         Builtin("eval-purity", "harness.falsifiers.eval_batch", "test_eval_purity", "trainer", "eval mutating weights, optimizer, RNG or mode"),
         Builtin("label-alignment", "harness.falsifiers.eval_batch", "test_label_alignment", "trainer", "labels equal to inputs (no shift)"),
-        Builtin("causal-mask", "harness.falsifiers.eval_batch", "test_causal_mask", "trainer", "a model that sees future tokens (no causal mask)"),
-        Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses"),
-        Builtin("split-overlap", "harness.falsifiers.batches", "test_split_overlap", "batches", "validation windows drawn from training data"),
-        Builtin("eval-coverage", "harness.falsifiers.batches", "test_eval_coverage", "batches", "an eval set that repeats itself or scores too few tokens"),
-        Builtin("loss-mask", "harness.falsifiers.batches", "test_loss_mask", "batches", "padding positions counted in the loss"),
-        Builtin("model-vocab-fit", "harness.falsifiers.batches", "test_model_vocab_fit", "batches", "ids at or above the model's vocab, ids clamped into it"),
+        Builtin(
+            "causal-mask", "harness.falsifiers.eval_batch", "test_causal_mask", "trainer", "a model that sees future tokens (no causal mask)", tripwire=True
+        ),
+        Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses", tripwire=True),
+        Builtin("split-overlap", "harness.falsifiers.batches", "test_split_overlap", "batches", "validation windows drawn from training data", tripwire=True),
+        Builtin(
+            "eval-coverage",
+            "harness.falsifiers.batches",
+            "test_eval_coverage",
+            "batches",
+            "an eval set that repeats itself or scores too few tokens",
+            tripwire=True,
+        ),
+        Builtin("loss-mask", "harness.falsifiers.batches", "test_loss_mask", "batches", "padding positions counted in the loss", tripwire=True),
+        Builtin(
+            "model-vocab-fit",
+            "harness.falsifiers.batches",
+            "test_model_vocab_fit",
+            "batches",
+            "ids at or above the model's vocab, ids clamped into it",
+            tripwire=True,
+        ),
     )
 }
 
@@ -63,3 +86,8 @@ def parse_builtin(test: str) -> Builtin | None:
     if not text.startswith(PREFIX):
         return None
     return BUILTINS.get(text[len(PREFIX) :])
+
+
+def tripwire_builtins() -> tuple[str, ...]:
+    """The built-ins a tripwire judges on a live training run."""
+    return tuple(name for name, b in BUILTINS.items() if b.tripwire)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.builtins import TRAINING_RUN, tripwire_builtins
 from harness.contract.model import Contract, Falsifier
 from harness.contract.positions import position_of
 from harness.evidence import measurements_from_evidence, verify_evidence
@@ -53,6 +54,11 @@ def _subject_findings(contract: Contract, snapshot) -> list[Finding]:
                 findings.append(_at(contract, base, "no-subject", f"{f.id}: builtin:{f.builtin} needs a subject (a name under subjects:, or a fixture)"))
             continue
         if f.subject in contract.subjects or f.subject in (snapshot.fixtures or ()):
+            continue
+        if f.subject == TRAINING_RUN:
+            if f.builtin not in tripwire_builtins():
+                message = f"{f.id}: subject {TRAINING_RUN!r} is judged only by a tripwire inside a training run, and {f.test} is not one it runs ({', '.join(tripwire_builtins())})"
+                findings.append(_at(contract, [*base, "subject"], "not-a-tripwire", message))
             continue
         findings.append(
             _at(

@@ -25,10 +25,11 @@ class Artifacts:
     documents: tuple[str, ...] = ()
     run: str | None = None
     splits: tuple[tuple[str, str], ...] = ()  # (split name, shard glob), in the order given
+    tripwire: str | None = None  # hf | lightning | loop: also bind the tripwire built-ins to the live run
 
     @property
     def empty(self) -> bool:
-        return not (self.vocab or self.shards or self.documents or self.run or self.splits)
+        return not (self.vocab or self.shards or self.documents or self.run or self.splits or self.tripwire)
 
     def split_globs(self) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
@@ -192,6 +193,8 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
             lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items()]
     if artifacts.run:
         lines += ["  run:", f"    run: {_yaml_str(artifacts.run)}"]
+    if lines[-1] == "subjects:":  # a tripwire-only contract: the live run is its subject
+        lines.pop()
     lines += ["", "falsification_tests:"]
 
     def bind(fid: str, rule: str, builtin: str, subject: str, params: dict | None = None) -> None:
@@ -215,7 +218,63 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
         _bind_batches(bind, splits)
     if artifacts.run:
         bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
+    if artifacts.tripwire:
+        _bind_tripwires(bind, lines)
     return "\n".join(lines) + "\n"
+
+
+TRIPWIRE_RULES = {
+    "vocab-format": "the ids the loader yields are the tokenizer's text tokens, not <unk> or hex strings",
+    "shard-entropy": "the training data carries real text",
+    "loss-mask": "padding never enters the loss",
+    "model-vocab-fit": "every id the loader yields fits the model's embedding",
+    "causal-mask": "the model cannot see future tokens",
+    "split-overlap": "the eval set holds no training data",
+    "eval-coverage": "the eval scores many different rows",
+    "metric-plausibility": "the logged losses are finite, move, and are ones a real model can have",
+}
+
+
+def _bind_tripwires(bind, lines: list[str]) -> None:
+    """The built-ins a tripwire judges on the live run, for those the artifacts did not bind
+    already (a tripwire runs every bound one of them, whatever its subject)."""
+    from harness.builtins import TRAINING_RUN
+
+    bound = {line.split("builtin:", 1)[1] for line in lines if line.startswith("  test: builtin:")}
+    for n, (builtin, rule) in enumerate(TRIPWIRE_RULES.items(), 1):
+        if builtin not in bound:
+            bind(f"FALSIFY-LIVE-{builtin.upper()}-{n:03d}", rule, builtin, TRAINING_RUN)
+
+
+TRIPWIRE_SNIPPETS = {
+    "hf": """\
+from harness.tripwires.hf import HarnessCallback
+
+trainer = Trainer(..., callbacks=[HarnessCallback("{contract}")])  # processing_class=tokenizer gives it the tokenizer
+""",
+    "lightning": """\
+from harness.tripwires.lightning import HarnessCallback
+
+trainer = L.Trainer(..., callbacks=[HarnessCallback("{contract}", tokenizer=tokenizer)])
+""",
+    "loop": """\
+from harness.tripwires import Tripwire
+
+tripwire = Tripwire("{contract}")
+tripwire.before_training(model=model, tokenizer=tokenizer, train_loader=train_loader, eval_loader=val_loader)
+for step, batch in enumerate(train_loader):
+    if tripwire.should_stop:
+        break
+    loss = train_step(batch)           # your step
+    tripwire.on_loss(step, loss.item())
+    # after each eval: tripwire.on_eval(step, {{"eval_loss": val_loss}})
+tripwire.finish()                      # writes a FALSIFIED verdict to the contract and evidence/
+""",
+}
+
+
+def tripwire_snippet(framework: str, contract: str) -> str:
+    return TRIPWIRE_SNIPPETS[framework].format(contract=contract)
 
 
 def _bind_batches(bind, splits: dict[str, tuple[str, ...]]) -> None:

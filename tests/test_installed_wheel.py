@@ -159,3 +159,34 @@ def test_init_then_pytest_on_your_own_pipeline(venv, tmp_path, case, expected):
         assert all(v == "DISCHARGED" for k, v in got.items() if k != "<contract>"), got
     lint = run_in(venv, tmp_path, "harness", "lint")
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_a_tripwire_from_the_installed_wheel_stops_the_incident_in_a_users_loop(venv, tmp_path):
+    """``harness init --tripwire loop`` in an empty directory, then docs/tripwires.md's set-up and
+    loop with the incident's hex-byte encoder planted: the run stops at step 0 and the contract
+    records vocab-format and shard-entropy FALSIFIED; the healthy set-up trains to the end."""
+    pytest.importorskip("transformers")
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "tripwires.md").read_text(), re.S)
+    setup, loop = blocks[0], blocks[1]
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='mine'\n")
+    init = run_in(venv, tmp_path, "harness", "init", "--tripwire", "loop")
+    assert init.returncode == 0, init.stderr
+    assert "from harness.tripwires import Tripwire" in init.stdout
+    contract = tmp_path / "contracts" / "pipeline-v1.yaml"
+    healthy = tmp_path / "healthy.py"
+    healthy.write_text(setup + "\n" + loop)
+    run = run_in(venv, tmp_path, "python", str(healthy))
+    assert run.returncode == 0, run.stderr[-3000:]
+    hex_bytes = (
+        "ids = [tokenizer.get_vocab().get(f'{b:02x}', tokenizer.eos_token_id) for _, text in stdlib_documents(max_bytes=200_000) for b in text.encode()]\n"
+    )
+    incident = tmp_path / "incident.py"
+    incident.write_text(setup.replace("rng = random.Random(0)\n", hex_bytes + "rng = random.Random(0)\n") + "\n" + loop)
+    run = run_in(venv, tmp_path, "python", str(incident))
+    assert run.returncode != 0 and "harness tripwire FALSIFIED at step 0" in run.stderr
+    text = contract.read_text()
+    for builtin in ("VOCAB-FORMAT", "SHARD-ENTROPY"):
+        assert re.search(rf"id: FALSIFY-LIVE-{builtin}-\d+\n(?:  .*\n)*?  status: FALSIFIED", text), text
+    assert "site-packages" in run_in(venv, tmp_path, "python", "-c", "import harness; print(harness.__file__)").stdout

@@ -7,151 +7,21 @@ green, and its contract untouched."""
 
 from __future__ import annotations
 
-import random
-from pathlib import Path
-
 import pytest
 
 torch = pytest.importorskip("torch")
 
-CONTRACT = """\
-metadata:
-  id: pipeline-v1
-  version: 1.0.0
-  status: DRAFT
-falsification_tests:
-- id: FALSIFY-VOCAB-FORMAT-001
-  rule: the vocab holds what the encoder emits
-  test: builtin:vocab-format
-  subject: run
-- id: FALSIFY-SHARD-ENTROPY-002
-  rule: the training data carries real text
-  test: builtin:shard-entropy
-  subject: run
-- id: FALSIFY-LOSS-MASK-003
-  rule: padding never enters the loss
-  test: builtin:loss-mask
-  subject: run
-- id: FALSIFY-VOCAB-FIT-004
-  rule: every id fits the model's embedding
-  test: builtin:model-vocab-fit
-  subject: run
-- id: FALSIFY-CAUSAL-MASK-005
-  rule: the model cannot see future tokens
-  test: builtin:causal-mask
-  subject: run
-- id: FALSIFY-METRIC-PLAUSIBILITY-006
-  rule: losses are finite, plausible and move
-  test: builtin:metric-plausibility
-  subject: run
-"""
+from tests.tripwire_pipelines import collate, healthy_rows, incident_rows, loader_of, project, qwen_tokenizer, run_loop, statuses, stdlib_texts, tiny_lm  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from transformers import PreTrainedTokenizerFast
-
-    from harness.demo.pipeline import vocab_dir
-
-    return PreTrainedTokenizerFast(tokenizer_file=str(vocab_dir() / "tokenizer.json"), eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    return qwen_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def texts():
-    from harness.demo.corpus import stdlib_documents
-
-    return [text for _, text in stdlib_documents(max_bytes=300_000)][:96]
-
-
-def _rows(ids: list[int], count=160, seq=64):
-    """Windows of 32..64 ids cut from one stream (so batches pad their shorter rows)."""
-    rng = random.Random(0)
-    rows, start = [], 0
-    while len(rows) < count and start < len(ids) - seq:
-        width = rng.randint(seq // 2, seq)
-        rows.append({"input_ids": ids[start : start + width]})
-        start += width
-    return rows
-
-
-def healthy_rows(tokenizer, texts):
-    return _rows([i for text in texts for i in tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]])
-
-
-def incident_rows(tokenizer, texts):
-    """The incident's encoder: text → hex-byte strings ("def" → "64","65","66"), looked up in the
-    byte-level Qwen vocab, a miss mapped to the unk id."""
-    vocab, unk = tokenizer.get_vocab(), tokenizer.eos_token_id
-    return _rows([vocab.get(f"{b:02x}", unk) for text in texts for b in text.encode()])
-
-
-def collate(pad_id, *, pad_in_labels=False):
-    """Pad to the longest row; labels equal input_ids (the HF convention: the model shifts them),
-    -100 on padding — unless ``pad_in_labels``, the planted collator bug."""
-
-    def make(rows):
-        width = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, : len(r["input_ids"])] = torch.tensor(r["input_ids"])
-            mask[i, : len(r["input_ids"])] = 1
-        labels = ids.clone()
-        if not pad_in_labels:
-            labels[mask == 0] = -100
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-    return make
-
-
-def project(tmp_path: Path) -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
-    (tmp_path / "contracts").mkdir()
-    path = tmp_path / "contracts" / "pipeline-v1.yaml"
-    path.write_text(CONTRACT)
-    return path
-
-
-def statuses(path: Path) -> dict:
-    from harness.snapshot import load_contract
-
-    contract, findings = load_contract(path, root=path.parents[1])
-    assert contract is not None, findings
-    return {f.id: f.status for f in contract.falsifiers}
-
-
-def tiny_lm(vocab_size: int, causal: bool = True):
-    from harness.demo.models import TinyConfig, build_tiny_lm
-
-    config = TinyConfig(vocab_size=vocab_size, hidden=32, layers=1, heads=2, max_seq=128, dropout=0.0)
-    return build_tiny_lm(config, seed=0, causal=causal)
-
-
-def run_loop(path, model, loader, tokenizer, *, steps=20, lr=3e-3, **tripwire):
-    """A nanoGPT-style loop with the tripwire's three calls; returns (tripwire, steps taken)."""
-    from harness.tripwires import Tripwire
-
-    tw = Tripwire(path, **tripwire)
-    tw.before_training(model=model, tokenizer=tokenizer, train_loader=loader)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    taken = 0
-    for step, batch in enumerate(loader):
-        if tw.should_stop or step >= steps:
-            break
-        logits = model(batch["input_ids"])
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        taken += 1
-        tw.on_loss(step, float(loss))
-    tw.finish()
-    return tw, taken
-
-
-def loader_of(rows, pad_id, **kwargs):
-    return torch.utils.data.DataLoader(rows, batch_size=8, shuffle=True, collate_fn=collate(pad_id, **kwargs))
+    return stdlib_texts()
 
 
 # ------------------------------------------------------------------ a plain loop
@@ -207,6 +77,50 @@ def test_loop_healthy_trains_to_the_end_all_green_and_the_run_stays_the_users(tm
     assert taken == 12
     assert path.read_text() == text_before  # nothing falsified: the contract is left as it was
     assert not (tmp_path / "evidence").exists()
+
+
+def test_loop_stops_an_eval_set_that_is_the_training_data(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    rows = healthy_rows(tokenizer, texts)
+    evals = torch.utils.data.DataLoader(rows, batch_size=8, shuffle=False, collate_fn=collate(tokenizer.pad_token_id))  # eval_dataset=train_dataset
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(rows, tokenizer.pad_token_id), tokenizer, eval_loader=evals)
+    assert taken == 0
+    assert statuses(path)["FALSIFY-SPLIT-OVERLAP-007"] == "FALSIFIED"
+    assert "holds training data" in tw.verdicts["FALSIFY-SPLIT-OVERLAP-007"][0].message
+    assert statuses(path)["FALSIFY-EVAL-COVERAGE-008"] is None
+
+
+def test_loop_stops_an_eval_that_repeats_one_batch(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    rows = healthy_rows(tokenizer, texts)
+    one_batch = torch.utils.data.DataLoader(rows[120:128] * 16, batch_size=8, shuffle=False, collate_fn=collate(tokenizer.pad_token_id))
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(rows[:120], tokenizer.pad_token_id), tokenizer, eval_loader=one_batch)
+    assert taken == 0
+    assert statuses(path)["FALSIFY-EVAL-COVERAGE-008"] == "FALSIFIED"
+    assert "8 of the 128" in tw.verdicts["FALSIFY-EVAL-COVERAGE-008"][0].message
+    assert statuses(path)["FALSIFY-SPLIT-OVERLAP-007"] is None
+
+
+def test_loop_healthy_with_a_disjoint_eval_is_green(tmp_path, tokenizer, texts):
+    path = project(tmp_path)
+    rows = healthy_rows(tokenizer, texts)
+    evals = torch.utils.data.DataLoader(rows[120:], batch_size=8, shuffle=False, collate_fn=collate(tokenizer.pad_token_id))
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(rows[:120], tokenizer.pad_token_id), tokenizer, eval_loader=evals, steps=5)
+    assert taken == 5 and not tw.tripped, tw.failed()
+    judged = {v.builtin: v for v, _ in tw.verdicts.values()}
+    assert judged["split-overlap"].passed and judged["eval-coverage"].passed
+    assert judged["split-overlap"].measurements["eval_windows"] > 20
+
+
+def test_a_healthy_eval_loader_does_not_dilute_a_broken_train_stream(tmp_path, tokenizer, texts):
+    """The ids of each loader are judged on their own: the incident's train rows beside healthy
+    eval rows still falsify entropy and vocab format (mixed, the healthy half lifts the entropy)."""
+    path = project(tmp_path)
+    evals = torch.utils.data.DataLoader(healthy_rows(tokenizer, texts), batch_size=8, collate_fn=collate(tokenizer.pad_token_id))
+    _tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(incident_rows(tokenizer, texts), tokenizer.pad_token_id), tokenizer, eval_loader=evals)
+    assert taken == 0
+    got = statuses(path)
+    assert got["FALSIFY-SHARD-ENTROPY-002"] == "FALSIFIED" and got["FALSIFY-VOCAB-FORMAT-001"] == "FALSIFIED"
 
 
 def test_loop_stops_a_model_that_does_not_learn(tmp_path, tokenizer, texts):

@@ -19,6 +19,12 @@ def register(sub, add) -> None:
         help="the shards a split's batches are packed from (train=…, val=…); repeatable. Binds loss-mask, model-vocab-fit, eval-coverage and split-overlap",
     )
     p.add_argument("--run", help="a training run: a folder of epoch-NNN.metadata.json, a trainer_state.json or a metrics.csv")
+    p.add_argument(
+        "--tripwire",
+        choices=("hf", "lightning", "loop"),
+        help="also bind the built-ins a tripwire judges inside your training run, and print the lines to add to it "
+        "(with an existing contract: only print them)",
+    )
     p.add_argument("--name", default="pipeline-v1", help="contract id and file name (default: pipeline-v1)")
     p.set_defaults(func=cmd_init)
 
@@ -38,6 +44,7 @@ def cmd_init(args) -> int:
             documents=tuple(relative_to_root(d, root, "documents") for d in args.documents),
             run=relative_to_root(args.run, root, "run") if args.run else None,
             splits=tuple((name, relative_to_root(pattern, root, "split")) for name, pattern in map(parse_split, args.split)),
+            tripwire=args.tripwire,
         )
     except ScaffoldError as exc:
         return fail("init", str(exc))
@@ -54,6 +61,8 @@ def cmd_init(args) -> int:
     if real_dir != real_root and not real_dir.startswith(real_root + os.sep):
         return fail("init", f"{layout.contracts_dir}: resolves to {real_dir}, outside the project; harness init writes only inside it")
     path = layout.contracts_dir / f"{args.name}.yaml"
+    if args.tripwire and path.is_file() and artifacts == Artifacts(tripwire=args.tripwire):
+        return _print_tripwire(args, path.relative_to(root), written=False)
     if path.exists() or path.is_symlink() or path.with_suffix(".yml").exists():
         return fail("init", f"{path.relative_to(root)} exists; harness init never overwrites (pick another --name)")
     unbound = unbuildable(artifacts, root)
@@ -69,5 +78,20 @@ def cmd_init(args) -> int:
         print(f"wrote {path.relative_to(root)}" + (f" binding {', '.join('builtin:' + b for b in bound)}" if bound else " (a commented template)"))
         for builtin, why in unbound.items():
             print(f"not bound: builtin:{builtin} — {why}")
-        print("next: pytest            # runs them and records the verdicts in the contract")
+        if not args.tripwire:
+            print("next: pytest            # runs them and records the verdicts in the contract")
+    return _print_tripwire(args, path.relative_to(root), written=True) if args.tripwire else EXIT_OK
+
+
+def _print_tripwire(args, contract, *, written: bool) -> int:
+    """The lines a user adds to their training script, for the contract at ``contract``."""
+    from harness.cli.render import print_json
+    from harness.scaffold import tripwire_snippet
+
+    snippet = tripwire_snippet(args.tripwire, str(contract))
+    if args.json and not written:
+        print_json({"contract": str(contract), "tripwire": args.tripwire, "snippet": snippet})
+    elif not args.json:
+        print(f"\nadd to your training script ({args.tripwire}; docs/tripwires.md):\n")
+        print(snippet)
     return EXIT_OK

@@ -6,20 +6,8 @@ repeated, padding scored by the loss, ids clamped or wrapped into a smaller mode
 from __future__ import annotations
 
 from harness import accepts, records
+from harness.checks.windows import mark_found, window_hashes
 from harness.subjects.batching import DEFAULT_IGNORE_INDEX, Scan, iter_rows
-
-
-def _window_hashes(rows, n: int, stride: int = 1):
-    """64-bit hashes of every ``n``-id window (at ``stride``) within each row: a fixed random linear
-    hash, vectorised; a window never spans two rows (rows need not be contiguous)."""
-    import numpy as np
-
-    if rows.shape[1] < n:
-        return np.zeros(0, dtype=np.uint64)
-    weights = np.random.default_rng(0x5EED).integers(1, 2**63, size=n, dtype=np.uint64) | np.uint64(1)
-    windows = np.lib.stride_tricks.sliding_window_view(rows.astype(np.uint64), n, axis=1)[:, ::stride]
-    with np.errstate(over="ignore"):
-        return (windows * weights).sum(axis=-1, dtype=np.uint64).reshape(-1)
 
 
 def _train_hashes(inputs, targets, n: int, previous):
@@ -33,7 +21,7 @@ def _train_hashes(inputs, targets, n: int, previous):
     import numpy as np
 
     full = np.concatenate([inputs, targets[:, -1:]], axis=1)
-    hashes = [_window_hashes(full, n)]
+    hashes = [window_hashes(full, n)]
     k = n - 1
     if k and inputs.shape[1] >= k and targets.shape[1]:
         tails, lasts, heads = inputs[:, -k:], targets[:, -1:], inputs[:, :k]
@@ -43,22 +31,9 @@ def _train_hashes(inputs, targets, n: int, previous):
         else:
             tails, lasts, heads = tails[:-1], lasts[:-1], heads[1:]
         if heads.shape[0]:
-            hashes.append(_window_hashes(np.concatenate([tails, heads], axis=1), n))
-            hashes.append(_window_hashes(np.concatenate([tails, lasts, heads], axis=1), n))
+            hashes.append(window_hashes(np.concatenate([tails, heads], axis=1), n))
+            hashes.append(window_hashes(np.concatenate([tails, lasts, heads], axis=1), n))
     return np.concatenate(hashes), (inputs[-1], targets[-1])
-
-
-def mark_found(wanted, hashes, found) -> None:
-    """Set ``found[i]`` where the sorted ``wanted[i]`` occurs among ``hashes``: a binary search per
-    hash, O(n log k) — a train split of millions of windows against a few thousand val ones."""
-    import numpy as np
-
-    if not wanted.size or not hashes.size:
-        return
-    at = np.searchsorted(wanted, hashes)
-    at[at == wanted.size] = 0
-    hit = wanted[at] == hashes
-    found[at[hit]] = True
 
 
 def _ignore(subject) -> int:
@@ -76,7 +51,7 @@ def test_split_overlap(falsifier, subject):
     p = falsifier.params
     n = p["window"]
     val_scan, train_scan = Scan(), Scan()
-    val = [_window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan)]
+    val = [window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan)]
     val_hashes = np.concatenate(val) if val else np.zeros(0, dtype=np.uint64)
     falsifier.record("val_tokens", int(val_hashes.size * n))
     assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
@@ -111,7 +86,7 @@ def test_eval_coverage(falsifier, subject):
     ignore = _ignore(subject)
     hashes, tokens, scan = [], 0, Scan()
     for inputs, targets in iter_rows(subject, p["split"], p["max_tokens"], scan):
-        hashes.append(_window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
+        hashes.append(window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
         tokens += int((targets != ignore).sum())
     scan.report(falsifier, "max_tokens", p["max_tokens"])
     rows = int(sum(h.size for h in hashes))

@@ -84,8 +84,8 @@ def test_vocab_id_agreement(falsifier, subject):
     import numpy as np
 
     from harness.checks.shards import describe_shard
+    from harness.checks.windows import mark_found, window_hashes
     from harness.contract.subjects import SubjectError
-    from harness.falsifiers.batches import _window_hashes, mark_found
 
     p = falsifier.params
     encoder = subject.encoder()
@@ -102,7 +102,7 @@ def test_vocab_id_agreement(falsifier, subject):
     presence = None
     if docs:
         n = p["ngram"]
-        wanted = np.concatenate([_window_hashes(np.asarray([encode(text)], dtype=np.int64), n, stride=n) for _, text in docs])
+        wanted = np.concatenate([window_hashes(np.asarray([encode(text)], dtype=np.int64), n, stride=n) for _, text in docs])
         unique = np.unique(wanted)
         found = np.zeros(unique.size, dtype=bool)
         budget = p["max_scan_tokens"]
@@ -110,7 +110,7 @@ def test_vocab_id_agreement(falsifier, subject):
             ids = shard.open()
             for start in range(0, min(shard.count, budget), 1 << 20):
                 part = np.asarray(ids[max(0, start - n + 1) : start + (1 << 20)], dtype=np.int64)[None, :]
-                mark_found(unique, _window_hashes(part, n), found)
+                mark_found(unique, window_hashes(part, n), found)
             budget -= shard.count
             if budget <= 0 or found.all():
                 break

@@ -26,8 +26,11 @@ def resolve_subject(request, name: str, kind: str | None = None, binding=None):
     """A subject by name (``binding``: the item's ``harness.plugin.binding.Binding``): one the contract declares under ``subjects:`` (built from its artifacts),
     else the fixture of that name. With ``kind``, it must satisfy that protocol: a missing member
     is an error naming it, never an AttributeError inside a falsifier."""
+    from harness.builtins import TRAINING_RUN
     from harness.subjects.protocols import missing_members
 
+    if name == TRAINING_RUN and binding is not None:
+        pytest.skip(f"{binding.key}: judged inside a training run by a tripwire (docs/tripwires.md); pytest has no live run to judge")
     session = request.config.pluginmanager.get_plugin("harness-session")
     contract = None
     if session is not None and binding is not None:

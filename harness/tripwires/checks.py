@@ -200,3 +200,83 @@ def rng_kept():
             torch.cuda.set_rng_state_all(cuda)
         if np is not None:
             np.random.set_state(npstate)
+
+
+def content_rows(batches: Iterable[Any]) -> list:
+    """Each row's ids the model reads as text (the positions its attention mask keeps), as numpy
+    arrays: padding never enters a window, so pad-only rows cannot read as overlap or repeats."""
+    import numpy as np
+    import torch
+
+    rows = []
+    for batch in batches:
+        ids, _, mask = batch_parts(batch)
+        if ids is None:
+            continue
+        ids = torch.as_tensor(ids).detach().cpu()
+        keep = torch.as_tensor(mask).detach().cpu().bool() if mask is not None else torch.ones_like(ids, dtype=torch.bool)
+        rows.extend(np.asarray(row[k].numpy(), dtype=np.int64) for row, k in zip(ids.reshape(len(ids), -1), keep.reshape(len(ids), -1)))
+    return [row for row in rows if row.size]
+
+
+def _hashes(rows: list, n: int, stride: int):
+    import numpy as np
+
+    from harness.checks.windows import window_hashes
+
+    parts = [window_hashes(row[None, :], n, stride) for row in rows if row.size >= n]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _found_share(wanted, hashes) -> float:
+    """Share of ``wanted`` hashes that occur among ``hashes``."""
+    import numpy as np
+
+    from harness.checks.windows import mark_found
+
+    unique = np.unique(wanted)
+    found = np.zeros(unique.size, dtype=bool)
+    mark_found(unique, hashes, found)
+    return float(np.isin(wanted, unique[found]).mean()) if wanted.size else 0.0
+
+
+def split_overlap(train_rows: list, eval_rows: list, params: Mapping[str, Any]) -> LiveVerdict:
+    """Windows of ``window`` ids shared by the eval batches read and the train batches read, both
+    ways: eval windows found among train's (eval carved from train), and train windows found among
+    eval's (the train data handed in as the eval set). A sample only ever shows overlap, so a
+    tripwire can falsify a leak but its pass says little (the pytest run over whole splits judges)."""
+    n = int(params.get("window", 32))
+    if not train_rows or not eval_rows:
+        return LiveVerdict("split-overlap", None, "no eval loader was given to the tripwire" if train_rows else "the train loader yielded no rows")
+    train_all, eval_strided = _hashes(train_rows, n, 1), _hashes(eval_rows, n, n)
+    train_strided, eval_all = _hashes(train_rows, n, n), _hashes(eval_rows, n, 1)
+    if not eval_strided.size or not train_strided.size:
+        return LiveVerdict("split-overlap", None, f"rows shorter than the {n}-id window")
+    eval_in_train, train_in_eval = _found_share(eval_strided, train_all), _found_share(train_strided, eval_all)
+    m = {"eval_in_train_share": eval_in_train, "train_in_eval_share": train_in_eval, "eval_windows": float(eval_strided.size)}
+    bound = float(params.get("max_overlap_share", 0.05))
+    if max(eval_in_train, train_in_eval) > bound:  # name the direction that shows it most
+        if train_in_eval > eval_in_train:
+            why = f"{train_in_eval:.1%} of the train windows ({n} ids) read also occur in the eval batches read: the eval set holds training data"
+        else:
+            why = f"{eval_in_train:.1%} of the eval windows ({n} ids) read also occur in the train batches read: eval is drawn from training data"
+        return LiveVerdict("split-overlap", False, why, m)
+    return LiveVerdict("split-overlap", True, "", m)
+
+
+def eval_coverage(eval_rows: list, params: Mapping[str, Any]) -> LiveVerdict:
+    """The eval batches read are different rows: an eval loop that repeats one batch scores the
+    same few targets over and over."""
+    if not eval_rows:
+        return LiveVerdict("eval-coverage", None, "no eval loader was given to the tripwire")
+    if len(eval_rows) < 2:
+        return LiveVerdict("eval-coverage", None, "the eval loader yielded one row: too few to judge repeats")
+    distinct = len({row.tobytes() for row in eval_rows})
+    share = distinct / len(eval_rows)
+    m = {"rows": float(len(eval_rows)), "distinct_rows": float(distinct), "distinct_share": share}
+    bound = float(params.get("min_distinct_share", 0.9))
+    if share < bound:
+        return LiveVerdict(
+            "eval-coverage", False, f"only {distinct} of the {len(eval_rows)} eval rows read are distinct ({share:.1%}): the eval repeats itself", m
+        )
+    return LiveVerdict("eval-coverage", True, "", m)

@@ -21,7 +21,6 @@ from harness.tripwires.checks import LiveVerdict
 
 log = logging.getLogger("harness.tripwires")
 ON_FALSIFIED = ("stop", "raise", "warn")
-STEP0 = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask")
 
 
 class TripwireFalsified(RuntimeError):
@@ -35,6 +34,7 @@ class Tripwire:
         *,
         on_falsified: str = "stop",
         batches: int = 8,
+        eval_batches: int = 32,
         no_learning_steps: int = 50,
         framework: str = "loop",
         write: bool = True,
@@ -51,9 +51,12 @@ class Tripwire:
         if loaded is None:
             raise ValueError(f"{contract}: not a valid contract: " + "; ".join(f.render() for f in findings[:3]))
         self.contract, self.path = loaded, path
-        self.on_falsified, self.batches, self.no_learning_steps = on_falsified, batches, no_learning_steps
+        self.on_falsified, self.batches, self.eval_batches, self.no_learning_steps = on_falsified, batches, eval_batches, no_learning_steps
+        self.train_rows: list = []  # the step-0 train rows, kept for an eval loader met later
+        self.eval_judged = False
+        self.tokenizer = None
         self.framework, self.write = framework, write
-        self.verdicts: dict[str, tuple[LiveVerdict, int]] = {}  # falsifier id → (verdict, step)
+        self.verdicts: dict[str, tuple[LiveVerdict, int]] = {}  # falsifier id → (verdict, step) on this rank
         self.losses: list[float] = []
         self.step = 0
         self.said: set[str] = set()
@@ -69,22 +72,24 @@ class Tripwire:
         """Step 0: the first ``batches`` batches of each loader (read from a fresh iterator, so the
         run's own iteration starts where it would have) and the model, before any optimizer step."""
         from harness.tripwires import checks
-        from harness.tripwires.checks import rng_kept
 
-        with rng_kept():  # a fresh iterator of a shuffling loader draws its seed from the global RNG
-            batches = list(itertools.islice(iter(train_loader), self.batches)) if train_loader is not None else []
-            if eval_loader is not None:
-                batches += list(itertools.islice(iter(eval_loader), self.batches))
+        train = _first(train_loader, self.batches)
+        evals = _first(eval_loader, self.eval_batches)
+        batches = train + evals
+        # each loader's ids judged on their own: healthy eval rows must not dilute a broken train stream
+        streams = [ids for ids in (checks.content_ids(train), checks.content_ids(evals)) if ids.numel()]
         ids = checks.content_ids(batches)
         pad_id = pad_id if pad_id is not None else getattr(tokenizer, "pad_token_id", None)
+        self.tokenizer = tokenizer
         rows = _embedding_rows(model)
+        self.train_rows = checks.content_rows(train)
         results = []
         for f in self.contract.bound_falsifiers:
             p = dict(f.params)
             if f.builtin in ("vocab-format", "tokenizer-roundtrip"):
-                results.append(self._judge(f, checks.vocab_format(ids, tokenizer, p, f.builtin)))
+                results.append(self._judge(f, _worst(checks.vocab_format(s, tokenizer, p, f.builtin) for s in streams or [ids])))
             elif f.builtin == "shard-entropy":
-                results.append(self._judge(f, checks.entropy(ids, p)))
+                results.append(self._judge(f, _worst(checks.entropy(s, p) for s in streams or [ids])))
             elif f.builtin == "loss-mask":
                 results.append(self._judge(f, checks.loss_mask(batches, pad_id, p)))
             elif f.builtin == "model-vocab-fit":
@@ -93,7 +98,50 @@ class Tripwire:
                 from harness.tripwires.probe import causal_mask
 
                 results.append(self._judge(f, causal_mask(model, batches[0], p, rows or int(ids.max()) + 1)))
+        if eval_loader is not None:
+            results += self._judge_eval_batches(evals)
         self._decide()
+        return results
+
+    def on_eval_loader(self, eval_loader) -> list[LiveVerdict]:
+        """Judge an eval loader met after step 0 (Hugging Face builds it at the first evaluate):
+        its first batches against the train batches read at step 0. Once per run."""
+        if self.eval_judged or eval_loader is None:
+            return []
+        evals = _first(eval_loader, self.eval_batches)
+        results = self._judge_eval_batches(evals)
+        results += self._judge_late_stream(evals)
+        self._decide()
+        return results
+
+    def _judge_late_stream(self, evals: list) -> list[LiveVerdict]:
+        """The data checks on an eval loader met after step 0; only a failure is kept (the
+        train loader's verdict stands otherwise)."""
+        from harness.tripwires import checks
+
+        ids = checks.content_ids(evals)
+        if not ids.numel():
+            return []
+        results = []
+        for f in self.contract.bound_falsifiers:
+            if f.builtin in ("vocab-format", "tokenizer-roundtrip", "shard-entropy"):
+                verdict = (
+                    checks.entropy(ids, dict(f.params)) if f.builtin == "shard-entropy" else checks.vocab_format(ids, self.tokenizer, dict(f.params), f.builtin)
+                )
+                if verdict.passed is False:
+                    results.append(self._judge(f, verdict))
+        return results
+
+    def _judge_eval_batches(self, evals: list) -> list[LiveVerdict]:
+        from harness.tripwires import checks
+
+        self.eval_judged = True
+        eval_rows = checks.content_rows(evals)
+        results = []
+        for f in self._bound("split-overlap"):
+            results.append(self._judge(f, checks.split_overlap(self.train_rows, eval_rows, dict(f.params))))
+        for f in self._bound("eval-coverage"):
+            results.append(self._judge(f, checks.eval_coverage(eval_rows, dict(f.params))))
         return results
 
     def on_loss(self, step: int, loss: float) -> None:
@@ -117,6 +165,12 @@ class Tripwire:
         for f in self._bound("metric-plausibility"):
             self._judge(f, eval_loss(float(value), dict(f.params)))
         self._decide()
+
+    @property
+    def rank(self) -> int:
+        """This process's rank, read when asked: a callback is often built before the process
+        group is."""
+        return _rank()
 
     @property
     def should_stop(self) -> bool:
@@ -154,17 +208,40 @@ class Tripwire:
             print(message, file=sys.stderr)
 
     # ------------------------------------------------------------------ the ledger
-    def finish(self) -> str | None:
-        """Write the verdicts to the contract and evidence (rank 0, once). Returns the evidence
-        folder written, or None."""
-        if self.finished or not self.write or _rank() != 0:
-            self.finished = True
+    def finish(self, *, gather: bool = True) -> str | None:
+        """Write the verdicts to the contract and evidence, once. Under ``torch.distributed`` this is
+        a collective (every rank calls it, as every rank ends training): each rank's failures are
+        gathered to rank 0, which alone writes, so a batch only rank 1 held still reaches the
+        ledger. ``gather=False`` (one rank's exception) writes only what rank 0 saw. Returns the
+        evidence folder written, or None."""
+        if self.finished:
             return None
         self.finished = True
-        return write_verdicts(self)
+        failures = _gather_failures(self.failed()) if gather else [(fid, v, step, self.rank) for fid, v, step in self.failed()]
+        if not self.write or self.rank != 0:
+            return None
+        return write_verdicts(self, failures)
 
 
-def write_verdicts(tripwire: Tripwire) -> str | None:
+def _gather_failures(local: list[tuple[str, LiveVerdict, int]]) -> list[tuple[str, LiveVerdict, int, int]]:
+    """Every rank's failed verdicts, tagged with their rank (rank order; a collective when
+    distributed)."""
+    rank = _rank()
+    mine = [(fid, v, step, rank) for fid, v, step in local]
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return mine
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return mine
+    everyone: list = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)
+    return [entry for part in everyone for entry in (part or [])]
+
+
+def write_verdicts(tripwire: Tripwire, failures: list[tuple[str, LiveVerdict, int, int]] | None = None) -> str | None:
+    """The run's verdicts into the ledger: ``failures`` (every rank's, gathered) as FAILED, the
+    first per falsifier in rank order; this rank's other verdicts as NOT_RUN with what they saw."""
     from harness.atomic import WriteError, contracts_lock
     from harness.evidence import dispatch_info
     from harness.fingerprint import current_fingerprint, declaration_digest
@@ -175,12 +252,17 @@ def write_verdicts(tripwire: Tripwire) -> str | None:
     layout = tripwire.layout
     contract = tripwire.contract  # as the run started; recording re-reads it under the lock and drops entries edited since
     closures: dict = {}  # one walk of the built-ins' imports for all the verdicts
+    if failures is None:
+        failures = [(fid, v, step, tripwire.rank) for fid, v, step in tripwire.failed()]
+    judged = {fid: (v, step, tripwire.rank) for fid, (v, step) in tripwire.verdicts.items()}
+    for fid, v, step, rank in reversed(failures):  # the lowest rank's failure wins
+        judged[fid] = (v, step, rank)
     results = {}
-    for fid, (verdict, step) in tripwire.verdicts.items():
+    for fid, (verdict, step, rank) in judged.items():
         f = contract.falsifier(fid)
         if f is None:
             continue
-        where = f"tripwire ({tripwire.framework}, step {step}, rank {_rank()})"
+        where = f"tripwire ({tripwire.framework}, step {step}, rank {rank})"
         if verdict.passed is False:
             outcome, message = Outcome.FAILED, f"{where}: {verdict.message}"
         else:
@@ -197,7 +279,12 @@ def write_verdicts(tripwire: Tripwire) -> str | None:
         )
     if not any(r.outcome is Outcome.FAILED for r in results.values()):
         return None
-    dispatch = dispatch_info(layout.root) | {"tripwire": tripwire.framework, "global_step": str(tripwire.step), "rank": str(_rank())}
+    ranks = sorted({rank for *_, rank in failures})
+    dispatch = dispatch_info(layout.root) | {
+        "tripwire": tripwire.framework,
+        "global_step": str(tripwire.step),
+        "rank": ",".join(map(str, ranks or [tripwire.rank])),
+    }
     try:
         with contracts_lock(layout.contracts_dir):
             recorded = record_results(layout, tripwire.path, results, dispatch)
@@ -207,6 +294,24 @@ def write_verdicts(tripwire: Tripwire) -> str | None:
     for warning in recorded.warnings:
         log.error("harness tripwire: %s", warning)
     return recorded.evidence_rel
+
+
+def _worst(verdicts) -> LiveVerdict:
+    """The first failed verdict, else the first (the train loader's)."""
+    verdicts = list(verdicts)
+    return next((v for v in verdicts if v.passed is False), verdicts[0])
+
+
+def _first(loader, count: int) -> list:
+    """The first ``count`` batches of a fresh iterator over ``loader``, the RNG streams kept: a
+    shuffling loader draws its order from the global RNG, which the run's own iteration must
+    find as it was."""
+    if loader is None:
+        return []
+    from harness.tripwires.checks import rng_kept
+
+    with rng_kept():
+        return list(itertools.islice(iter(loader), count))
 
 
 def _embedding_rows(model) -> int | None:

@@ -19,10 +19,24 @@ from harness.tripwires.engine import Tripwire
 
 class HarnessCallback(TrainerCallback):
     def __init__(
-        self, contract, *, on_falsified: str = "stop", batches: int = 8, no_learning_steps: int = 50, eval_dataloader=None, write: bool = True
+        self,
+        contract,
+        *,
+        on_falsified: str = "stop",
+        batches: int = 8,
+        eval_batches: int = 32,
+        no_learning_steps: int = 50,
+        eval_dataloader=None,
+        write: bool = True,
     ) -> None:
         self.tripwire = Tripwire(
-            contract, on_falsified=on_falsified, batches=batches, no_learning_steps=no_learning_steps, framework="transformers", write=write
+            contract,
+            on_falsified=on_falsified,
+            batches=batches,
+            eval_batches=eval_batches,
+            no_learning_steps=no_learning_steps,
+            framework="transformers",
+            write=write,
         )
         self.eval_dataloader = eval_dataloader
 
@@ -47,7 +61,8 @@ class HarnessCallback(TrainerCallback):
             self.tripwire.on_loss(state.global_step, float(logs["loss"]))
         self._stop(control)
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_evaluate(self, args, state, control, metrics=None, eval_dataloader=None, **kwargs):
+        self.tripwire.on_eval_loader(eval_dataloader)  # the Trainer builds its eval loader at the first evaluate
         self.tripwire.on_eval(state.global_step, dict(metrics or {}))
         self._stop(control)
 

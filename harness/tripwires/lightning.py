@@ -21,13 +21,22 @@ from harness.tripwires.engine import Tripwire
 
 
 class HarnessCallback(Callback):
-    def __init__(self, contract, *, tokenizer=None, on_falsified: str = "stop", batches: int = 8, no_learning_steps: int = 50, write: bool = True) -> None:
-        self.tripwire = Tripwire(contract, on_falsified=on_falsified, batches=batches, no_learning_steps=no_learning_steps, framework="lightning", write=write)
+    def __init__(
+        self, contract, *, tokenizer=None, on_falsified: str = "stop", batches: int = 8, eval_batches: int = 32, no_learning_steps: int = 50, write: bool = True
+    ) -> None:
+        self.tripwire = Tripwire(
+            contract,
+            on_falsified=on_falsified,
+            batches=batches,
+            eval_batches=eval_batches,
+            no_learning_steps=no_learning_steps,
+            framework="lightning",
+            write=write,
+        )
         self.tokenizer = tokenizer
 
     def on_train_start(self, trainer, pl_module) -> None:
-        val = trainer.val_dataloaders
-        val = val[0] if isinstance(val, (list, tuple)) and val else val
+        val = _first_loader(trainer.val_dataloaders)  # None until a validation ran (no sanity check): judged then
         tokenizer = self.tokenizer if self.tokenizer is not None else getattr(pl_module, "tokenizer", None)
         self.tripwire.before_training(model=pl_module, tokenizer=tokenizer, train_loader=trainer.train_dataloader, eval_loader=val)
         if self.tripwire.should_stop:
@@ -48,6 +57,7 @@ class HarnessCallback(Callback):
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
+        self.tripwire.on_eval_loader(_first_loader(trainer.val_dataloaders))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
         self.tripwire.on_eval(trainer.global_step, metrics)
         if self.tripwire.should_stop:
@@ -57,4 +67,8 @@ class HarnessCallback(Callback):
         self.tripwire.finish()
 
     def on_exception(self, trainer, pl_module, exception) -> None:
-        self.tripwire.finish()
+        self.tripwire.finish(gather=False)  # one rank's exception: the others may never get here
+
+
+def _first_loader(loaders):
+    return loaders[0] if isinstance(loaders, (list, tuple)) and loaders else loaders
