@@ -22,7 +22,7 @@ def falsifier():
     pytest.fail("this falsifier test is not bound by any selected contract", pytrace=False)
 
 
-def resolve_subject(request, name: str, kind: str | None = None, binding=None):
+def resolve_subject(request, name: str, kind: str | None = None, binding=None, builtin: str | None = None):
     """A subject by name (``binding``: the item's ``harness.plugin.binding.Binding``): one the contract declares under ``subjects:`` (built from its artifacts),
     else the fixture of that name. With ``kind``, it must satisfy that protocol: a missing member
     is an error naming it, never an AttributeError inside a falsifier."""
@@ -47,11 +47,10 @@ def resolve_subject(request, name: str, kind: str | None = None, binding=None):
             where = f" or under subjects: in {contract.display_path}" if contract is not None else ""
             pytest.fail(f"subject {name!r} is neither a fixture{where}", pytrace=False)
     if kind is not None:
-        missing = missing_members(value, kind)
+        missing = missing_members(value, kind, builtin)
         if missing:
-            pytest.fail(
-                f"subject {name!r} ({type(value).__name__}) is not a {kind} subject: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False
-            )
+            needs = f"builtin:{builtin}" if builtin else f"a {kind} subject"
+            pytest.fail(f"subject {name!r} ({type(value).__name__}) does not serve {needs}: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False)
     return value
 
 
@@ -66,4 +65,4 @@ def subject(request, falsifier):
     if not name:
         pytest.fail(f"{binding.key} names no subject, but its test asks for one", pytrace=False)
     kind = BUILTINS[binding.falsifier.builtin].subject_kind if binding.falsifier.builtin else None
-    return resolve_subject(request, name, kind, binding)
+    return resolve_subject(request, name, kind, binding, binding.falsifier.builtin)

@@ -81,13 +81,31 @@ _MEMBERS = {
     "run": ("epochs",),
     "batches": ("vocab_size", "batches"),
 }
+# What each built-in reads of its subject: a falsifier requires only these, so a member added for
+# one built-in (``documents`` for the round trip) never breaks subjects bound to the others.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "vocab-format": ("vocab_path", "encoder_name"),
+    "tokenizer-roundtrip": ("documents", "encoder"),
+    "vocab-id-agreement": ("encoder", "shard_paths", "vocab_path"),  # documents: used when present
+    "shard-integrity": ("shard_paths", "vocab_size"),
+    "shard-entropy": ("shard_paths", "vocab_size"),  # unk_id: used when present
+}
+CALLABLE = frozenset({"shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"})
 
 
-def missing_members(subject: Any, kind: str) -> list[str]:
-    """The members of protocol ``kind`` that ``subject`` lacks (empty when it satisfies it)."""
+def missing_members(subject: Any, kind: str, builtin: str | None = None) -> list[str]:
+    """The members ``builtin`` (else protocol ``kind``) needs that ``subject`` lacks, or has in the
+    wrong kind — ``shard_paths`` a list where a method is read — each named (empty when it
+    satisfies it). Optional members present in the wrong kind are refused too: a silent fallback
+    would turn a comparison off."""
     if kind == "run" and isinstance(subject, (str, Path)):
         return []  # a run folder is read as a declarative run
-    return [name for name in _MEMBERS[kind] if not hasattr(subject, name)]
+    needed = NEEDS.get(builtin or "", _MEMBERS[kind])
+    problems = [name for name in needed if not hasattr(subject, name)]
+    for name in sorted(CALLABLE & set(_MEMBERS[kind] + ("shard_paths",))):
+        if hasattr(subject, name) and not callable(getattr(subject, name)):
+            problems.append(f"{name} (a {type(getattr(subject, name)).__name__}, where a method is called)")
+    return problems
 
 
 def as_run(subject: Any) -> RunSubject:
