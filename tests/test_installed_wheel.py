@@ -179,8 +179,9 @@ def test_a_tripwire_from_the_installed_wheel_stops_the_incident_in_a_users_loop(
     healthy.write_text(setup + "\n" + loop)
     run = run_in(venv, tmp_path, "python", str(healthy))
     assert run.returncode == 0, run.stderr[-3000:]
-    hex_bytes = (
-        "ids = [tokenizer.get_vocab().get(f'{b:02x}', tokenizer.eos_token_id) for _, text in stdlib_documents(max_bytes=200_000) for b in text.encode()]\n"
+    hex_bytes = (  # the incident's encoder: hex-byte strings looked up in the byte-level Qwen vocab
+        "vocab = tokenizer.get_vocab()\n"
+        "ids = [vocab.get(f'{b:02x}', tokenizer.eos_token_id) for _, text in stdlib_documents(max_bytes=200_000) for b in text.encode()]\n"
     )
     incident = tmp_path / "incident.py"
     incident.write_text(setup.replace("rng = random.Random(0)\n", hex_bytes + "rng = random.Random(0)\n") + "\n" + loop)
