@@ -127,6 +127,9 @@ def train(args, tok, train_rows, val_rows, contract: Path | None, steps: int):
         processing_class=tok,
         callbacks=callbacks,
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # logging_steps=1 would print every step
     if cuda:
         torch.cuda.synchronize()
     start = time.perf_counter()

@@ -100,46 +100,54 @@ def test_eval_coverage(falsifier, subject):
     assert tokens >= p["min_eval_tokens"], f"{falsifier.id}: the {p['split']} split scores {tokens} targets, below {p['min_eval_tokens']}"
 
 
-def _trailing_pad(row, pad_id: int | None, min_run: int) -> int:
-    """Length of the run of padding at the end of a row: ``pad_id`` repeated (any length), or — with
-    no declared pad — one id repeated at least ``min_run`` times."""
-    last = int(row[-1])
-    if pad_id is not None and last != pad_id:
-        return 0
-    run = 1
-    while run < row.size and int(row[-run - 1]) == last:
-        run += 1
-    return run if (pad_id is not None or run >= min_run) else 0
+def _declared_pad(subject) -> tuple[int | None, str | None]:
+    """The subject's pad id and where it came from: ``pad_id``, ``pads = False`` (never pads), or
+    its tokenizer's pad token; (None, None) when none says."""
+    if getattr(subject, "pad_id", None) is not None:
+        return int(subject.pad_id), "the subject's pad_id"
+    if getattr(subject, "pads", None) is False:
+        return None, "the subject never pads"
+    tokenizer = getattr(subject, "tokenizer", None)
+    pad = getattr(tokenizer, "pad_token_id", None)
+    if pad is not None:
+        return int(pad), "the tokenizer's pad token"
+    return None, None
 
 
-@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, max_tokens=None)
+@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, min_trailing_fraction=0.5, max_tokens=None)
 @records("scored_targets", "scored_padding", "pad_share", "padded_positions")
 def test_loss_mask(falsifier, subject):
     """Padding is not scored: of the targets the loss counts (≠ ``ignore_index``), at most
-    ``max_pad_share`` sit in a row's trailing padding. Padding is the subject's ``pad_id`` at the end
-    of a row, or (none declared) one id repeated ``min_inferred_run`` times there."""
+    ``max_pad_share`` are padding. Padding is what the batch's ``attention_mask`` leaves out, else
+    the row ends of the subject's ``pad_id`` (or its tokenizer's pad token); a subject with
+    ``pads = False`` never pads. With none of these, an id is padding only if it fills row ends
+    (runs ≥ ``min_inferred_run``) and ≥ ``min_trailing_fraction`` of its occurrences are there —
+    runs of indentation tokens in source code are text, not padding."""
+    from harness.checks.padding import PadCounter
+
     p = falsifier.params
-    ignore = _ignore(subject)
-    pad_id = getattr(subject, "pad_id", None)
-    scored = padded = scored_pad = 0
+    pad_id, source = _declared_pad(subject)
+    counter = PadCounter(_ignore(subject), pad_id, p["min_inferred_run"], p["min_trailing_fraction"])
     scan = Scan()
     for split in p["splits"]:
-        for inputs, targets in iter_rows(subject, split, p["max_tokens"], scan):
-            scored += int((targets != ignore).sum())
-            for row_in, row_t in zip(inputs, targets):
-                run = _trailing_pad(row_in, pad_id, p["min_inferred_run"])
-                if run:
-                    padded += run
-                    # positions inside the padding predict padding (the one before it predicts the
-                    # end of the text, which a model may legitimately learn)
-                    scored_pad += int((row_t[row_t.size - run :] != ignore).sum())
+        for inputs, targets, padding in iter_rows(subject, split, p["max_tokens"], scan, padding=True):
+            if source == "the subject never pads":
+                counter.scored += int((targets != counter.ignore_index).sum())
+                continue
+            counter.add(inputs, targets, padding)
     scan.report(falsifier, "max_tokens", p["max_tokens"])
+    got = counter.result()
+    pad_source = source if counter.source == "none" and source else counter.source
+    falsifier.attach("pad_source", pad_source)
+    scored, scored_pad = got["scored"], got["scored_pad"]
     falsifier.record("scored_targets", scored)
     falsifier.record("scored_padding", scored_pad)
-    falsifier.record("padded_positions", padded)
+    falsifier.record("padded_positions", got["padded"])
     share = falsifier.record("pad_share", scored_pad / scored if scored else 0.0)
     assert scored, f"{falsifier.id}: no scored target in {', '.join(p['splits'])}"
-    assert share <= p["max_pad_share"], f"{falsifier.id}: {share:.1%} of scored targets are padding ({scored_pad} of {scored}): the loss counts pad positions"
+    assert share <= p["max_pad_share"], (
+        f"{falsifier.id}: {share:.1%} of scored targets are padding ({scored_pad} of {scored}; padding from {pad_source}): the loss counts pad positions"
+    )
 
 
 @accepts(splits=["train", "val"], max_tokens=None, max_edge_share=0.01, top1_margin=0.05)

@@ -50,7 +50,9 @@ def resolve_subject(request, name: str, kind: str | None = None, binding=None, b
         missing = missing_members(value, kind, builtin)
         if missing:
             needs = f"builtin:{builtin}" if builtin else f"a {kind} subject"
-            pytest.fail(f"subject {name!r} ({type(value).__name__}) does not serve {needs}: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False)
+            pytest.fail(
+                f"subject {name!r} ({type(value).__name__}) does not serve {needs}: it lacks {', '.join(missing)} (see docs/subjects.md)", pytrace=False
+            )
     return value
 
 

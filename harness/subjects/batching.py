@@ -30,19 +30,33 @@ def _array(value: Any):
 def as_rows(batch: Any, ignore_index: int = DEFAULT_IGNORE_INDEX):
     """(inputs, targets) of one batch as int64 arrays (B, T); HF ``labels`` are shifted here the way
     the model shifts them, so targets always align with the position that predicts them."""
+    inputs, targets, _ = as_rows_with_padding(batch, ignore_index)
+    return inputs, targets
+
+
+def as_rows_with_padding(batch: Any, ignore_index: int = DEFAULT_IGNORE_INDEX):
+    """(inputs, targets, target_is_padding): the third is a boolean (B, T) array aligned with the
+    targets — True where the target position is one the batch's ``attention_mask`` leaves out — or
+    None when the batch carries no attention mask."""
     import numpy as np
 
     if isinstance(batch, dict):
         inputs = _array(batch["input_ids"])
+        mask = batch.get("attention_mask")
+        padding = None
+        if mask is not None:
+            mask = _array(mask)
+            padding = np.zeros(inputs.shape, dtype=bool)
+            padding[:, :-1] = mask[:, 1:] == 0
         labels = batch.get("labels")
         if labels is None:
-            return inputs, np.full_like(inputs, ignore_index)
+            return inputs, np.full_like(inputs, ignore_index), padding
         labels = _array(labels)
         targets = np.full_like(inputs, ignore_index)
         targets[:, :-1] = labels[:, 1:]
-        return inputs, targets
+        return inputs, targets, padding
     inputs, targets = batch[0], batch[1]
-    return _array(inputs), _array(targets)
+    return _array(inputs), _array(targets), None
 
 
 class Scan:
@@ -64,15 +78,16 @@ class Scan:
 _END = object()
 
 
-def iter_rows(subject: Any, split: str, max_tokens: int | None = None, scan: Scan | None = None) -> Iterator[tuple[Any, Any]]:
-    """The batches of ``split`` as (inputs, targets) arrays, until ``max_tokens`` inputs were seen
-    (``None``: all of them); ``scan`` learns whether the cap cut the split short."""
+def iter_rows(subject: Any, split: str, max_tokens: int | None = None, scan: Scan | None = None, *, padding: bool = False) -> Iterator[tuple[Any, ...]]:
+    """The batches of ``split`` as (inputs, targets) arrays — with ``padding``, (inputs, targets,
+    target_is_padding or None) — until ``max_tokens`` inputs were seen (``None``: all of them);
+    ``scan`` learns whether the cap cut the split short."""
     ignore = getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
     seen = 0
     batches = iter(subject.batches(split))
     for batch in batches:
-        inputs, targets = as_rows(batch, ignore)
-        yield inputs, targets
+        inputs, targets, pads = as_rows_with_padding(batch, ignore)
+        yield (inputs, targets, pads) if padding else (inputs, targets)
         seen += inputs.size
         if scan is not None:
             scan.tokens += inputs.size

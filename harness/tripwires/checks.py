@@ -62,7 +62,7 @@ def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:
         return LiveVerdict("shard-entropy", None, f"only {n} ids in the batches read (tripwire_min_tokens)")
     counts = torch.bincount(ids.long() - int(ids.min())).double()
     p = counts[counts > 0] / n
-    bits = float(-(p * p.log2()).sum())
+    bits = max(0.0, float(-(p * p.log2()).sum()))  # never "-0.0000 bits"
     top1 = float(p.max())
     m = {"entropy_bits": bits, "top1_share": top1, "tokens": float(n)}
     if bits < float(params.get("min_bits", 4.0)):

@@ -1,0 +1,113 @@
+"""Subjects for the round-2 falsifier-power tests (#24): held-out pipelines written as a user
+would — their own loaders over the standard library's source, under a byte-level (hex-byte style)
+vocab whose one-byte tokens make runs of indentation at row ends — healthy, legitimately unusual,
+and each buggy one changing one real code path. Loaded as a conftest plugin of the temporary
+project (``pytest_plugins``), so each is a fixture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.demo.corpus import stdlib_documents
+
+EOT = 256  # the byte-level vocab's one special id: 256 bytes + end-of-text
+PAD0 = 257  # a pad id the text never produces (a vocab row added for padding)
+
+
+def _documents():
+    return [np.frombuffer(text.encode(), dtype=np.uint8).astype(np.int64) for _, text in stdlib_documents(max_bytes=600_000)]
+
+
+def _stream():
+    docs = _documents()
+    return np.concatenate([np.concatenate([d, [EOT]]) for d in docs])
+
+
+class PackedBytes:
+    """Packed windows of a byte stream (indentation runs of id 32 end many rows); no pad id."""
+
+    vocab_size = 258
+    ignore_index = -100
+    seq_len = 128
+
+    def __init__(self, pads=None):
+        if pads is not None:
+            self.pads = pads
+        self.stream = _stream()
+
+    def batches(self, split):
+        span = self.seq_len + 1
+        cut = int(self.stream.size * 0.9) // span * span
+        ids = self.stream[:cut] if split == "train" else self.stream[cut:]
+        usable = ids.size // span * span
+        windows = ids[:usable].reshape(-1, span)
+        for start in range(0, len(windows), 8):
+            w = windows[start : start + 8]
+            yield w[:, :-1], w[:, 1:]
+
+
+class PaddedDocs:
+    """One document per row, right-padded with ``pad``; ``mask_padding`` False is the planted bug
+    (padded targets scored). HF-style mappings with an attention mask when ``hf``."""
+
+    vocab_size = 258
+    ignore_index = -100
+
+    def __init__(self, pad, mask_padding=True, hf=False, declare=False):
+        self.pad, self.mask_padding, self.hf = pad, mask_padding, hf
+        if declare:
+            self.pad_id = pad
+        self.docs = [d[: 16 + (i * 37) % 80] for i, d in enumerate(_documents())]  # rows of 16..95 bytes: padded batches
+
+    def batches(self, split):
+        docs = self.docs[: int(len(self.docs) * 0.9)] if split == "train" else self.docs[int(len(self.docs) * 0.9) :]
+        for start in range(0, len(docs), 8):
+            chunk = docs[start : start + 8]
+            width = max(len(d) for d in chunk) + 1
+            ids = np.full((len(chunk), width), self.pad, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for i, d in enumerate(chunk):
+                ids[i, : len(d)] = d
+                ids[i, len(d)] = EOT
+                mask[i, : len(d) + 1] = 1
+            if self.hf:  # labels = input_ids, -100 where the collator masks padding; the model shifts
+                labels = ids.copy()
+                if self.mask_padding:
+                    labels[mask == 0] = -100
+                yield {"input_ids": ids, "attention_mask": mask, "labels": labels}
+                continue
+            targets = ids[:, 1:].copy()
+            if self.mask_padding:
+                targets[mask[:, 1:] == 0] = -100
+            yield ids[:, :-1], targets
+
+
+@pytest.fixture(scope="session")
+def bytes_packed():
+    return PackedBytes()
+
+
+@pytest.fixture(scope="session")
+def bytes_packed_never_pads():
+    return PackedBytes(pads=False)
+
+
+@pytest.fixture(scope="session")
+def docs_padded_healthy():
+    return PaddedDocs(PAD0)
+
+
+@pytest.fixture(scope="session")
+def docs_padded_unmasked():
+    return PaddedDocs(PAD0, mask_padding=False)
+
+
+@pytest.fixture(scope="session")
+def hf_eot_padded_healthy():
+    return PaddedDocs(EOT, hf=True)
+
+
+@pytest.fixture(scope="session")
+def hf_eot_padded_unmasked():
+    return PaddedDocs(EOT, mask_padding=False, hf=True)

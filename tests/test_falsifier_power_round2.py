@@ -1,0 +1,71 @@
+"""Falsifier power, round 2 (#24): no false alarm on healthy pipelines, the right reason for every
+catch. One real pytest session over a temporary project whose subjects are held-out pipelines
+(``tests/power2_subjects.py``), every built-in at its default params."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.redgreen import check, run_cases
+
+pytest.importorskip("numpy")
+
+CASES: dict[str, tuple[str, str, dict]] = {
+    # loss-mask: indentation runs at row ends are text, not padding
+    "lossmask-green-bytes-packed-indentation": ("loss-mask", "bytes_packed", {}),
+    "lossmask-green-never-pads": ("loss-mask", "bytes_packed_never_pads", {}),
+    "lossmask-green-padded-docs": ("loss-mask", "docs_padded_healthy", {}),
+    "lossmask-red-padded-docs-inferred": ("loss-mask", "docs_padded_unmasked", {}),
+    "lossmask-green-hf-eot-pad": ("loss-mask", "hf_eot_padded_healthy", {}),
+    "lossmask-red-hf-eot-pad-in-labels": ("loss-mask", "hf_eot_padded_unmasked", {}),
+}
+
+CONTRACT = """\
+metadata:
+  id: {case}
+  version: 1.0.0
+  status: DRAFT
+falsification_tests:
+- id: F-{n:03d}
+  rule: r
+  test: builtin:{builtin}
+  subject: {subject}
+"""
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("power2")
+    (root / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (root / "conftest.py").write_text('pytest_plugins = ["power2_subjects"]\n')
+    shutil.copy(Path(__file__).parent / "power2_subjects.py", root / "power2_subjects.py")
+    (root / "contracts").mkdir()
+    for n, (case, (builtin, subject, params)) in enumerate(CASES.items()):
+        text = CONTRACT.format(case=case, n=n, builtin=builtin, subject=subject)
+        if params:
+            text += "  params:\n" + "".join(f"    {k}: {v}\n" for k, v in params.items())
+        (root / "contracts" / f"{case}.yaml").write_text(text)
+    return run_cases(root, CASES)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "-green-" in c])
+def test_healthy_pipelines_stay_green(outcomes, case):
+    check(outcomes, case, "DISCHARGED")
+
+
+def test_indentation_runs_are_not_padding(outcomes):
+    m = check(outcomes, "lossmask-green-bytes-packed-indentation", "DISCHARGED")
+    assert m["pad_share"] == 0.0
+
+
+def test_padding_inferred_only_from_an_id_text_does_not_produce(outcomes):
+    m = check(outcomes, "lossmask-red-padded-docs-inferred", "FALSIFIED", "inferred: id 257")
+    assert m["pad_share"] > 0.05
+
+
+def test_an_attention_mask_says_where_padding_is_even_when_the_pad_id_is_also_text(outcomes):
+    m = check(outcomes, "lossmask-red-hf-eot-pad-in-labels", "FALSIFIED", "attention_mask")
+    assert m["pad_share"] > 0.05
