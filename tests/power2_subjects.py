@@ -111,3 +111,34 @@ def hf_eot_padded_healthy():
 @pytest.fixture(scope="session")
 def hf_eot_padded_unmasked():
     return PaddedDocs(EOT, mask_padding=False, hf=True)
+
+
+def _mc_dropout_lm(seed: int):
+    """A causal GRU LM whose dropout layer is Monte-Carlo dropout (``training=True`` always): its
+    eval outputs change run to run, yet it cannot see a future token."""
+    import torch
+
+    class MCDropout(torch.nn.Dropout):
+        def forward(self, x):
+            return torch.nn.functional.dropout(x, self.p, training=True)
+
+    class GRULM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(1000, 32)
+            self.drop = MCDropout(0.1)
+            self.gru = torch.nn.GRU(32, 32, batch_first=True)
+            self.head = torch.nn.Linear(32, 1000)
+
+        def forward(self, ids):
+            return self.head(self.gru(self.drop(self.embed(ids)))[0])
+
+    torch.manual_seed(seed)
+    return GRULM()
+
+
+@pytest.fixture
+def gru_mc_dropout():
+    from harness.subjects.adapters import ModuleTrainer
+
+    return ModuleTrainer(_mc_dropout_lm, vocab_size=1000)

@@ -21,6 +21,8 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "lossmask-red-padded-docs-inferred": ("loss-mask", "docs_padded_unmasked", {}),
     "lossmask-green-hf-eot-pad": ("loss-mask", "hf_eot_padded_healthy", {}),
     "lossmask-red-hf-eot-pad-in-labels": ("loss-mask", "hf_eot_padded_unmasked", {}),
+    # causal-mask: the probe's premise (identical forwards agree) is checked before judging
+    "causal-suspect-mc-dropout": ("causal-mask", "gru_mc_dropout", {}),
 }
 
 CONTRACT = """\
@@ -64,6 +66,11 @@ def test_indentation_runs_are_not_padding(outcomes):
 def test_padding_inferred_only_from_an_id_text_does_not_produce(outcomes):
     m = check(outcomes, "lossmask-red-padded-docs-inferred", "FALSIFIED", "inferred: id 257")
     assert m["pad_share"] > 0.05
+
+
+def test_a_nondeterministic_eval_is_not_read_as_a_causal_leak(outcomes):
+    m = check(outcomes, "causal-suspect-mc-dropout", "METHODOLOGY_SUSPECT")
+    assert m["premise_gap"] > 0
 
 
 def test_an_attention_mask_says_where_padding_is_even_when_the_pad_id_is_also_text(outcomes):

@@ -167,7 +167,7 @@ _DTYPE_EPS = {"float32": 1e-5, "float64": 1e-12, "bfloat16": 1e-2, "float16": 2e
 
 
 @accepts(batch=2, seq_len=32, seed=0, max_leak_ratio=1e-3)
-@records("leak", "signal", "leak_ratio", "dtype_floor")
+@records("leak", "signal", "leak_ratio", "dtype_floor", "premise_gap")
 def test_causal_mask(falsifier, subject):
     """At init, change the tokens at positions ≥ k (k = T/4, T/2, 3T/4) and require the logits at
     positions < k unchanged: a model that can attend to the future (no causal mask, a bidirectional
@@ -186,6 +186,14 @@ def test_causal_mask(falsifier, subject):
         base = forward(inputs)
         dtype = str(base.dtype).replace("torch.", "")
         scale = float(base.float().abs().max())
+        # the probe's premise: two identical eval-mode forwards agree, else any change it sees may be noise
+        gap = falsifier.record("premise_gap", float((forward(inputs).float() - base.float()).abs().max()))
+        if gap > _DTYPE_EPS.get(dtype, 1e-2) * max(scale, 1e-12):
+            falsifier.suspect(
+                f"two identical eval-mode forwards differ by {gap:.3g}: the model is not deterministic in eval "
+                "(dropout left on in eval, a sampling layer); the causal probe cannot tell a leak from that noise"
+            )
+            return
         t = inputs.shape[1]
         for k in (t // 4, t // 2, 3 * t // 4):
             changed = inputs.clone()
