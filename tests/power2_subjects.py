@@ -142,3 +142,53 @@ def gru_mc_dropout():
     from harness.subjects.adapters import ModuleTrainer
 
     return ModuleTrainer(_mc_dropout_lm, vocab_size=1000)
+
+
+def _qwen_ids():
+    from tokenizers import Tokenizer
+
+    from harness.demo.pipeline import vocab_dir
+
+    tok = Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
+    docs = [text for _, text in stdlib_documents(max_bytes=400_000)]
+    return np.concatenate([np.asarray(e.ids + [151643], dtype=np.int64) for e in tok.encode_batch(docs)])
+
+
+class Shards:
+    """A data subject of only shards and a vocab size (no documents, no encoder)."""
+
+    vocab_size = 151_646
+    unk_id = None
+
+    def __init__(self, folder, ids):
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "shard-000.npy", ids)
+        self.paths = [folder / "shard-000.npy"]
+
+    def shard_paths(self):
+        return self.paths
+
+
+class PackedIds(PackedBytes):
+    """Packed windows over a given id stream."""
+
+    vocab_size = 151_646
+
+    def __init__(self, stream):
+        self.stream = stream
+
+
+@pytest.fixture(scope="session")
+def qwen_shards(tmp_path_factory):
+    return Shards(tmp_path_factory.mktemp("qwen"), _qwen_ids().astype(np.uint32))
+
+
+@pytest.fixture(scope="session")
+def qwen_int32_read_as_uint16(tmp_path_factory):
+    """The planted defect: a writer's int32 ids read back as uint16 and saved (no sidecar to contradict)."""
+    return Shards(tmp_path_factory.mktemp("narrow"), _qwen_ids().astype(np.int32).view(np.uint16))
+
+
+@pytest.fixture(scope="session")
+def qwen_packed_read_narrow():
+    return PackedIds(_qwen_ids().astype(np.int32).view(np.uint16).astype(np.int64))

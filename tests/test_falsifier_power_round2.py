@@ -23,6 +23,13 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "lossmask-red-hf-eot-pad-in-labels": ("loss-mask", "hf_eot_padded_unmasked", {}),
     # causal-mask: the probe's premise (identical forwards agree) is checked before judging
     "causal-suspect-mc-dropout": ("causal-mask", "gru_mc_dropout", {}),
+    # split-overlap: pad-only windows and ids read at the wrong width are not a split leak
+    "overlap-green-padded-docs": ("split-overlap", "docs_padded_healthy", {}),
+    "overlap-green-bytes-packed": ("split-overlap", "bytes_packed", {}),
+    "overlap-notblamed-read-narrow": ("split-overlap", "qwen_packed_read_narrow", {}),
+    # shard-integrity sees wide ids read narrow in the ids themselves
+    "integrity-green-qwen": ("shard-integrity", "qwen_shards", {}),
+    "integrity-red-int32-read-as-uint16": ("shard-integrity", "qwen_int32_read_as_uint16", {}),
 }
 
 CONTRACT = """\
@@ -76,3 +83,19 @@ def test_a_nondeterministic_eval_is_not_read_as_a_causal_leak(outcomes):
 def test_an_attention_mask_says_where_padding_is_even_when_the_pad_id_is_also_text(outcomes):
     m = check(outcomes, "lossmask-red-hf-eot-pad-in-labels", "FALSIFIED", "attention_mask")
     assert m["pad_share"] > 0.05
+
+
+def test_padding_windows_are_not_a_split_leak(outcomes):
+    m = check(outcomes, "overlap-green-padded-docs", "DISCHARGED")
+    assert m["degenerate_val_windows"] > 0 and m["overlap_share"] < 0.05
+
+
+def test_a_byte_level_stream_gets_a_window_as_long_in_text(outcomes):
+    m = check(outcomes, "overlap-green-bytes-packed", "DISCHARGED")
+    assert m["window"] >= 48  # 32 bytes of source are lines every module shares
+
+
+def test_ids_read_at_the_wrong_width_are_named_not_blamed_on_the_split(outcomes):
+    status, record = outcomes["overlap-notblamed-read-narrow"]
+    assert status in ("DISCHARGED", "METHODOLOGY_SUSPECT"), record  # the split is clean; the width is integrity's to name
+    check(outcomes, "integrity-red-int32-read-as-uint16", "FALSIFIED", "ids written 2× wider than they are read")

@@ -171,6 +171,10 @@ def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tupl
                 problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
             continue
         ids = shard.open()
+        width = width_mismatch(ids[: min(shard.count, 1 << 20)])
+        if width:
+            problems.append(f"{path}: {width}")
+            continue
         for start in range(0, shard.count, CHUNK):
             chunk = ids[start : start + CHUNK]
             top = int(chunk.max())
@@ -182,6 +186,31 @@ def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tupl
                 problems.append(f"{path}: negative id {int(chunk.min())}")
                 break
     return shards, problems
+
+
+def width_mismatch(ids, min_ids: int = 4096) -> str | None:
+    """The signature of ids read at a narrower width than they were written (int32 read as uint16:
+    every other value a high half — 0, or one of a few small values — while the others vary), in
+    the ids themselves: no sidecar is needed to see it. None when the ids show no such period."""
+    import numpy as np
+
+    ids = np.asarray(ids)
+    if ids.size < min_ids:
+        return None
+    found = None
+    for period in (2, 4):
+        usable = ids.size // period * period
+        phases = ids[:usable].reshape(-1, period).T
+        distinct = [np.unique(phase).size for phase in phases]
+        narrow = [j for j, d in enumerate(distinct) if d <= 4]
+        if narrow and max(distinct) >= 64 and (found is None or len(narrow) == period - 1):
+            values = sorted({int(v) for j in narrow for v in np.unique(phases[j])})
+            wider = period if len(narrow) == period - 1 else 2
+            found = (
+                f"{len(narrow)} of every {period} ids take only {values} while the others take {max(distinct)} values: "
+                f"ids written {wider}× wider than they are read (e.g. {'int64' if wider == 4 else 'int32'} read as uint16)"
+            )
+    return found
 
 
 def write_shard(path: Path, ids, vocab_size: int) -> Path:

@@ -29,3 +29,24 @@ def mark_found(wanted, hashes, found) -> None:
     at[at == wanted.size] = 0
     hit = wanted[at] == hashes
     found[at[hit]] = True
+
+
+def top1_counts(rows, n: int, stride: int = 1):
+    """For each ``n``-id window (at ``stride``, in ``window_hashes``'s order): how many of its ids are
+    its most frequent id. A window filled by one id (padding, a run of zeros from ids read at the
+    wrong width) is no evidence that two splits share text."""
+    import numpy as np
+
+    if rows.shape[1] < n:
+        return np.zeros(0, dtype=np.int64)
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(rows, n, axis=1)[:, ::stride].reshape(-1, n), axis=1)
+    count = windows.shape[0]
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    change = np.ones((count, n + 1), dtype=bool)
+    change[:, 1:n] = windows[:, 1:] != windows[:, :-1]
+    row, col = np.nonzero(change)
+    runs = np.where(row[1:] == row[:-1], np.diff(col), 0)
+    top = np.zeros(count, dtype=np.int64)
+    np.maximum.at(top, row[1:], runs)
+    return top

@@ -5,6 +5,8 @@ repeated, padding scored by the loss, ids clamped or wrapped into a smaller mode
 
 from __future__ import annotations
 
+import math
+
 from harness import accepts, records
 from harness.checks.windows import mark_found, window_hashes
 from harness.subjects.batching import DEFAULT_IGNORE_INDEX, Scan, iter_rows
@@ -40,20 +42,54 @@ def _ignore(subject) -> int:
     return getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
 
 
-@accepts(train_split="train", val_split="val", window=32, max_overlap_share=0.05, max_val_tokens=None, max_train_tokens=None)
-@records("overlap_share", "val_windows", "train_tokens_scanned", "val_tokens")
-def test_split_overlap(falsifier, subject):
-    """Validation windows of ``window`` ids (at stride ``window``) found anywhere in the training
-    batches (every offset, across row joins too) stay under ``max_overlap_share``: val drawn from train (a slice, a shared
-    shard, an off-by-one split) reads near 100%; independent text shares only boilerplate."""
+def _auto_window(inputs, bits: float, longest: int) -> int:
+    """Ids per window so that a window carries about ``bits`` bits of text at this stream's
+    unigram entropy: 32 ids of a 150k BPE vocab (~10 bits/id) span the same text as 64 bytes of a
+    byte-level one — short windows of a byte stream match the lines every source file shares."""
     import numpy as np
 
+    ids = inputs.reshape(-1)
+    counts = np.unique(ids, return_counts=True)[1]
+    share = counts / counts.sum()
+    per_id = float(-(share * np.log2(share)).sum()) if ids.size else 0.0
+    return int(min(max(16, math.ceil(bits / max(per_id, 1.0))), longest))
+
+
+@accepts(
+    train_split="train", val_split="val", window=None, window_bits=320, max_overlap_share=0.05, max_window_top1=0.5, max_val_tokens=None, max_train_tokens=None
+)
+@records("overlap_share", "window", "val_windows", "degenerate_val_windows", "train_tokens_scanned", "val_tokens")
+def test_split_overlap(falsifier, subject):
+    """Validation windows (at stride ``window``) found anywhere in the training batches (every
+    offset, across row joins too) stay under ``max_overlap_share``: val drawn from train (a slice, a
+    shared shard, an off-by-one split) reads near 100%; independent text shares only boilerplate.
+    ``window`` ids, or (unset) as many as carry ``window_bits`` bits at the val ids' entropy. A
+    window one id fills ``max_window_top1`` or more of (padding, zeros from ids read at the wrong
+    width) is not evidence of shared text: it is left out and counted."""
+    import numpy as np
+
+    from harness.checks.windows import top1_counts
+
     p = falsifier.params
-    n = p["window"]
     val_scan, train_scan = Scan(), Scan()
-    val = [window_hashes(inputs, n, stride=n) for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan)]
+    val, degenerate, n = [], 0, p["window"]
+    for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan):
+        n = n or _auto_window(inputs, p["window_bits"], inputs.shape[1])
+        hashes = window_hashes(inputs, n, stride=n)
+        informative = top1_counts(inputs, n, stride=n) < p["max_window_top1"] * n
+        degenerate += int((~informative).sum())
+        val.append(hashes[informative])
+    n = int(falsifier.record("window", n or 32))
     val_hashes = np.concatenate(val) if val else np.zeros(0, dtype=np.uint64)
+    falsifier.record("degenerate_val_windows", degenerate)
     falsifier.record("val_tokens", int(val_hashes.size * n))
+    if degenerate and degenerate >= val_hashes.size:
+        falsifier.suspect(
+            f"{degenerate} of the {degenerate + val_hashes.size} {p['val_split']} windows of {n} ids are half or more one id "
+            "(padding, or ids read at the wrong width): too little real text to judge a leak"
+        )
+        if not val_hashes.size:
+            return
     assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
     unique_val = np.unique(val_hashes)
     found = np.zeros(unique_val.size, dtype=bool)
