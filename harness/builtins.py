@@ -55,6 +55,13 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("eval-purity", "harness.falsifiers.eval_batch", "test_eval_purity", "trainer", "eval mutating weights, optimizer, RNG or mode"),
         Builtin("label-alignment", "harness.falsifiers.eval_batch", "test_label_alignment", "trainer", "labels equal to inputs (no shift)"),
         Builtin(
+            "overfit-one-batch",
+            "harness.falsifiers.eval_batch",
+            "test_overfit_one_batch",
+            "trainer",
+            "a model that does not learn (an optimizer step that changes nothing)",
+        ),
+        Builtin(
             "causal-mask", "harness.falsifiers.eval_batch", "test_causal_mask", "trainer", "a model that sees future tokens (no causal mask)", tripwire=True
         ),
         Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses", tripwire=True),
@@ -66,6 +73,9 @@ BUILTINS: dict[str, Builtin] = {
             "batches",
             "an eval set that repeats itself or scores too few tokens",
             tripwire=True,
+        ),
+        Builtin(
+            "target-alignment", "harness.falsifiers.batches", "test_target_alignment", "batches", "labels not shifted, or shifted twice (loader and model)"
         ),
         Builtin("loss-mask", "harness.falsifiers.batches", "test_loss_mask", "batches", "padding positions counted in the loss", tripwire=True),
         Builtin(

@@ -192,3 +192,77 @@ def qwen_int32_read_as_uint16(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qwen_packed_read_narrow():
     return PackedIds(_qwen_ids().astype(np.int32).view(np.uint16).astype(np.int64))
+
+
+class HFShiftedTwice(PaddedDocs):
+    """The planted defect: the loader shifts ``labels`` itself (labels[t] = input_ids[t+1]) and hands
+    them to a Hugging Face model, which shifts them again."""
+
+    def batches(self, split):
+        for batch in super().batches(split):
+            labels = np.full_like(batch["labels"], -100)
+            labels[:, :-1] = batch["labels"][:, 1:]
+            yield {**batch, "labels": labels}
+
+
+@pytest.fixture(scope="session")
+def hf_labels_shifted_twice():
+    return HFShiftedTwice(EOT, hf=True)
+
+
+class TupleUnshifted(PackedBytes):
+    """The planted defect: targets are the inputs themselves (no shift)."""
+
+    def batches(self, split):
+        for inputs, _ in super().batches(split):
+            yield inputs, inputs.copy()
+
+
+@pytest.fixture(scope="session")
+def bytes_targets_unshifted():
+    return TupleUnshifted()
+
+
+def _tiny(seed: int):
+    from harness.demo.models import TinyConfig, build_tiny_lm
+
+    return build_tiny_lm(TinyConfig(vocab_size=1000, hidden=32, layers=1, heads=2, max_seq=64, dropout=0.0), seed)
+
+
+def _trainer(cls=None, **kwargs):
+    from harness.subjects.adapters import ModuleTrainer
+
+    return (cls or ModuleTrainer)(_tiny, vocab_size=1000, **kwargs)
+
+
+def _zero_grad_before_step_cls():
+    from harness.subjects.adapters import ModuleTrainer
+
+    class ZeroGradBeforeStep(ModuleTrainer):
+        """The planted defect: gradients zeroed between ``backward()`` and ``step()`` (a misplaced
+        ``zero_grad`` under gradient accumulation)."""
+
+        def train_batch(self, inputs, targets) -> float:
+            self.model.train()
+            loss = self.loss_fn(self.forward(inputs), targets)
+            loss.backward()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.step()
+            return float(loss.detach())
+
+    return ZeroGradBeforeStep
+
+
+@pytest.fixture
+def tiny_module_trainer():
+    return _trainer(lr=3e-3)
+
+
+@pytest.fixture
+def tiny_zero_grad_before_step():
+    return _trainer(_zero_grad_before_step_cls(), lr=3e-3)
+
+
+@pytest.fixture
+def tiny_lr_zero():
+    return _trainer(lr=0.0)

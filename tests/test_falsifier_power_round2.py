@@ -30,6 +30,17 @@ CASES: dict[str, tuple[str, str, dict]] = {
     # shard-integrity sees wide ids read narrow in the ids themselves
     "integrity-green-qwen": ("shard-integrity", "qwen_shards", {}),
     "integrity-red-int32-read-as-uint16": ("shard-integrity", "qwen_int32_read_as_uint16", {}),
+    # target-alignment: the targets the loss sees, in the framework's convention
+    "alignment-green-bytes-packed": ("target-alignment", "bytes_packed", {}),
+    "alignment-green-hf-docs": ("target-alignment", "hf_eot_padded_healthy", {}),
+    "alignment-green-padded-docs": ("target-alignment", "docs_padded_healthy", {}),
+    "alignment-red-hf-shifted-twice": ("target-alignment", "hf_labels_shifted_twice", {}),
+    "alignment-red-unshifted": ("target-alignment", "bytes_targets_unshifted", {}),
+    # overfit-one-batch: a model that does not learn
+    "overfit-green-tiny": ("overfit-one-batch", "tiny_module_trainer", {}),
+    "overfit-green-gru-mc-dropout": ("overfit-one-batch", "gru_mc_dropout", {}),
+    "overfit-red-zero-grad-before-step": ("overfit-one-batch", "tiny_zero_grad_before_step", {}),
+    "overfit-red-lr-zero": ("overfit-one-batch", "tiny_lr_zero", {}),
 }
 
 CONTRACT = """\
@@ -99,3 +110,15 @@ def test_ids_read_at_the_wrong_width_are_named_not_blamed_on_the_split(outcomes)
     status, record = outcomes["overlap-notblamed-read-narrow"]
     assert status in ("DISCHARGED", "METHODOLOGY_SUSPECT"), record  # the split is clean; the width is integrity's to name
     check(outcomes, "integrity-red-int32-read-as-uint16", "FALSIFIED", "ids written 2× wider than they are read")
+
+
+def test_labels_shifted_twice_or_never_are_named(outcomes):
+    m = check(outcomes, "alignment-red-hf-shifted-twice", "FALSIFIED", "labels shifted twice")
+    assert m["best_shift"] == 2
+    check(outcomes, "alignment-red-unshifted", "FALSIFIED", "labels never shifted")
+
+
+@pytest.mark.parametrize("case", ["overfit-red-zero-grad-before-step", "overfit-red-lr-zero"])
+def test_a_model_that_does_not_learn_cannot_overfit_one_batch(outcomes, case):
+    m = check(outcomes, case, "FALSIFIED", "does not learn")
+    assert abs(m["relative_drop"]) < 0.01

@@ -244,3 +244,44 @@ def test_model_vocab_fit(falsifier, subject):
                 f"{falsifier.id}: the model's most frequent id holds {batch_top1:.1%} of what it sees, the shards' {shard_top1:.1%}: "
                 "the loader maps ids together (clamping, a smaller vocab)"
             )
+
+
+@accepts(splits=["train", "val"], max_tokens=None, min_agreement=0.5)
+@records("agreement_shift0", "agreement_shift1", "agreement_shift2", "best_shift", "scored_targets")
+def test_target_alignment(falsifier, subject):
+    """The targets the loss really sees are the inputs shifted by exactly one, in the framework's
+    convention (Hugging Face ``labels`` are shifted by the model, so a loader that shifts them too
+    trains on the token after next). Of the scored targets, the share equal to the input 0, 1 and
+    2 positions on: shift 1 must agree most, on at least ``min_agreement`` of them."""
+    import numpy as np
+
+    p = falsifier.params
+    ignore = _ignore(subject)
+    agree = np.zeros(3, dtype=np.int64)
+    total = np.zeros(3, dtype=np.int64)
+    scan = Scan()
+    for split in p["splits"]:
+        for inputs, targets in iter_rows(subject, split, p["max_tokens"], scan):
+            t = inputs.shape[1]
+            for shift in range(3):
+                if t <= shift:
+                    continue
+                tg = targets[:, : t - shift]
+                scored = tg != ignore
+                total[shift] += int(scored.sum())
+                agree[shift] += int(((tg == inputs[:, shift:]) & scored).sum())
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
+    shares = [float(a / n) if n else 0.0 for a, n in zip(agree, total)]
+    for shift, share in enumerate(shares):
+        falsifier.record(f"agreement_shift{shift}", share)
+    falsifier.record("scored_targets", int(total[0]))
+    best = int(falsifier.record("best_shift", int(np.argmax(shares))))
+    assert total[0], f"{falsifier.id}: no scored target in {', '.join(p['splits'])}"
+    why = {
+        0: "the targets are the inputs themselves: labels never shifted (the model learns to copy)",
+        2: "the targets are the inputs two positions on: labels shifted twice (the loader shifts and the model shifts again)",
+    }
+    assert best == 1, f"{falsifier.id}: {shares[best]:.1%} of scored targets equal the input {best} position(s) on, {shares[1]:.1%} the next one: {why[best]}"
+    assert shares[1] >= p["min_agreement"], (
+        f"{falsifier.id}: only {shares[1]:.1%} of scored targets are the next input id: the targets are not the inputs shifted by one"
+    )

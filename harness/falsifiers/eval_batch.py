@@ -210,3 +210,27 @@ def test_causal_mask(falsifier, subject):
         f"{falsifier.id}: changing the tokens at positions ≥ k moved the logits at positions < k by {leak:.4g} "
         f"({ratio:.1%} of the change at ≥ k): the model sees future tokens"
     )
+
+
+@accepts(batch=4, seq_len=32, seed=0, steps=30, min_relative_drop=0.02)
+@records("loss_before", "loss_after", "relative_drop")
+def test_overfit_one_batch(falsifier, subject):
+    """A model that learns can overfit one batch: ``steps`` train steps on the same batch must lower
+    that batch's eval loss by ``min_relative_drop`` (Karpathy's "overfit one batch"). Gradients
+    zeroed between ``backward()`` and ``step()``, a frozen model, a learning rate of 0, an optimizer
+    built over the wrong parameters: the loss stays where it was."""
+    _deterministic()
+    p = falsifier.params
+    subject.reset(p["seed"])
+    falsifier.device = subject.device
+    inputs, targets = _synthetic_batch(subject, p["batch"], p["seq_len"], p["seed"])
+    before = falsifier.record("loss_before", clean_loss(subject, inputs, targets))
+    for _ in range(p["steps"]):
+        subject.train_batch(inputs, targets)
+    after = falsifier.record("loss_after", clean_loss(subject, inputs, targets))
+    drop = falsifier.record("relative_drop", (before - after) / before if before > 0 else 0.0)
+    assert math.isfinite(after), f"{falsifier.id}: the loss after {p['steps']} steps on one batch is {after}"
+    assert drop >= p["min_relative_drop"], (
+        f"{falsifier.id}: {p['steps']} train steps on one batch moved its loss from {before:.4g} to {after:.4g} ({drop:.1%}): "
+        "the model does not learn (the optimizer step changes nothing)"
+    )
