@@ -44,6 +44,7 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "vocabfit-green-documents": ("model-vocab-fit", "stdlib_loader_documents", {}),
     # the shards' ids are the declared tokenizer's
     "agreement-red-cl100k-ids-under-qwen": ("vocab-id-agreement", "declared:cl100k_under_qwen", {}),
+    "agreement-red-cl100k-ids-under-qwen-no-documents": ("vocab-id-agreement", "declared:cl100k_under_qwen_no_docs", {}),
     "agreement-green-qwen": ("vocab-id-agreement", "qwen_stdlib_pipeline", {}),
     "agreement-green-cl100k": ("vocab-id-agreement", "declared:cl100k", {}),
     # round trip on the subject's own documents, non-ASCII ones included
@@ -85,6 +86,7 @@ def _declared(root: Path) -> dict[str, dict]:
             "model_vocab_size": 32000,
         },
         "cl100k_under_qwen": {"vocab": "vocab/tokenizer.json", "shards": "shards/cl100k/*.bin", "documents": "docs/*.py"},
+        "cl100k_under_qwen_no_docs": {"vocab": "vocab/tokenizer.json", "shards": "shards/cl100k/*.bin"},
         "cl100k": {"vocab": "vocab/cl100k_base.tiktoken", "shards": "shards/cl100k/*.bin", "documents": "docs/*.py"},
         "ascii_only": {"vocab": "vocab/tokenizer.json", "encoder": "proj.enc:ascii_only", "documents": "docs/*.py"},
         "qwen_docs": {"vocab": "vocab/tokenizer.json", "documents": "docs/*.py"},
@@ -215,10 +217,17 @@ def test_vocab_id_agreement_red_on_shards_of_another_tokenizer(outcomes):
     assert m["doc_presence"] < 0.05
 
 
+def test_ids_of_another_tokenizer_are_not_this_tokenizers_canonical_encoding(outcomes):
+    """No documents to compare: the ids alone must be the declared tokenizer's canonical encoding
+    of the text they spell (#24 item 5)."""
+    m = check(outcomes, "agreement-red-cl100k-ids-under-qwen-no-documents", "FALSIFIED", "subject's encoder")
+    assert m["canonical_share"] < 0.1
+
+
 @pytest.mark.parametrize("case", ["agreement-green-qwen", "agreement-green-cl100k"])
 def test_vocab_id_agreement_green(outcomes, case):
     m = check(outcomes, case, "DISCHARGED")
-    assert m["doc_presence"] > 0.99 and m["agreement"] > 0.99
+    assert m["doc_presence"] > 0.99 and m["agreement"] > 0.99 and m["canonical_share"] > 0.95
 
 
 def test_roundtrip_red_on_an_encoder_that_drops_non_ascii(outcomes):
