@@ -41,6 +41,10 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "overfit-green-gru-mc-dropout": ("overfit-one-batch", "gru_mc_dropout", {}),
     "overfit-red-zero-grad-before-step": ("overfit-one-batch", "tiny_zero_grad_before_step", {}),
     "overfit-red-lr-zero": ("overfit-one-batch", "tiny_lr_zero", {}),
+    # eval-coverage: repeats falsify; a small eval of distinct rows is imprecise, not wrong
+    "coverage-green-bytes-packed": ("eval-coverage", "bytes_packed", {}),
+    "coverage-suspect-small-eval": ("eval-coverage", "bytes_small_eval", {}),
+    "coverage-green-small-eval-loose-tolerance": ("eval-coverage", "bytes_small_eval", {"tolerance": 0.1}),
 }
 
 CONTRACT = """\
@@ -122,3 +126,9 @@ def test_labels_shifted_twice_or_never_are_named(outcomes):
 def test_a_model_that_does_not_learn_cannot_overfit_one_batch(outcomes, case):
     m = check(outcomes, case, "FALSIFIED", "does not learn")
     assert abs(m["relative_drop"]) < 0.01
+
+
+def test_a_small_eval_of_distinct_rows_is_imprecise_not_falsified(outcomes):
+    m = check(outcomes, "coverage-suspect-small-eval", "METHODOLOGY_SUSPECT")
+    assert m["eval_tokens"] == 1024 and m["distinct_share"] == 1.0
+    assert abs(m["loss_standard_error"] - 3.0 / 32) < 1e-9

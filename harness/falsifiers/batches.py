@@ -110,12 +110,15 @@ def test_split_overlap(falsifier, subject):
     )
 
 
-@accepts(split="val", min_distinct_share=0.9, min_eval_tokens=4096, max_tokens=None)
-@records("rows", "distinct_rows", "distinct_share", "eval_tokens")
+@accepts(split="val", min_distinct_share=0.9, loss_sd=3.0, tolerance=0.05, max_tokens=None)
+@records("rows", "distinct_rows", "distinct_share", "eval_tokens", "loss_standard_error")
 def test_eval_coverage(falsifier, subject):
-    """The eval split is many different windows (distinct rows ≥ ``min_distinct_share`` of rows) and
-    enough scored targets (≥ ``min_eval_tokens``): an eval loop that repeats one batch, or scores a
-    handful of tokens, gives a loss that means nothing."""
+    """What makes an eval wrong: rows that repeat (distinct rows < ``min_distinct_share``: one batch
+    re-read every step) FALSIFY; too few scored targets for the precision the contract asks is
+    METHODOLOGY_SUSPECT, with the figure: the standard error of a mean token loss over n targets is
+    about ``loss_sd``/√n (per-token cross-entropy of a language model spreads about 3 nats), and it
+    must not exceed ``tolerance`` (nats) — 3,600 targets at the defaults. A small eval of distinct
+    rows is imprecise, not wrong."""
     import numpy as np
 
     p = falsifier.params
@@ -132,8 +135,15 @@ def test_eval_coverage(falsifier, subject):
     share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
     falsifier.record("eval_tokens", tokens)
     assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
+    assert tokens, f"{falsifier.id}: the {p['split']} split scores no target"
     assert share >= p["min_distinct_share"], f"{falsifier.id}: only {distinct} of {rows} {p['split']} rows are distinct ({share:.1%}): the eval repeats itself"
-    assert tokens >= p["min_eval_tokens"], f"{falsifier.id}: the {p['split']} split scores {tokens} targets, below {p['min_eval_tokens']}"
+    error = falsifier.record("loss_standard_error", p["loss_sd"] / math.sqrt(tokens))
+    if error > p["tolerance"]:
+        needed = math.ceil((p["loss_sd"] / p["tolerance"]) ** 2)
+        falsifier.suspect(
+            f"the {p['split']} split scores {tokens:,} targets: its mean loss has a standard error of about {error:.3f} nats, "
+            f"above the tolerance of {p['tolerance']} (≥ {needed:,} targets would meet it)"
+        )
 
 
 def _declared_pad(subject) -> tuple[int | None, str | None]:
