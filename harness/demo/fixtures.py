@@ -70,6 +70,14 @@ def trained_run(qwen_stdlib_pipeline, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_training_batches(qwen_stdlib_pipeline):
+    """The batches the demo's tiny-LM run trains and evaluates on (its compact vocab, its eval)."""
+    from harness.demo.training import TrainingBatches
+
+    return TrainingBatches(qwen_stdlib_pipeline.shard_paths())
+
+
+@pytest.fixture(scope="session")
 def incident_trained_run(incident_pipeline, tmp_path_factory):
     """The same short training run on the incident's shards (99.99% <unk>): the impossible val_loss."""
     from harness.demo.training import run_training

@@ -3,8 +3,11 @@ metadata JSON the way the incident's trainer did (``epoch-000.metadata.json``: t
 val_loss, val_perplexity). The metric-plausibility falsifier reads those files through
 ``harness.subjects.runs``, as it reads a real run's.
 
-The tiny model has 1000 ids: the 999 most frequent corpus ids keep their own, the rest share one
-out-of-vocabulary id — the usual truncation for a small model on a large vocabulary.
+The tiny model's vocabulary is the corpus's own ids, renumbered compactly (17,953 on the embedded
+corpus): every id keeps a row of its own. (It used to keep the 999 most frequent and map the rest
+to one shared id — a quarter of the targets on the standard library's source, exactly the clamped
+sink ``model-vocab-fit`` exists to catch; the demo must be healthy by its own built-ins.) The eval
+scores 8 batches of 8 × 64 targets (4,096), enough for ``eval-coverage``'s precision.
 """
 
 from __future__ import annotations
@@ -16,41 +19,78 @@ from pathlib import Path
 from harness.demo.models import TinyConfig, tiny_trainer
 
 
-def remap_to_tiny_vocab(ids, vocab: int = 1000):
+def remap_to_tiny_vocab(ids):
+    """(the ids renumbered 0..k-1 in order of first id value, k): one row per distinct corpus id."""
     import numpy as np
 
-    counts = np.bincount(ids)
-    keep = np.argsort(counts)[::-1][: vocab - 1]
-    table = np.full(counts.size, vocab - 1, dtype=np.int64)
-    table[keep] = np.arange(keep.size)
-    return table[ids]
+    present, compact = np.unique(ids, return_inverse=True)
+    return compact.astype(np.int64).reshape(ids.shape), max(int(present.size), 2)
+
+
+class TrainingBatches:
+    """The batches ``run_training`` feeds its model, as a batch subject (``BatchSubject``): train
+    windows drawn at seeded random offsets, the eval batches it scores, the model's vocab. The
+    demo binds the batch built-ins to it, so the demo is judged by the harness it demonstrates."""
+
+    ignore_index = -100
+    pads = False  # packed windows: nothing is padding
+
+    def __init__(self, shard_paths, steps: int = 300, batch: int = 8, seq_len: int = 64, seed: int = 0, eval_batches: int = 8) -> None:
+        import numpy as np
+
+        from harness.checks.shards import describe_shard
+
+        ids = np.concatenate([np.asarray(describe_shard(Path(p))[0].open()) for p in shard_paths]).astype(np.int64)
+        tokens, self.vocab_size = remap_to_tiny_vocab(ids)
+        split = int(tokens.size * 0.9)
+        self.train, self.heldout = tokens[:split], tokens[split:]
+        self.steps, self.batch, self.seq_len, self.seed, self.eval_batches = steps, batch, seq_len, seed, eval_batches
+
+    def windows(self, split: str):
+        """Each batch's windows of ``seq_len + 1`` ids, in the order training reads them."""
+        import numpy as np
+
+        span = self.seq_len + 1
+        if split == "train":
+            rng = np.random.default_rng(self.seed)
+            for _ in range(self.steps):
+                starts = rng.integers(0, self.train.size - span, size=self.batch)
+                yield np.stack([self.train[s : s + span] for s in starts])
+            return
+        for i in range(self.eval_batches):
+            if (i + 1) * self.batch * span <= self.heldout.size:
+                yield self.heldout[i * self.batch * span : (i + 1) * self.batch * span].reshape(self.batch, span)
+
+    def batches(self, split: str):
+        for window in self.windows(split):
+            yield window[:, :-1], window[:, 1:]
 
 
 def run_training(
-    shard_paths: list[Path], out_dir: Path, steps: int = 300, epochs: int = 3, batch: int = 8, seq_len: int = 64, seed: int = 0, kind: str = "healthy"
+    shard_paths: list[Path],
+    out_dir: Path,
+    steps: int = 300,
+    epochs: int = 3,
+    batch: int = 8,
+    seq_len: int = 64,
+    seed: int = 0,
+    kind: str = "healthy",
+    eval_batches: int = 8,
 ) -> Path:
     """Train, evaluate every ``steps/epochs`` steps on held-out data, write metadata per epoch."""
-    import numpy as np
     import torch
 
-    from harness.checks.shards import describe_shard
-
     torch.manual_seed(seed)
-    ids = np.concatenate([np.asarray(describe_shard(Path(p))[0].open()) for p in shard_paths]).astype(np.int64)
-    tokens = remap_to_tiny_vocab(ids)
-    split = int(tokens.size * 0.9)
-    train, heldout = tokens[:split], tokens[split:]
-    trainer = tiny_trainer(kind, TinyConfig(dropout=0.0))
+    data = TrainingBatches(shard_paths, steps, batch, seq_len, seed, eval_batches)
+    vocab = data.vocab_size
+    trainer = tiny_trainer(kind, TinyConfig(vocab_size=vocab, dropout=0.0))
     trainer.reset(seed)
-    rng = np.random.default_rng(seed)
-    span = seq_len + 1
-    val_batches = [trainer.make_batch(heldout, batch, seq_len, offset=i * batch * span) for i in range(4) if (i + 1) * batch * span <= heldout.size]
+    val_batches = [(torch.as_tensor(w[:, :-1]).to(trainer.device), trainer.make_targets(torch.as_tensor(w).to(trainer.device))) for w in data.windows("val")]
     out_dir.mkdir(parents=True, exist_ok=True)
     per_epoch = max(1, steps // epochs)
     losses: list[float] = []
-    for step in range(steps):
-        starts = rng.integers(0, train.size - span, size=batch)
-        window = torch.as_tensor(np.stack([train[s : s + span] for s in starts]))
+    for step, train_window in enumerate(data.windows("train")):
+        window = torch.as_tensor(train_window)
         losses.append(trainer.train_batch(window[:, :-1], trainer.make_targets(window)))
         if (step + 1) % per_epoch == 0:
             epoch = (step + 1) // per_epoch - 1
@@ -61,7 +101,7 @@ def run_training(
                 "train_loss": sum(losses[-per_epoch:]) / per_epoch,
                 "val_loss": val,
                 "val_perplexity": math.exp(min(val, 50.0)),
-                "vocab_size": 1000,
+                "vocab_size": vocab,
                 "batch": batch,
                 "seq_len": seq_len,
                 "seed": seed,
