@@ -84,7 +84,6 @@ def test_vocab_id_agreement(falsifier, subject):
        The declared tokenizer's own ids are its canonical encoding of their text; another
        tokenizer's ids, read as these, spell text this tokenizer would encode otherwise (healthy
        Qwen2.5 shards: 100%; cl100k ids under Qwen2.5: 0.3%)."""
-    import difflib
 
     import numpy as np
 
@@ -121,6 +120,31 @@ def test_vocab_id_agreement(falsifier, subject):
                 break
         presence = falsifier.record("doc_presence", float(np.isin(wanted, unique[found]).mean()) if wanted.size else 1.0)
 
+    matched, total, exact, canonical = _reencoded_windows(shards, encoder, encode, p)
+    falsifier.record("windows", p["windows"])
+    canonical_share = falsifier.record("canonical_share", canonical / p["windows"])
+    falsifier.record("exact_windows", exact)
+    agreement = falsifier.record("agreement", matched / total)
+    if presence is not None:
+        assert presence >= p["min_doc_presence"], (
+            f"{falsifier.id}: the subject's documents, encoded with its encoder ({_encoder_name(encoder)}), are found in the shards at {presence:.1%}: "
+            "the shards were made by another tokenizer (or from other text)"
+        )
+    compared = f"decoding the shards' ids with the subject's encoder ({_encoder_name(encoder)}) and encoding the text again"
+    assert agreement >= p["min_agreement"], f"{falsifier.id}: {compared} gives back {agreement:.1%} of them: the shards were made by another tokenizer"
+    assert canonical_share >= p["min_canonical"], (
+        f"{falsifier.id}: {compared} reproduces the interior of {canonical_share:.1%} of {p['windows']} windows "
+        f"(≥ {p['min_canonical']:.0%} expected): these ids are not this tokenizer's encoding of their text — another tokenizer made them"
+    )
+
+
+def _reencoded_windows(shards, encoder, encode, p) -> tuple[int, int, int, int]:
+    """Windows sampled across the shards, decoded and encoded again: (ids matched in order, ids,
+    windows back exactly, windows whose interior comes back exactly as one run)."""
+    import difflib
+
+    import numpy as np
+
     rng = np.random.default_rng(p["seed"])
     matched = total = exact = canonical = 0
     for i in range(p["windows"]):
@@ -137,21 +161,7 @@ def test_vocab_id_agreement(falsifier, subject):
         exact += again == ids
         core = ids[p["edge"] : len(ids) - p["edge"]]
         canonical += bool(core) and any(again[k : k + len(core)] == core for k in range(len(again) - len(core) + 1))
-    falsifier.record("windows", p["windows"])
-    canonical_share = falsifier.record("canonical_share", canonical / p["windows"])
-    falsifier.record("exact_windows", exact)
-    agreement = falsifier.record("agreement", matched / total)
-    if presence is not None:
-        assert presence >= p["min_doc_presence"], (
-            f"{falsifier.id}: the subject's documents, encoded with its encoder ({_encoder_name(encoder)}), are found in the shards at {presence:.1%}: "
-            "the shards were made by another tokenizer (or from other text)"
-        )
-    compared = f"decoding the shards' ids with the subject's encoder ({_encoder_name(encoder)}) and encoding the text again"
-    assert agreement >= p["min_agreement"], f"{falsifier.id}: {compared} gives back {agreement:.1%} of them: the shards were made by another tokenizer"
-    assert canonical_share >= p["min_canonical"], (
-        f"{falsifier.id}: {compared} reproduces the interior of {canonical_share:.1%} of {p['windows']} windows "
-        f"(≥ {p['min_canonical']:.0%} expected): these ids are not this tokenizer's encoding of their text — another tokenizer made them"
-    )
+    return matched, total, exact, canonical
 
 
 def _encoder_name(encoder) -> str:
