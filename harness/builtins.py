@@ -55,6 +55,13 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("eval-purity", "harness.falsifiers.eval_batch", "test_eval_purity", "trainer", "eval mutating weights, optimizer, RNG or mode"),
         Builtin("label-alignment", "harness.falsifiers.eval_batch", "test_label_alignment", "trainer", "labels equal to inputs (no shift)"),
         Builtin(
+            "document-boundaries",
+            "harness.falsifiers.documents",
+            "test_document_boundaries",
+            "data",
+            "documents run together: a separator missing, or encoded as the ordinary tokens of its text",
+        ),
+        Builtin(
             "overfit-one-batch",
             "harness.falsifiers.eval_batch",
             "test_overfit_one_batch",

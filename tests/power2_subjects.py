@@ -281,3 +281,67 @@ class SmallEval(PackedBytes):
 @pytest.fixture(scope="session")
 def bytes_small_eval():
     return SmallEval()
+
+
+class QwenDocs:
+    """A data subject: stdlib documents encoded with the real Qwen2.5 tokenizer into one .npy shard,
+    the separator written by ``write`` — the pipeline's own code path."""
+
+    vocab_size = 151_646
+    unk_id = None
+    encoder_name = "byte_level"
+
+    def __init__(self, folder, write):
+        from harness.demo.pipeline import vocab_dir
+        from harness.subjects.encoders import ByteLevelEncoder
+
+        self.vocab_path = vocab_dir() / "tokenizer.json"
+        self._encoder = ByteLevelEncoder(self.vocab_path)
+        self.docs = [(name, text) for name, text in stdlib_documents(max_bytes=300_000)]
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "shard-000.npy", np.concatenate([write(self._encoder, text) for _, text in self.docs]).astype(np.uint32))
+        self.paths = [folder / "shard-000.npy"]
+
+    def encoder(self):
+        return self._encoder
+
+    def shard_paths(self):
+        return self.paths
+
+    def documents(self):
+        return iter(self.docs)
+
+
+def _eos_after_each(encoder, text):
+    return np.asarray(encoder.encode(text) + [encoder.eos_id])
+
+
+def _marker_as_text(encoder, text):
+    """The planted defect: the document and its end marker encoded with special tokens split as
+    text (``encode_special_tokens = True``, the tokenizer's own switch)."""
+    inner = encoder._tok
+    inner.encode_special_tokens = True
+    try:
+        return np.asarray(inner.encode(text + "<|endoftext|>", add_special_tokens=False).ids)
+    finally:
+        inner.encode_special_tokens = False
+
+
+def _no_separator(encoder, text):
+    """The planted defect: documents concatenated with no separator at all."""
+    return np.asarray(encoder.encode(text))
+
+
+@pytest.fixture(scope="session")
+def qwen_docs_eos(tmp_path_factory):
+    return QwenDocs(tmp_path_factory.mktemp("eos"), _eos_after_each)
+
+
+@pytest.fixture(scope="session")
+def qwen_docs_marker_as_text(tmp_path_factory):
+    return QwenDocs(tmp_path_factory.mktemp("marker"), _marker_as_text)
+
+
+@pytest.fixture(scope="session")
+def qwen_docs_no_separator(tmp_path_factory):
+    return QwenDocs(tmp_path_factory.mktemp("nosep"), _no_separator)

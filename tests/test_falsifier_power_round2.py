@@ -45,6 +45,10 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "coverage-green-bytes-packed": ("eval-coverage", "bytes_packed", {}),
     "coverage-suspect-small-eval": ("eval-coverage", "bytes_small_eval", {}),
     "coverage-green-small-eval-loose-tolerance": ("eval-coverage", "bytes_small_eval", {"tolerance": 0.1}),
+    # document-boundaries: a separator encoded as text, or none at all
+    "boundaries-green-eos-after-each": ("document-boundaries", "qwen_docs_eos", {}),
+    "boundaries-red-marker-as-text": ("document-boundaries", "qwen_docs_marker_as_text", {}),
+    "boundaries-red-no-separator": ("document-boundaries", "qwen_docs_no_separator", {}),
 }
 
 CONTRACT = """\
@@ -132,3 +136,12 @@ def test_a_small_eval_of_distinct_rows_is_imprecise_not_falsified(outcomes):
     m = check(outcomes, "coverage-suspect-small-eval", "METHODOLOGY_SUSPECT")
     assert m["eval_tokens"] == 1024 and m["distinct_share"] == 1.0
     assert abs(m["loss_standard_error"] - 3.0 / 32) < 1e-9
+
+
+def test_a_separator_encoded_as_text_is_named(outcomes):
+    m = check(outcomes, "boundaries-red-marker-as-text", "FALSIFIED", "encodes the separator as text")
+    assert m["separators"] == 0 and m["text_markers"] == m["documents"]
+    m = check(outcomes, "boundaries-red-no-separator", "FALSIFIED", "documents run together")
+    assert m["separators"] == 0 and m["text_markers"] == 0
+    m = check(outcomes, "boundaries-green-eos-after-each", "DISCHARGED")
+    assert m["separators_per_document"] >= 1.0

@@ -89,6 +89,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "vocab-id-agreement": ("encoder", "shard_paths", "vocab_path"),  # documents: used when present
     "shard-integrity": ("shard_paths", "vocab_size"),
     "shard-entropy": ("shard_paths", "vocab_size"),  # unk_id: used when present
+    "document-boundaries": ("shard_paths", "encoder"),  # documents: used when present
 }
 CALLABLE = frozenset({"shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"})
 
