@@ -30,6 +30,9 @@ PAIRS = [
     ("causal-mask", "tiny_lm"),
     ("causal-mask", "gru_lm"),
     ("vocab-id-agreement", "qwen_stdlib_pipeline"),
+    ("overfit-one-batch", "tiny_lm"),
+    ("overfit-one-batch", "tiny_lm_label_smoothing"),
+    ("overfit-one-batch", "gru_lm"),
 ]
 
 
