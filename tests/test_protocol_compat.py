@@ -101,3 +101,20 @@ def test_each_builtin_names_only_what_it_reads():
         batches = [1, 2]
 
     assert missing_members(WrongKind(), "batches") == ["batches (a list, where a method is called)"]
+
+
+def test_lint_knows_fixtures_from_pytest_plugins_and_fixture_name(tmp_path):
+    """#24 item 12: ``[unknown-subject]`` only for names no fixture provides — a fixture registered
+    with ``@pytest.fixture(name=...)`` or shipped by a module the conftest names in
+    ``pytest_plugins`` is known."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (tmp_path / "conftest.py").write_text(
+        'import pytest\n\npytest_plugins = ["myfixtures"]\n\n\n@pytest.fixture(name="renamed")\ndef _renamed_impl():\n    return 1\n'
+    )
+    (tmp_path / "myfixtures.py").write_text("import pytest\n\n\n@pytest.fixture\ndef from_plugin():\n    return 2\n")
+    (tmp_path / "contracts").mkdir()
+    entries = "".join(f"- id: F-{i}\n  rule: r\n  test: builtin:shard-entropy\n  subject: {name}\n" for i, name in enumerate(["renamed", "from_plugin", "nowhere"]))
+    (tmp_path / "contracts" / "c.yaml").write_text("metadata:\n  id: c\n  version: 1.0.0\n  status: DRAFT\nfalsification_tests:\n" + entries)
+    lint = subprocess.run([sys.executable, "-m", "harness", "lint"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    unknown = [line for line in lint.stdout.splitlines() if "[unknown-subject]" in line]
+    assert len(unknown) == 1 and "'nowhere'" in unknown[0], lint.stdout
