@@ -117,7 +117,7 @@ def test_a_byte_level_stream_gets_a_window_as_long_in_text(outcomes):
 def test_ids_read_at_the_wrong_width_are_named_not_blamed_on_the_split(outcomes):
     status, record = outcomes["overlap-notblamed-read-narrow"]
     assert status in ("DISCHARGED", "METHODOLOGY_SUSPECT"), record  # the split is clean; the width is integrity's to name
-    check(outcomes, "integrity-red-int32-read-as-uint16", "FALSIFIED", "ids written 2× wider than they are read")
+    check(outcomes, "integrity-red-int32-read-as-uint16", "FALSIFIED", "written 2× wider than they are read")
 
 
 def test_labels_shifted_twice_or_never_are_named(outcomes):
