@@ -151,7 +151,7 @@ def _qwen_ids():
 
     tok = Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
     docs = [text for _, text in stdlib_documents(max_bytes=400_000)]
-    return np.concatenate([np.asarray(e.ids + [151643], dtype=np.int64) for e in tok.encode_batch(docs)])
+    return np.concatenate([np.asarray([*e.ids, 151643], dtype=np.int64) for e in tok.encode_batch(docs)])
 
 
 class Shards:
@@ -313,7 +313,7 @@ class QwenDocs:
 
 
 def _eos_after_each(encoder, text):
-    return np.asarray(encoder.encode(text) + [encoder.eos_id])
+    return np.asarray([*encoder.encode(text), encoder.eos_id])
 
 
 def _marker_as_text(encoder, text):

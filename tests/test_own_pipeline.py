@@ -137,9 +137,10 @@ def test_a_subject_missing_a_protocol_member_is_an_error_naming_it(project):
         "metadata:\n  version: 1.0.0\n  status: DRAFT\nfalsification_tests:\n- id: F-SANITY-001\n  test: builtin:eval-sanity-bound\n  subject: half_a_trainer\n"
     )
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rE"], cwd=project, capture_output=True, text=True, check=False)
-    assert "subject 'half_a_trainer' (T) does not serve builtin:eval-sanity-bound: it lacks model, reset, make_batch, eval_batch, train_batch, state_snapshot" in proc.stdout, (
-        proc.stdout
-    )
+    assert (
+        "subject 'half_a_trainer' (T) does not serve builtin:eval-sanity-bound: it lacks model, reset, make_batch, eval_batch, train_batch, state_snapshot"
+        in proc.stdout
+    ), proc.stdout
     assert load_contract(project / "contracts" / "c.yaml", root=project)[0].falsifier("F-SANITY-001").status is None  # an error is no verdict
 
 

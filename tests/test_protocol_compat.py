@@ -98,9 +98,9 @@ def test_each_builtin_names_only_what_it_reads():
     assert missing_members(OnlyShards(), "data") == ["encoder_name", "vocab_path", "unk_id", "encoder", "documents"]
 
     class WrongKind(OnlyShards):
-        batches = [1, 2]
+        batches = (1, 2)
 
-    assert missing_members(WrongKind(), "batches") == ["batches (a list, where a method is called)"]
+    assert missing_members(WrongKind(), "batches") == ["batches (a tuple, where a method is called)"]
 
 
 def test_lint_knows_fixtures_from_pytest_plugins_and_fixture_name(tmp_path):
@@ -113,7 +113,9 @@ def test_lint_knows_fixtures_from_pytest_plugins_and_fixture_name(tmp_path):
     )
     (tmp_path / "myfixtures.py").write_text("import pytest\n\n\n@pytest.fixture\ndef from_plugin():\n    return 2\n")
     (tmp_path / "contracts").mkdir()
-    entries = "".join(f"- id: F-{i}\n  rule: r\n  test: builtin:shard-entropy\n  subject: {name}\n" for i, name in enumerate(["renamed", "from_plugin", "nowhere"]))
+    entries = "".join(
+        f"- id: F-{i}\n  rule: r\n  test: builtin:shard-entropy\n  subject: {name}\n" for i, name in enumerate(["renamed", "from_plugin", "nowhere"])
+    )
     (tmp_path / "contracts" / "c.yaml").write_text("metadata:\n  id: c\n  version: 1.0.0\n  status: DRAFT\nfalsification_tests:\n" + entries)
     lint = subprocess.run([sys.executable, "-m", "harness", "lint"], cwd=tmp_path, capture_output=True, text=True, check=False)
     unknown = [line for line in lint.stdout.splitlines() if "[unknown-subject]" in line]

@@ -23,6 +23,7 @@ class Shard:
     count: int
     vocab_size: int | None
     sidecar: dict | None
+    index: object = None  # a Megatron index (``harness.checks.megatron``): dtype, count, documents
 
     def open(self):
         """A read-only memory map of the ids (never a full in-memory load)."""
@@ -59,9 +60,18 @@ def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
             out.extend(found)
         elif path.exists():
             out.append(path)
+        elif Path(f"{path}.bin").exists() and Path(f"{path}.idx").exists():  # a Megatron data prefix, as its configs name one
+            out.append(Path(f"{path}.bin"))
         else:
             raise ArtifactError(f"{path}: no such shard")
-    return out
+    return shard_files(out)
+
+
+def shard_files(paths: list[Path]) -> list[Path]:
+    """The shards among files a glob matched: a Megatron ``.idx`` stands for its ``.bin``, and a
+    sidecar is read with its shard, never as one."""
+    named = [p.with_suffix(".bin") if p.suffix == ".idx" and p.with_suffix(".bin").exists() else p for p in paths]
+    return [p for p in dict.fromkeys(named) if not (p.suffix == ".json" and (p.with_suffix(".bin").exists() or p.with_suffix(".npy").exists()))]
 
 
 def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | None, list[str]]:
@@ -73,6 +83,8 @@ def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | N
         size = path.stat().st_size
     except OSError as exc:
         return None, [f"{path}: cannot stat ({exc.strerror or exc})"]
+    if path.suffix == ".bin" and path.with_suffix(".idx").exists():
+        return _describe_megatron(path, size, vocab_size)
     if path.suffix == ".npy":
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -113,6 +125,31 @@ def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | N
         info = np.iinfo(np.dtype(shard.dtype))
         if info.max < vocab_size - 1:
             problems.append(f"{path}: dtype {shard.dtype} holds ids up to {info.max}, but the vocab has {vocab_size} ids")
+    return shard, problems
+
+
+def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[Shard | None, list[str]]:
+    """A Megatron ``.bin`` read through its ``.idx``: the dtype, count and documents the index
+    declares, checked against the ``.bin``'s size."""
+    import numpy as np
+
+    from harness.checks.megatron import IndexError_, read_index
+
+    try:
+        index = read_index(path.with_suffix(".idx"))
+    except IndexError_ as exc:
+        return None, [str(exc)]
+    itemsize = np.dtype(index.dtype).itemsize
+    problems = []
+    end = int((np.asarray(index.pointers[-1:], dtype=np.int64) + np.asarray(index.lengths[-1:], dtype=np.int64) * itemsize).sum()) if index.lengths.size else 0
+    if size < end:
+        problems.append(f"{path}: {size} bytes, but its index {index.path.name} says the ids run to byte {end} (truncated .bin)")
+        return None, problems
+    shard = Shard(path, index.dtype, index.count, vocab_size, None, index)
+    if shard.count == 0:
+        problems.append(f"{path}: empty shard")
+    if vocab_size is not None and np.iinfo(np.dtype(index.dtype)).max < vocab_size - 1:
+        problems.append(f"{path}: dtype {index.dtype} holds ids up to {np.iinfo(np.dtype(index.dtype)).max}, but the vocab has {vocab_size} ids")
     return shard, problems
 
 

@@ -95,8 +95,9 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
     globs += [(["splits", k], p) for k, v in (splits.items() if isinstance(splits, dict) else ()) for p in as_list(v)]
     for where, pattern in globs:
         key = where[0]
+        megatron = key != "documents" and Path(root, f"{pattern}.bin").is_file() and Path(root, f"{pattern}.idx").is_file()
         try:
-            matched = expand(root, [pattern])
+            matched = expand(root, [f"{pattern}.bin" if megatron else pattern])  # a Megatron data prefix names its .bin + .idx
         except SubjectError as exc:
             problems.append((where, "path-escape", f"subject {name!r}: {key} {exc}"))
             continue

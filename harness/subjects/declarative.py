@@ -115,7 +115,10 @@ class ArtifactSubject:
         patterns = as_list(self.spec.get("shards"))
         if not patterns:
             raise SubjectError(f"subject {self.name!r} declares no shards")
-        return expand(self.root, patterns)
+        from harness.checks.shards import shard_files
+
+        megatron = [f"{p}.bin" for p in patterns if (self.root / f"{p}.bin").is_file() and (self.root / f"{p}.idx").is_file()]  # a Megatron data prefix
+        return shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron))
 
     def documents(self):
         patterns = as_list(self.spec.get("documents"))

@@ -140,6 +140,9 @@ def tokenizer_for_vocab_files(vocab_json: Path, merges_txt: Path):
     return tok
 
 
+END_OF_TEXT_TOKENS = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eot_id|>")  # GPT-2/Qwen, Llama 3, SentencePiece, Gemma
+
+
 class HFTokenizerEncoder(ByteLevelEncoder):
     """Any Hugging Face ``tokenizers`` pipeline (tokenizer.json, or vocab.json + merges.txt)."""
 
@@ -147,7 +150,7 @@ class HFTokenizerEncoder(ByteLevelEncoder):
         self._tok = tokenizer
         self.name = name
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-        self.eos_id = None
+        self.eos_id = next((i for i in map(tokenizer.token_to_id, END_OF_TEXT_TOKENS) if i is not None), None)
         unk = getattr(tokenizer.model, "unk_token", None)
         self.unk_id = tokenizer.token_to_id(unk) if unk else None
 
