@@ -41,16 +41,11 @@ def batch_parts(batch: Any) -> tuple[Any, Any, Any]:
 
 def content_ids(batches: Iterable[Any]):
     """The ids the model reads as text: input positions the attention mask keeps, flattened."""
+    import numpy as np
     import torch
 
-    chunks = []
-    for batch in batches:
-        ids, _, mask = batch_parts(batch)
-        if ids is None:
-            continue
-        ids = torch.as_tensor(ids).detach().cpu()
-        chunks.append(ids[torch.as_tensor(mask).cpu().bool()] if mask is not None else ids.reshape(-1))
-    return torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.long)
+    rows = content_rows(batches)
+    return torch.as_tensor(np.concatenate(rows)) if rows else torch.zeros(0, dtype=torch.long)
 
 
 def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:

@@ -18,26 +18,12 @@ from harness.tripwires.engine import Tripwire
 
 
 class HarnessCallback(TrainerCallback):
-    def __init__(
-        self,
-        contract,
-        *,
-        on_falsified: str = "stop",
-        batches: int = 8,
-        eval_batches: int = 32,
-        no_learning_steps: int = 50,
-        eval_dataloader=None,
-        write: bool = True,
-    ) -> None:
-        self.tripwire = Tripwire(
-            contract,
-            on_falsified=on_falsified,
-            batches=batches,
-            eval_batches=eval_batches,
-            no_learning_steps=no_learning_steps,
-            framework="transformers",
-            write=write,
-        )
+    """``options`` are ``Tripwire``'s: ``on_falsified`` ("stop" | "raise" | "warn"), ``batches``,
+    ``eval_batches``, ``no_learning_steps``, ``write``. ``eval_dataloader``: judge this eval loader
+    at step 0 (else the Trainer's, at its first evaluation)."""
+
+    def __init__(self, contract, *, eval_dataloader=None, **options) -> None:
+        self.tripwire = Tripwire(contract, framework="transformers", **options)
         self.eval_dataloader = eval_dataloader
 
     def _stop(self, control) -> None:

@@ -21,18 +21,12 @@ from harness.tripwires.engine import Tripwire
 
 
 class HarnessCallback(Callback):
-    def __init__(
-        self, contract, *, tokenizer=None, on_falsified: str = "stop", batches: int = 8, eval_batches: int = 32, no_learning_steps: int = 50, write: bool = True
-    ) -> None:
-        self.tripwire = Tripwire(
-            contract,
-            on_falsified=on_falsified,
-            batches=batches,
-            eval_batches=eval_batches,
-            no_learning_steps=no_learning_steps,
-            framework="lightning",
-            write=write,
-        )
+    """``options`` are ``Tripwire``'s: ``on_falsified`` ("stop" | "raise" | "warn"), ``batches``,
+    ``eval_batches``, ``no_learning_steps``, ``write``. ``tokenizer``: the run's tokenizer, when the
+    module has no ``tokenizer`` attribute."""
+
+    def __init__(self, contract, *, tokenizer=None, **options) -> None:
+        self.tripwire = Tripwire(contract, framework="lightning", **options)
         self.tokenizer = tokenizer
 
     def on_train_start(self, trainer, pl_module) -> None:
