@@ -225,6 +225,8 @@ def test_only_the_snapshot_builder_reads_contract_evidence_and_ini_files():
         "harness.checks.shards": "token shards and their sidecars",
         "harness.checks.vocab": "vocab files",
         "harness.checks.entropy": "token shards",
+        "harness.checks.megatron": "Megatron .idx index files",
+        "harness.falsifiers.documents": "token shards",
         "harness.subjects.encoders": "a tokenizer file",
         "harness.cli.init": "nothing: it creates the new contract exclusively (open mode 'x')",
         "harness.subjects.batching": "token shards",

@@ -24,7 +24,7 @@ CASES: dict[str, tuple[str, str, dict]] = {
     # causal-mask: the probe's premise (identical forwards agree) is checked before judging
     "causal-suspect-mc-dropout": ("causal-mask", "gru_mc_dropout", {}),
     # split-overlap: pad-only windows and ids read at the wrong width are not a split leak
-    "overlap-green-padded-docs": ("split-overlap", "docs_padded_healthy", {}),
+    "overlap-green-padded-docs": ("split-overlap", "docs_padded_healthy", {"window": 16}),  # short windows: rows end in pad-only ones
     "overlap-green-bytes-packed": ("split-overlap", "bytes_packed", {}),
     "overlap-notblamed-read-narrow": ("split-overlap", "qwen_packed_read_narrow", {}),
     # shard-integrity sees wide ids read narrow in the ids themselves
