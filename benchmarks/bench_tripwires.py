@@ -142,6 +142,7 @@ def _timed(callback):
     import functools
 
     callback.seconds = 0.0
+    callback.per_hook = {}
     for name in ("on_train_begin", "on_pre_optimizer_step", "on_log", "on_evaluate", "on_step_end", "on_train_end"):
         hook = getattr(callback, name)
 
@@ -151,7 +152,9 @@ def _timed(callback):
             try:
                 return _hook(*args, **kwargs)
             finally:
-                callback.seconds += time.perf_counter() - start
+                spent = time.perf_counter() - start
+                callback.seconds += spent
+                callback.per_hook[_hook.__name__] = callback.per_hook.get(_hook.__name__, 0.0) + spent
 
         setattr(callback, name, timed)
     return callback
@@ -228,7 +231,7 @@ def main() -> None:
             assert callback is None or not callback.tripwire.tripped, callback.tripwire.failed()
             times[which is not None] = seconds
             if callback is not None:
-                inside.append(callback.seconds / seconds)
+                inside.append({"share": callback.seconds / seconds, "seconds_per_hook": {k: round(v, 4) for k, v in callback.per_hook.items()}})
         base.append(times[False])
         wired.append(times[True])
         ratios.append(times[True] / times[False])

@@ -254,6 +254,8 @@ def write_verdicts(tripwire: Tripwire, failures: list[tuple[str, LiveVerdict, in
     closures: dict = {}  # one walk of the built-ins' imports for all the verdicts
     if failures is None:
         failures = [(fid, v, step, tripwire.rank) for fid, v, step in tripwire.failed()]
+    if not failures:
+        return None  # nothing falsified: the contract is left as it was (no fingerprint walked)
     judged = {fid: (v, step, tripwire.rank) for fid, (v, step) in tripwire.verdicts.items()}
     for fid, v, step, rank in reversed(failures):  # the lowest rank's failure wins
         judged[fid] = (v, step, rank)
