@@ -33,10 +33,11 @@ class PadCounter:
     pad_id: int | None = None
     min_run: int = 8
     min_trailing_fraction: float = 0.5
+    never_pads: bool = False  # the subject says so: nothing is padding, nothing is inferred
+    source: str = "none"  # where padding comes from; the attention mask or inference may set it
     scored: int = 0
     scored_pad: int = 0
     padded: int = 0
-    source: str = "none"
     # inference: per candidate id, [positions in trailing runs, scored targets in them]
     candidates: dict[int, list[int]] = field(default_factory=dict)
     occurrences: object = None  # numpy counts of every input id scanned
@@ -48,6 +49,8 @@ class PadCounter:
 
         in_loss = targets != self.ignore_index
         self.scored += int(in_loss.sum())
+        if self.never_pads:
+            return
         if target_is_padding is not None:  # exact: the collator said which positions are padding
             self.source = "attention_mask"
             self.padded += int(target_is_padding.sum())
@@ -82,7 +85,7 @@ class PadCounter:
         return sorted(out)
 
     def result(self) -> dict:
-        if self.source == "attention_mask" or self.pad_id is not None:
+        if self.never_pads or self.source == "attention_mask" or self.pad_id is not None:
             scored_pad, padded = self.scored_pad, self.padded
         else:
             pads = self.inferred()

@@ -146,18 +146,20 @@ def test_eval_coverage(falsifier, subject):
         )
 
 
-def _declared_pad(subject) -> tuple[int | None, str | None]:
-    """The subject's pad id and where it came from: ``pad_id``, ``pads = False`` (never pads), or
-    its tokenizer's pad token; (None, None) when none says."""
+def _pad_counter(subject, p):
+    """A ``PadCounter`` told what the subject declares: its ``pad_id``, ``pads = False`` (never
+    pads), or its tokenizer's pad token — each named as the source of padding."""
+    from harness.checks.padding import PadCounter
+
+    counter = PadCounter(_ignore(subject), min_run=p["min_inferred_run"], min_trailing_fraction=p["min_trailing_fraction"])
+    pad = getattr(getattr(subject, "tokenizer", None), "pad_token_id", None)
     if getattr(subject, "pad_id", None) is not None:
-        return int(subject.pad_id), "the subject's pad_id"
-    if getattr(subject, "pads", None) is False:
-        return None, "the subject never pads"
-    tokenizer = getattr(subject, "tokenizer", None)
-    pad = getattr(tokenizer, "pad_token_id", None)
-    if pad is not None:
-        return int(pad), "the tokenizer's pad token"
-    return None, None
+        counter.pad_id, counter.source = int(subject.pad_id), "the subject's pad_id"
+    elif getattr(subject, "pads", None) is False:
+        counter.never_pads, counter.source = True, "the subject never pads"
+    elif pad is not None:
+        counter.pad_id, counter.source = int(pad), "the tokenizer's pad token"
+    return counter
 
 
 @accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, min_trailing_fraction=0.5, max_tokens=None)
@@ -169,21 +171,15 @@ def test_loss_mask(falsifier, subject):
     ``pads = False`` never pads. With none of these, an id is padding only if it fills row ends
     (runs ≥ ``min_inferred_run``) and ≥ ``min_trailing_fraction`` of its occurrences are there —
     runs of indentation tokens in source code are text, not padding."""
-    from harness.checks.padding import PadCounter
-
     p = falsifier.params
-    pad_id, source = _declared_pad(subject)
-    counter = PadCounter(_ignore(subject), pad_id, p["min_inferred_run"], p["min_trailing_fraction"])
+    counter = _pad_counter(subject, p)
     scan = Scan()
     for split in p["splits"]:
         for inputs, targets, padding in iter_rows(subject, split, p["max_tokens"], scan, padding=True):
-            if source == "the subject never pads":
-                counter.scored += int((targets != counter.ignore_index).sum())
-                continue
             counter.add(inputs, targets, padding)
     scan.report(falsifier, "max_tokens", p["max_tokens"])
     got = counter.result()
-    pad_source = source if counter.source == "none" and source else counter.source
+    pad_source = got["source"]
     falsifier.attach("pad_source", pad_source)
     scored, scored_pad = got["scored"], got["scored_pad"]
     falsifier.record("scored_targets", scored)
