@@ -123,6 +123,13 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
         except ImportError:
             torch = None
 
+    def count_array(array):
+        total = np.zeros(bins, dtype=np.int64)
+        buf = np.empty(COUNT_CHUNK, dtype=np.intp)
+        for s in range(0, int(array.shape[0]), COUNT_CHUNK):
+            total += np.bincount(_fold_into(array[s : s + COUNT_CHUNK], vocab_size, buf), minlength=bins)
+        return total
+
     def count(part: list[int]):
         if torch is not None:
             total = torch.zeros(bins, dtype=torch.int64)
@@ -135,6 +142,8 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
             total += np.bincount(_fold_into(ids[s : s + COUNT_CHUNK], vocab_size, buf), minlength=bins)
         return total
 
+    if getattr(ids, "lazy", False):  # decoded blocks (parquet row groups): each worker decodes its own
+        return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count_array(block))
     starts = list(range(0, n, CHUNK if torch is not None else COUNT_CHUNK))
     workers = min(workers, len(starts))
     if workers <= 1:
@@ -149,6 +158,33 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
+
+
+DECODE_BUDGET = 256 << 20  # bytes of decoded blocks held at once across workers
+
+
+def _histogram_blocks(view, vocab_size: int, workers: int, count_block):
+    """Counts over an ``IdView`` whose blocks are decoded (not mapped): one block per task, as many
+    decoded at once as ``DECODE_BUDGET`` allows, so memory stays bounded by the largest block."""
+    import numpy as np
+
+    widest = int(view.lengths.max()) if view.lengths.size else 0
+    workers = max(1, min(workers, view.lengths.size, DECODE_BUDGET // max(1, widest * 8)))
+    total = np.zeros(vocab_size + 1, dtype=np.int64)
+    blocks = range(view.lengths.size)
+    if workers <= 1:
+        for i in blocks:
+            total += count_block(view.fetch_block(i))
+        return total
+    with ThreadPoolExecutor(workers) as pool:
+        pending = []
+        for i in blocks:
+            pending.append(pool.submit(lambda k: count_block(view.fetch_block(k)), i))
+            if len(pending) >= workers * 2:
+                total += pending.pop(0).result()
+        for future in pending:
+            total += future.result()
+    return total
 
 
 def histogram(ids, vocab_size: int, device: str = "cpu"):
@@ -169,6 +205,8 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26):
 
     n = int(ids.shape[0])
     bins = vocab_size + 1
+    if not isinstance(ids, np.ndarray):  # an IdView: a slice across blocks is a copy, keep it small
+        chunk = min(chunk, 1 << 24)
     total = torch.zeros(bins, dtype=torch.int64, device=device)
     if n == 0:
         return total.cpu().numpy()
@@ -246,14 +284,15 @@ def stats_from_counts(counts, unk_id: int | None = None, oov: int = 0):
     )
 
 
-def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None, device: str = "cpu") -> tuple[TokenStats, list[str]]:
+def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None, device: str = "cpu", options=None) -> tuple[TokenStats, list[str]]:
     """Token statistics over every shard, plus the integrity problems found on the way — in one
     pass over the ids: the histogram's out-of-vocab bin is the range check."""
     import numpy as np
 
+    from harness.checks.formats import NO_OPTIONS
     from harness.checks.shards import describe_shards
 
-    shards, problems, _unreadable = describe_shards(paths, vocab_size)
+    shards, problems, _unreadable = describe_shards(paths, vocab_size, options or NO_OPTIONS)
     limit = vocab_size or (max((s.vocab_size or 0) for s in shards) if shards else None)
     if not limit:
         raise ValueError("vocab size unknown: pass it or give shards with sidecars")

@@ -1,7 +1,11 @@
-"""Token shards on disk: ``.npy`` arrays, or raw little-endian ``.bin`` files with a JSON sidecar
-(``NAME.json`` or ``NAME.bin.json``: ``{"dtype": "uint32", "vocab_size": V, "count": N}``).
+"""Token shards on disk, in every format ``harness.checks.formats`` recognises: ``.npy`` arrays,
+raw little-endian ``.bin`` files with a JSON sidecar (``NAME.json`` or ``NAME.bin.json``:
+``{"dtype": "uint32", "vocab_size": V, "count": N}``), declared raw memmaps, Megatron indexed
+datasets, Hugging Face ``datasets`` Arrow files, parquet, MDS and LitData.
 
-Integrity is checked without loading a shard whole: sizes from metadata, ids streamed in chunks.
+Every shard is described from its metadata and opened as something a reader slices like a 1-D
+array (a memory map, or an ``IdView`` over blocks); integrity is checked without loading a shard
+whole: sizes from metadata, ids streamed in chunks.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checks import ArtifactError
+from harness.checks.formats import NO_OPTIONS, ShardOptions
+from harness.contract.subjects import ID_DTYPES
 
 CHUNK = 1 << 22  # ids per streamed chunk (16 MiB of uint32): bounded memory, cache-friendly work
-ALLOWED_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int32", "int64")
+ALLOWED_DTYPES = ID_DTYPES
 
 
 @dataclass
@@ -24,16 +30,38 @@ class Shard:
     vocab_size: int | None
     sidecar: dict | None
     index: object = None  # a Megatron index (``harness.checks.megatron``): dtype, count, documents
+    format: str = "sidecar"
+    view: object = None  # an ``IdView`` (Arrow, parquet, MDS, LitData)
 
     def open(self):
-        """A read-only memory map of the ids (never a full in-memory load)."""
+        """The ids as a read-only 1-D sliceable: a memory map or an ``IdView`` (never a full
+        in-memory load)."""
         import numpy as np
 
-        if self.path.suffix == ".npy":
+        if self.view is not None:
+            return self.view
+        if self.format == "npy":
             return np.load(self.path, mmap_mode="r", allow_pickle=False)
         if self.count == 0:
             return np.zeros(0, dtype=np.dtype(self.dtype).newbyteorder("<"))
         return np.memmap(self.path, dtype=np.dtype(self.dtype).newbyteorder("<"), mode="r", shape=(self.count,))
+
+
+    def document_bounds(self):
+        """(start, end) offsets of each document the format records, in order; None when the
+        format records none (a flat stream: documents are told apart by a separator id)."""
+        if self.index is not None:
+            return self.index.document_bounds()
+        if self.view is not None and self.view.has_documents:
+            return _consecutive(self.view.document_ends())
+        return None
+
+
+def _consecutive(ends):
+    start = 0
+    for end in ends:
+        yield start, end
+        start = end
 
 
 def _sidecar_for(path: Path) -> Path | None:
@@ -44,22 +72,20 @@ def _sidecar_for(path: Path) -> Path | None:
 
 
 def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
-    """Files, directories (their *.bin / *.npy) and globs, sorted; unknown names are an error."""
+    """Files, directories (their shards, ``harness.checks.formats.directory_shards``) and globs, in
+    order; a name that matches nothing is an error."""
+    import glob
+
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".bin", ".npy"))
-            if not found:
-                raise ArtifactError(f"{path}: no .bin or .npy shards in this directory")
-            out.extend(found)
+        if path.is_dir() or path.exists():
+            out.append(path)
         elif any(ch in str(raw) for ch in "*?["):
-            found = sorted(Path(p) for p in __import__("glob").glob(str(raw)))
+            found = sorted(Path(p) for p in glob.glob(str(raw)))
             if not found:
                 raise ArtifactError(f"{raw}: the glob matches no shard")
             out.extend(found)
-        elif path.exists():
-            out.append(path)
         elif Path(f"{path}.bin").exists() and Path(f"{path}.idx").exists():  # a Megatron data prefix, as its configs name one
             out.append(Path(f"{path}.bin"))
         else:
@@ -68,24 +94,46 @@ def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
 
 
 def shard_files(paths: list[Path]) -> list[Path]:
-    """The shards among files a glob matched: a Megatron ``.idx`` stands for its ``.bin``, and a
-    sidecar is read with its shard, never as one."""
-    named = [p.with_suffix(".bin") if p.suffix == ".idx" and p.with_suffix(".bin").exists() else p for p in paths]
-    return [p for p in dict.fromkeys(named) if not (p.suffix == ".json" and (p.with_suffix(".bin").exists() or p.with_suffix(".npy").exists()))]
+    """The shards among files (and folders) a glob matched: an ``index.json`` stands for the shards
+    it lists, a Megatron ``.idx`` for its ``.bin``, and a sidecar is read with its shard, never as
+    one (``harness.checks.formats.fold_metadata``)."""
+    from harness.checks.formats import fold_metadata
+
+    return fold_metadata(paths)
 
 
-def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | None, list[str]]:
-    """Metadata of one shard and the problems visible without reading its ids."""
+def describe_shard(path: Path, vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[Shard | None, list[str]]:
+    """Metadata of one shard and the problems visible without reading its ids. The format is the
+    subject's declared one, else recognised from the file (``harness.checks.formats.detect``)."""
     import numpy as np
 
+    from harness.checks.formats import FORMATS, detect, undetected_hint
+
     problems: list[str] = []
+    kind = options.format
+    if kind is not None and kind not in FORMATS:
+        return None, [f"{path}: format {kind!r} is not one of {', '.join(FORMATS)}"]
+    kind = kind or detect(path)
+    if kind in ("mds", "litdata", "hf-datasets", "parquet"):
+        shard, problems = _describe_blocks(path, kind, options)
+        return (_finish(shard, problems, vocab_size) if shard is not None else (None, problems))
     try:
         size = path.stat().st_size
     except OSError as exc:
         return None, [f"{path}: cannot stat ({exc.strerror or exc})"]
-    if path.suffix == ".bin" and path.with_suffix(".idx").exists():
+    if kind == "megatron":
         return _describe_megatron(path, size, vocab_size)
-    if path.suffix == ".npy":
+    if kind == "raw":
+        dtype = options.dtype
+        if dtype not in ALLOWED_DTYPES:
+            return None, [f"{path}: format raw needs dtype: one of {', '.join(ALLOWED_DTYPES)} (declared: {dtype!r})"]
+        itemsize = np.dtype(dtype).itemsize
+        if size % itemsize:
+            problems.append(f"{path}: {size} bytes is not a whole number of {dtype} items ({size % itemsize} trailing bytes: truncated, or not {dtype}?)")
+        return _finish(Shard(path, dtype, size // itemsize, vocab_size, None, format="raw"), problems, vocab_size)
+    if kind is None:
+        return None, [undetected_hint(path)]
+    if kind == "npy":
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -93,7 +141,7 @@ def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | N
         dtype = str(array.dtype.newbyteorder("=") if array.dtype.byteorder == ">" else array.dtype)
         if array.ndim != 1:
             problems.append(f"{path}: a shard is 1-D, this array has shape {array.shape}")
-        shard = Shard(path, dtype, int(array.size), vocab_size, None)
+        shard = Shard(path, dtype, int(array.size), vocab_size, None, format="npy")
     else:
         sidecar_path = _sidecar_for(path)
         if sidecar_path is None:
@@ -119,13 +167,65 @@ def describe_shard(path: Path, vocab_size: int | None = None) -> tuple[Shard | N
         elif isinstance(sidecar.get("vocab_size"), int) and vocab_size is not None and sidecar["vocab_size"] != vocab_size:
             problems.append(f"{path}: sidecar vocab_size {sidecar['vocab_size']} ≠ expected {vocab_size}")
         shard = Shard(path, dtype, count, vocab_size, sidecar)
+    return _finish(shard, problems, vocab_size)
+
+
+def subject_options(subject) -> ShardOptions:
+    """What a subject declares about its shards (``shard_options``: a ``ShardOptions`` or a
+    mapping with format, dtype, column); none when it declares nothing."""
+    declared = getattr(subject, "shard_options", None)
+    if declared is None:
+        return NO_OPTIONS
+    return declared if isinstance(declared, ShardOptions) else ShardOptions(**dict(declared))
+
+
+def subject_shards(subject, min_count: int = 1) -> list[Shard]:
+    """The subject's readable shards holding at least ``min_count`` ids, described with what the
+    subject declares; the unreadable ones are the integrity falsifier's to report."""
+    options = subject_options(subject)
+    shards = (describe_shard(path, options=options)[0] for path in shard_files([Path(p) for p in subject.shard_paths()]))
+    return [s for s in shards if s is not None and s.count >= min_count]
+
+
+def _finish(shard: Shard, problems: list[str], vocab_size: int | None) -> tuple[Shard, list[str]]:
+    """The problems every format shares: an empty shard, a dtype too narrow for the vocab."""
+    import numpy as np
+
     if shard.count == 0:
-        problems.append(f"{path}: empty shard")
+        problems.append(f"{shard.path}: empty shard")
     if vocab_size is not None:
         info = np.iinfo(np.dtype(shard.dtype))
         if info.max < vocab_size - 1:
-            problems.append(f"{path}: dtype {shard.dtype} holds ids up to {info.max}, but the vocab has {vocab_size} ids")
+            problems.append(f"{shard.path}: dtype {shard.dtype} holds ids up to {info.max}, but the vocab has {vocab_size} ids")
     return shard, problems
+
+
+def _describe_blocks(path: Path, kind: str, options: ShardOptions) -> tuple[Shard | None, list[str]]:
+    """A shard whose ids lie in blocks (rows, samples, items), opened as an ``IdView``."""
+    from harness.checks import columnar, litdata, mds
+    from harness.checks.formats import index_beside
+
+    try:
+        if kind == "hf-datasets":
+            view, _ = columnar.open_arrow(path, options.column)
+        elif kind == "parquet":
+            view, _ = columnar.open_parquet(path, options.column)
+        else:
+            beside = index_beside(path)
+            if beside is None or beside[0] != kind:
+                return None, [f"{path}: format {kind} needs an index.json beside it that lists this file"]
+            data = beside[1]
+            if kind == "mds":
+                entry = next(e for e in data["shards"] if (e.get("raw_data") or {}).get("basename") == path.name)
+                view, _ = mds.open_mds(mds.MDSShard(path, entry), options.column, options.dtype)
+            else:
+                entry = next(e for e in data["chunks"] if e.get("filename") == path.name)
+                view = litdata.open_chunk(litdata.LitDataChunk(path, entry, data["config"]), options.column)
+    except ArtifactError as exc:
+        return None, [str(exc)]
+    except OSError as exc:
+        return None, [f"{path}: cannot read ({exc.strerror or exc})"]
+    return Shard(path, str(view.dtype), len(view), None, None, format=kind, view=view), []
 
 
 def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[Shard | None, list[str]]:
@@ -145,7 +245,7 @@ def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[S
     if size < end:
         problems.append(f"{path}: {size} bytes, but its index {index.path.name} says the ids run to byte {end} (truncated .bin)")
         return None, problems
-    shard = Shard(path, index.dtype, index.count, vocab_size, None, index)
+    shard = Shard(path, index.dtype, index.count, vocab_size, None, index, format="megatron")
     if shard.count == 0:
         problems.append(f"{path}: empty shard")
     if vocab_size is not None and np.iinfo(np.dtype(index.dtype)).max < vocab_size - 1:
@@ -153,7 +253,7 @@ def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[S
     return shard, problems
 
 
-def describe_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str], set[Path]]:
+def describe_shards(paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[list[Shard], list[str], set[Path]]:
     """Every shard's metadata and the problems visible without scanning its ids (sizes, sidecars,
     dtypes, a wider dtype's byte pattern in the first chunk); also the shards whose ids cannot be
     trusted as read (truncated, or read at the wrong width)."""
@@ -161,7 +261,7 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None) -> t
     problems: list[str] = []
     unreadable: set[Path] = set()
     for path in expand_shard_paths(paths):
-        shard, found = describe_shard(path, vocab_size)
+        shard, found = describe_shard(path, vocab_size, options)
         problems.extend(found)
         if shard is None:
             continue
@@ -177,9 +277,9 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None) -> t
     return shards, problems, unreadable
 
 
-def check_shards(paths: list[str | Path], vocab_size: int | None = None) -> tuple[list[Shard], list[str]]:
+def check_shards(paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[list[Shard], list[str]]:
     """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
-    shards, problems, unreadable = describe_shards(paths, vocab_size)
+    shards, problems, unreadable = describe_shards(paths, vocab_size, options)
     for shard in shards:
         path = shard.path
         limit = vocab_size or shard.vocab_size

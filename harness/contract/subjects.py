@@ -16,8 +16,12 @@ ENCODER_KINDS = ("byte_level", "hex_byte", "byte_fallback")
 
 SUBJECT_KEYS = (
     "vocab", "encoder", "shards", "documents", "run", "vocab_size", "unk_id", "pattern", "description",
-    "splits", "seq_len", "batch_size", "model_vocab_size", "pad_id",
+    "splits", "seq_len", "batch_size", "model_vocab_size", "pad_id", "format", "dtype", "column",
 )  # fmt: skip
+
+
+SHARD_FORMATS = ("npy", "sidecar", "megatron", "hf-datasets", "parquet", "mds", "litdata", "raw")  # harness.checks.formats reads each
+ID_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int32", "int64")  # what token ids are stored as
 
 
 class SubjectError(ValueError):
@@ -30,15 +34,22 @@ def as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-def expand(root: Path, patterns: list[str]) -> list[Path]:
-    """Files matching the globs (``**`` allowed), sorted, without duplicates. A pattern that climbs
-    out, costs too much to walk, or matches a file resolving outside the project is a
-    ``SubjectError`` naming it (``harness.globbing``)."""
+def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]:
+    """Files matching the globs (``**`` allowed), sorted, without duplicates; with ``folders``, a
+    pattern naming a folder gives the folder (a ``datasets``, MDS or LitData dataset is one). A
+    pattern that climbs out, costs too much to walk, or matches a file resolving outside the
+    project is a ``SubjectError`` naming it (``harness.globbing``)."""
     from harness.globbing import GlobError, expand_glob
 
     found: set[Path] = set()
     allowed = artifact_roots_from_env()
     for pattern in patterns:
+        if folders and not any(ch in pattern for ch in "*?[") and (root / pattern).is_dir():
+            why = check_artifact_path(pattern, root, allowed)
+            if why:
+                raise SubjectError(f"glob {pattern!r} {why}")
+            found.add(root / pattern)
+            continue
         try:
             found.update(expand_glob(root, pattern, allowed))
         except GlobError as exc:
@@ -97,13 +108,29 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
         key = where[0]
         megatron = key != "documents" and Path(root, f"{pattern}.bin").is_file() and Path(root, f"{pattern}.idx").is_file()
         try:
-            matched = expand(root, [f"{pattern}.bin" if megatron else pattern])  # a Megatron data prefix names its .bin + .idx
+            matched = expand(root, [f"{pattern}.bin" if megatron else pattern], folders=key != "documents")  # a Megatron data prefix names its .bin + .idx
         except SubjectError as exc:
             problems.append((where, "path-escape", f"subject {name!r}: {key} {exc}"))
             continue
         if not matched:
             problems.append((where, "missing-artifact", f"subject {name!r}: {key} {pattern!r} matches no file"))
     problems.extend(size_problems(name, spec))
+    problems.extend(format_problems(name, spec))
+    return problems
+
+
+def format_problems(name: str, spec: dict) -> list[tuple[list, str, str]]:
+    """A declared ``format``/``dtype``/``column`` the readers cannot take."""
+    problems = []
+    kind, dtype, column = spec.get("format"), spec.get("dtype"), spec.get("column")
+    if kind is not None and kind not in SHARD_FORMATS:
+        problems.append((["format"], "bad-subject", f"subject {name!r}: format {kind!r} is not one of {', '.join(SHARD_FORMATS)}"))
+    if dtype is not None and dtype not in ID_DTYPES:
+        problems.append((["dtype"], "bad-subject", f"subject {name!r}: dtype {dtype!r} is not one of {', '.join(ID_DTYPES)}"))
+    if kind == "raw" and dtype is None:
+        problems.append((["dtype"], "bad-subject", f"subject {name!r}: format raw needs dtype: (nanoGPT writes uint16)"))
+    if column is not None and (not isinstance(column, str) or not column):
+        problems.append((["column"], "bad-subject", f"subject {name!r}: column names one column, as a string"))
     return problems
 
 

@@ -226,14 +226,11 @@ def test_model_vocab_fit(falsifier, subject):
     assert edge_share <= p["max_edge_share"], f"{falsifier.id}: {edge_share:.1%} of ids are {vocab - 1}, the model's last id: ids are clamped into the vocab"
     shard_paths = getattr(subject, "shard_paths", None)
     if callable(shard_paths):
-        from harness.checks.shards import describe_shard
+        from harness.checks.shards import subject_shards
 
         shard_counts = np.zeros(vocab + 1, dtype=np.int64)
         budget = p["max_tokens"]
-        for path in shard_paths():
-            shard, _ = describe_shard(path)
-            if shard is None or not shard.count:
-                continue
+        for shard in subject_shards(subject):
             ids = shard.open()
             end = shard.count if budget is None else min(shard.count, budget)
             for start in range(0, end, 1 << 22):

@@ -57,7 +57,7 @@ def test_document_boundaries(falsifier, subject):
     marker separates nothing."""
     import numpy as np
 
-    from harness.checks.shards import describe_shard
+    from harness.checks.shards import subject_shards
 
     p = falsifier.params
     encoder = subject.encoder()
@@ -65,7 +65,7 @@ def test_document_boundaries(falsifier, subject):
     assert sep is not None, f"{falsifier.id}: the encoder has no end-of-text id; declare the separator with params: separator_id"
     text = p["separator_text"] or encoder.decode([int(sep)])
     marker = plain_ids(encoder, text)
-    shards = [s for s in (describe_shard(path)[0] for path in subject.shard_paths()) if s is not None and s.count]
+    shards = subject_shards(subject)
     assert shards, f"{falsifier.id}: no shard holds any id"
     separators = read = 0
     for shard in shards:

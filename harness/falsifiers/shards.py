@@ -10,9 +10,11 @@ class InsufficientData(Exception):
 
 
 def _shards(falsifier, subject):
+    from harness.checks.shards import subject_options
+
     params = falsifier.params
     paths = [params.path("shards_dir")] if params.get("shards_dir") else subject.shard_paths()
-    return paths, params.get("vocab_size") or subject.vocab_size
+    return paths, params.get("vocab_size") or subject.vocab_size, subject_options(subject)
 
 
 @accepts(shards_dir=None, vocab_size=None)
@@ -21,8 +23,8 @@ def test_shard_integrity(falsifier, subject):
     """Every shard: dtype holds the vocab, ids < vocab size, whole items matching the sidecar, non-empty."""
     from harness.checks.shards import check_shards
 
-    paths, vocab_size = _shards(falsifier, subject)
-    shards, problems = check_shards(paths, vocab_size)
+    paths, vocab_size, options = _shards(falsifier, subject)
+    shards, problems = check_shards(paths, vocab_size, options)
     falsifier.record("shards", len(shards))
     falsifier.record("tokens", sum(s.count for s in shards))
     assert shards, f"{falsifier.id}: no shards found"
@@ -43,9 +45,9 @@ def test_entropy_floor(falsifier, subject):
     from harness.checks.entropy import shard_stats
 
     params = falsifier.params
-    paths, vocab_size = _shards(falsifier, subject)
+    paths, vocab_size, options = _shards(falsifier, subject)
     unk_id = params["unk_token_id"] if params["unk_token_id"] is not None else getattr(subject, "unk_id", None)
-    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id)
+    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options)
     for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens"):
         falsifier.record(name, getattr(stats, name))
     if stats.tokens < params["min_tokens"]:

@@ -87,13 +87,13 @@ def test_vocab_id_agreement(falsifier, subject):
 
     import numpy as np
 
-    from harness.checks.shards import describe_shard
+    from harness.checks.shards import subject_shards
     from harness.checks.windows import mark_found, window_hashes
     from harness.contract.subjects import SubjectError
 
     p = falsifier.params
     encoder = subject.encoder()
-    shards = [s for s in (describe_shard(path)[0] for path in subject.shard_paths()) if s is not None and s.count > p["window"]]
+    shards = subject_shards(subject, min_count=p["window"] + 1)
     assert shards, f"{falsifier.id}: no shard holds a window of {p['window']} ids"
 
     def encode(text: str) -> list[int]:

@@ -97,17 +97,18 @@ def iter_rows(subject: Any, split: str, max_tokens: int | None = None, scan: Sca
             return
 
 
-def packed_batches(paths: Iterable[Path], seq_len: int, batch_size: int) -> Iterator[tuple[Any, Any]]:
+def packed_batches(paths: Iterable[Path], seq_len: int, batch_size: int, options=None) -> Iterator[tuple[Any, Any]]:
     """Consecutive windows of ``seq_len + 1`` ids over the shards (a window never spans two shards),
     ``batch_size`` windows a batch; targets are the inputs shifted by one."""
     import numpy as np
 
-    from harness.checks.shards import describe_shard
+    from harness.checks.formats import NO_OPTIONS
+    from harness.checks.shards import describe_shard, shard_files
 
     span = seq_len + 1
     rows: list[Any] = []
-    for path in paths:
-        shard, _ = describe_shard(Path(path))
+    for path in shard_files([Path(p) for p in paths]):
+        shard, _ = describe_shard(path, options=options or NO_OPTIONS)
         if shard is None or shard.count < span:
             continue
         ids = shard.open()

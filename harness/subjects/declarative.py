@@ -6,7 +6,8 @@ subjects:
   corpus:
     vocab: tokenizer/tokenizer.json      # or vocab.json (+ merges.txt beside it), a .tiktoken rank file, a SentencePiece .model
     encoder: byte_level                  # byte_level | hex_byte | byte_fallback | package.module:factory
-    shards: data/shards/*.npy            # globs; .npy, or .bin with a sidecar
+    shards: data/shards/*.npy            # globs or folders in any format harness.checks.formats reads
+    format: raw                          # only where the files cannot say (raw memmaps); dtype: uint16; column: ids
     documents: data/raw/**/*.txt         # what the shards were made from
     splits:                              # the batches the model sees, per split (packed windows)
       train: data/shards/train-*.bin
@@ -118,7 +119,13 @@ class ArtifactSubject:
         from harness.checks.shards import shard_files
 
         megatron = [f"{p}.bin" for p in patterns if (self.root / f"{p}.bin").is_file() and (self.root / f"{p}.idx").is_file()]  # a Megatron data prefix
-        return shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron))
+        return shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron, folders=True))
+
+    @property
+    def shard_options(self):
+        from harness.checks.formats import ShardOptions
+
+        return ShardOptions.from_spec(self.spec)
 
     def documents(self):
         patterns = as_list(self.spec.get("documents"))
@@ -179,13 +186,13 @@ class ArtifactSubject:
         splits = self.spec.get("splits") or {}
         if split not in splits:
             raise SubjectError(f"subject {self.name!r} declares no split {split!r} (splits: {', '.join(splits) or 'none'})")
-        paths = expand(self.root, as_list(splits[split]))
+        paths = expand(self.root, as_list(splits[split]), folders=True)
         if not paths:
             raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
         sizes = size_problems(self.name, self.spec)
         if sizes:
             raise SubjectError(sizes[0][2])
-        return packed_batches(paths, int(self.spec.get("seq_len", 512)), int(self.spec.get("batch_size", 8)))
+        return packed_batches(paths, int(self.spec.get("seq_len", 512)), int(self.spec.get("batch_size", 8)), self.shard_options)
 
     # ---------------------------------------------------------------- run protocol
     def epochs(self) -> list[dict]:

@@ -1,0 +1,157 @@
+"""Token ids in a list-of-integers column: Hugging Face ``datasets`` saved to disk (Arrow IPC
+files, ``data-00000-of-00001.arrow``) and parquet (``Dataset.to_parquet``, most hub datasets). One
+row is one document. Read with ``pyarrow`` (the ``[datasets]`` extra), imported only here:
+
+- Arrow files are memory-mapped and their column's value buffers used in place (zero copy);
+- parquet is decoded one row group at a time; its id count comes from the footer's statistics
+  (leaf values less leaf nulls), so a shard is sized without decoding it.
+
+The column is ``input_ids`` unless the subject declares ``column:``; a column that is not a list
+of integers (floats, strings) is a finding naming it, never a guess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.checks import ArtifactError
+
+ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
+ARROW_FILE_MAGIC = b"ARROW1"
+PARQUET_MAGIC = b"PAR1"
+DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+        import pyarrow.ipc  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise ArtifactError("reading Arrow and parquet shards needs pyarrow: pip install 'falsifier-harness[datasets]'") from None
+    return pyarrow
+
+
+def _pick_column(path: Path, schema, column: str | None) -> str:
+    names = list(schema.names)
+    if column is not None:
+        if column not in names:
+            raise ArtifactError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+        return column
+    for name in DEFAULT_COLUMNS:
+        if name in names:
+            return name
+    raise ArtifactError(f"{path}: no token column ({' / '.join(DEFAULT_COLUMNS)}); columns: {', '.join(names)} — declare column: in the subject")
+
+
+def _numpy_dtype(path: Path, column: str, field_type) -> str:
+    """The numpy dtype of the ids in a list-of-integers column; a clear error for anything else."""
+    import numpy as np
+
+    pa = _pyarrow()
+    t = field_type
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
+        raise ArtifactError(f"{path}: column {column!r} is {t}, not a list of token ids")
+    value = t.value_type
+    if not pa.types.is_integer(value):
+        raise ArtifactError(f"{path}: column {column!r} holds {value} values, not integer token ids")
+    return str(np.dtype(value.to_pandas_dtype()))
+
+
+def _flat(path: Path, column: str, chunk):
+    """(the ids of one list array as numpy — zero-copy where the buffers allow, the row offsets)."""
+    import numpy as np
+
+    pa = _pyarrow()
+    if chunk.null_count:
+        raise ArtifactError(f"{path}: column {column!r} has {chunk.null_count} null rows")
+    values = chunk.flatten()
+    if values.null_count:
+        raise ArtifactError(f"{path}: column {column!r} has {values.null_count} null ids")
+    if pa.types.is_fixed_size_list(chunk.type):
+        width = chunk.type.list_size
+        offsets = np.arange(len(chunk) + 1, dtype=np.int64) * width
+    else:
+        offsets = np.asarray(chunk.offsets, dtype=np.int64)
+        offsets = offsets - offsets[0]
+    return values.to_numpy(zero_copy_only=False), offsets
+
+
+def is_arrow(head: bytes) -> bool:
+    return head.startswith(ARROW_STREAM_MAGIC) or head.startswith(ARROW_FILE_MAGIC)
+
+
+def open_arrow(path: Path, column: str | None = None):
+    """An ``IdView`` over an Arrow IPC file (stream or file format), memory-mapped."""
+    from harness.checks.idview import IdView
+
+    pa = _pyarrow()
+    try:
+        source = pa.memory_map(str(path), "r")
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        reader = pa.ipc.open_file(source) if head.startswith(ARROW_FILE_MAGIC) else pa.ipc.open_stream(source)
+        table = reader.read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable Arrow file ({exc})") from None
+    name = _pick_column(path, table.schema, column)
+    dtype = _numpy_dtype(path, name, table.schema.field(name).type)
+    chunks = [_flat(path, name, c) for c in table.column(name).chunks]
+    lengths = [int(values.size) for values, _ in chunks]
+    return IdView(dtype, lengths, lambda i: (chunks[i][0], chunks[i][1][1:])), name
+
+
+def open_parquet(path: Path, column: str | None = None):
+    """An ``IdView`` over a parquet file, one block per row group, decoded when read."""
+    from harness.checks.idview import IdView
+
+    pa = _pyarrow()
+    try:
+        parquet = pa.parquet.ParquetFile(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable parquet file ({exc})") from None
+    schema = parquet.schema_arrow
+    name = _pick_column(path, schema, column)
+    dtype = _numpy_dtype(path, name, schema.field(name).type)
+    meta = parquet.metadata
+    leaf = next((j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == name), None)
+    lengths = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(leaf).statistics if leaf is not None else None
+        if stats is not None and stats.has_null_count:
+            lengths.append(meta.row_group(g).column(leaf).num_values - stats.null_count)
+        else:  # no statistics: decode the row group once to size it
+            lengths.append(int(_row_group(parquet, path, name, g)[0].size))
+
+    def fetch(g: int):
+        values, offsets = _row_group(parquet, path, name, g)
+        if values.size != lengths[g]:
+            raise ArtifactError(f"{path}: row group {g} holds {values.size} ids, its footer says {lengths[g]}")
+        return values, offsets[1:]
+
+    return IdView(dtype, lengths, fetch, lazy=True), name
+
+
+def _row_group(parquet, path: Path, column: str, g: int):
+    array = parquet.read_row_group(g, columns=[column]).column(0).combine_chunks()
+    return _flat(path, column, array)
+
+
+def dataset_files(directory: Path) -> list[Path] | None:
+    """The Arrow files of a ``datasets`` directory (``save_to_disk``: ``state.json`` lists them;
+    a ``DatasetDict``: each split's directory), in order; None when it is not one."""
+    import json
+
+    if (directory / "dataset_dict.json").is_file():
+        try:
+            splits = json.loads((directory / "dataset_dict.json").read_text("utf-8")).get("splits") or []
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{directory / 'dataset_dict.json'}: unreadable ({exc})") from None
+        return [f for split in splits for f in (dataset_files(directory / split) or [])]
+    state = directory / "state.json"
+    if not state.is_file():
+        return None
+    try:
+        files = [entry["filename"] for entry in json.loads(state.read_text("utf-8")).get("_data_files", [])]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{state}: unreadable datasets state ({exc})") from None
+    return [directory / name for name in files]

@@ -1,0 +1,103 @@
+"""One token stream read from many blocks — Arrow record batches, parquet row groups, MDS or
+LitData samples — as if it were one 1-D array: ``len``, ``dtype``, ``shape`` and slices, which is
+all the falsifiers and the histogram ask of an ``.npy`` memory map. A slice inside one block is a
+zero-copy view; one across blocks is copied, so a reader never holds more than the slice asked
+for plus the blocks it was cut from. Blocks that must be decoded (parquet) are fetched lazily and
+the last two kept, so a sequential reader decodes each block once.
+
+Where the format knows documents (one Arrow row, one MDS or LitData sample), the view carries each
+document's end offset in the stream, so document built-ins judge the documents the writer wrote."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+
+
+class IdView:
+    """``lengths[i]`` ids in block ``i``; ``fetch(i)`` gives them as a 1-D numpy array (a view
+    where the format allows) with the block-local end offset of each document in it (None when
+    the format has no documents: ``documents=False``)."""
+
+    def __init__(self, dtype, lengths, fetch: Callable[[int], tuple[object, object]], documents: bool = True, lazy: bool = False):
+        import numpy as np
+
+        self.dtype = np.dtype(dtype)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+        self.shape = (int(self.starts[-1]),)
+        self.ndim = 1
+        self.size = self.shape[0]
+        self.lazy = lazy  # blocks are decoded, not mapped: read them in order
+        self._fetch = fetch
+        self.has_documents = documents
+        self._cache: OrderedDict[int, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def block(self, i: int):
+        return self._block(i)[0]
+
+    def fetch_block(self, i: int):
+        """Block ``i``'s ids, fetched afresh (no cache): for workers that each read their own."""
+        return self._fetch(i)[0]
+
+    def _block(self, i: int):
+        if not self.lazy:
+            return self._fetch(i)
+        with self._lock:
+            if i in self._cache:
+                self._cache.move_to_end(i)
+                return self._cache[i]
+        found = self._fetch(i)
+        with self._lock:
+            self._cache[i] = found
+            while len(self._cache) > 2:
+                self._cache.popitem(last=False)
+        return found
+
+    def __getitem__(self, key):
+        import numpy as np
+
+        if not isinstance(key, slice):
+            raise TypeError("an IdView is read by slices")
+        start, stop, step = key.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("an IdView is read by contiguous slices")
+        if stop <= start:
+            return np.zeros(0, dtype=self.dtype)
+        first = int(np.searchsorted(self.starts, start, side="right")) - 1
+        pieces = []
+        i = first
+        while i < self.lengths.size and self.starts[i] < stop:
+            if self.lengths[i]:
+                lo = max(start, int(self.starts[i])) - int(self.starts[i])
+                hi = min(stop, int(self.starts[i + 1])) - int(self.starts[i])
+                pieces.append(self.block(i)[lo:hi])
+            i += 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=self.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+
+        out = self[0 : self.shape[0]]
+        return np.asarray(out, dtype=dtype) if dtype is not None else np.asarray(out)
+
+    def document_ends(self) -> Iterator[int]:
+        """The end offset in the stream of each document, in order."""
+        if not self.has_documents:
+            return
+        for i in range(self.lengths.size):
+            base = int(self.starts[i])
+            for end in self._block(i)[1]:
+                yield base + int(end)
+
+    def chunks(self, size: int) -> Iterator[object]:
+        """The stream in consecutive arrays of ``size`` ids (the last shorter), read in block order."""
+        for start in range(0, self.shape[0], size):
+            yield self[start : start + size]

@@ -1,0 +1,118 @@
+"""LitData optimized datasets (``index.json`` + ``chunk-R-N.bin``, written by ``litdata.optimize``),
+read from the bytes with numpy — no ``litdata`` install needed. One item is one document.
+
+A chunk is ``uint32 items``, ``uint32 offsets[items + 1]`` (byte offsets in the file), then the
+items. With ``TokensLoader`` an item is the raw ids; with the default ``PyTreeLoader`` it starts
+with a ``uint32`` byte size per leaf, then each leaf. The ids are a 1-D numpy array or tensor leaf
+(``no_header_numpy:K`` / ``no_header_tensor:K``, K naming the dtype); for a dict sample, the leaf
+named by ``column:`` (default ``input_ids``). ``tests/test_formats.py`` checks that this reader
+yields exactly what LitData's own ``StreamingDataset`` yields on files ``optimize`` wrote."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.checks import ArtifactError
+
+# litdata.constants: _NUMPY_DTYPES_MAPPING (index into numpy's scalar types) and _TORCH_DTYPES_MAPPING
+NUMPY_CODES = {0: "int8", 1: "int16", 2: "int32", 3: "int64", 4: "uint8", 5: "uint16", 6: "uint32", 7: "uint64"}
+TORCH_CODES = {11: "uint8", 12: "int8", 13: "int16", 14: "int16", 15: "int32", 16: "int32", 17: "int64", 18: "int64", 20: "uint16"}
+DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
+
+
+@dataclass(frozen=True)
+class LitDataChunk:
+    path: Path
+    entry: dict  # the chunk's entry in index.json
+    config: dict  # index.json's config
+
+
+def is_litdata_index(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("chunks"), list) and isinstance(data.get("config"), dict)
+
+
+def read_index(directory: Path) -> list[LitDataChunk]:
+    index = directory / "index.json"
+    try:
+        data = json.loads(index.read_text("utf-8"))
+        chunks, config = data["chunks"], data["config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{index}: not a readable LitData index ({exc})") from None
+    try:
+        return [LitDataChunk(directory / entry["filename"], entry, config) for entry in chunks]
+    except (KeyError, TypeError):
+        raise ArtifactError(f"{index}: a chunk entry has no filename") from None
+
+
+def _leaf(chunk: LitDataChunk, column: str | None) -> tuple[int, int, str]:
+    """(the token leaf's index, the number of leaves, its dtype)."""
+    path, config = chunk.path, chunk.config
+    formats = config.get("data_format") or []
+    names: list[str] | None = None
+    try:
+        spec = json.loads(config.get("data_spec") or "null")
+        context = spec[1].get("context") if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) else None
+        names = json.loads(context) if isinstance(context, str) else None
+    except (ValueError, TypeError):
+        names = None
+    if len(formats) == 1:
+        j = 0
+    else:
+        if not names or len(names) != len(formats):
+            raise ArtifactError(f"{path}: items of {len(formats)} leaves ({', '.join(formats)}) and no names for them in index.json")
+        wanted = column if column is not None else next((c for c in DEFAULT_COLUMNS if c in names), None)
+        if wanted is None or wanted not in names:
+            raise ArtifactError(f"{path}: no token leaf {column or ' / '.join(DEFAULT_COLUMNS)!r} (leaves: {', '.join(map(str, names))}) — declare column: in the subject")
+        j = names.index(wanted)
+    kind, _, code = formats[j].partition(":") if formats else ("", "", "")
+    table = NUMPY_CODES if kind == "no_header_numpy" else TORCH_CODES if kind == "no_header_tensor" else None
+    if table is None:
+        raise ArtifactError(f"{path}: items are {formats[j] if formats else 'of no declared format'}, not 1-D token arrays (no_header_numpy / no_header_tensor)")
+    if not code.isdigit() or int(code) not in table:
+        raise ArtifactError(f"{path}: {formats[j]} is not an integer id dtype")
+    return j, len(formats), table[int(code)]
+
+
+def open_chunk(chunk: LitDataChunk, column: str | None = None):
+    """An ``IdView`` over the token leaf of one LitData chunk, memory-mapped: one block per item."""
+    import numpy as np
+
+    from harness.checks.idview import IdView
+
+    path, config = chunk.path, chunk.config
+    if config.get("compression") or config.get("encryption"):
+        raise ArtifactError(f"{path}: compressed or encrypted LitData chunk; this reader takes chunks written with compression=None")
+    if not path.is_file():
+        raise ArtifactError(f"{path}: the LitData index lists this chunk, but the file is missing")
+    j, leaves, dtype = _leaf(chunk, column)
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    if raw.size < 4:
+        raise ArtifactError(f"{path}: {raw.size} bytes, shorter than a LitData chunk header")
+    items = int(raw[:4].view("<u4")[0])
+    if items != chunk.entry.get("chunk_size", items):
+        raise ArtifactError(f"{path}: holds {items} items, index.json says {chunk.entry.get('chunk_size')}")
+    if raw.size < 4 * (items + 2):
+        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, shorter than the offsets of {items} items")
+    offsets = raw[4 : 4 * (items + 2)].view("<u4").astype(np.int64)
+    if items and int(offsets[-1]) > raw.size:
+        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, its offsets run to byte {int(offsets[-1])}")
+    if config.get("item_loader") == "TokensLoader":
+        starts, nbytes = offsets[:-1], np.diff(offsets)
+    else:
+        pos = offsets[:-1, None] + 4 * np.arange(leaves)[None, :]
+        sizes = raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(items, leaves).astype(np.int64) if items else np.zeros((0, leaves), dtype=np.int64)
+        starts = offsets[:-1] + 4 * leaves + sizes[:, :j].sum(axis=1)
+        nbytes = sizes[:, j]
+    item = np.dtype(dtype).itemsize
+    if (nbytes % item).any():
+        raise ArtifactError(f"{path}: an item's {int(nbytes[(nbytes % item) != 0][0])} bytes are not whole {dtype} ids")
+    lengths = nbytes // item
+    typed = np.dtype(dtype).newbyteorder("<")
+
+    def fetch(i: int):
+        s = int(starts[i])
+        return raw[s : s + int(nbytes[i])].view(typed), (int(lengths[i]),)
+
+    return IdView(dtype, lengths, fetch)
