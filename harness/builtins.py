@@ -62,6 +62,20 @@ BUILTINS: dict[str, Builtin] = {
             "documents run together: a separator missing, or encoded as the ordinary tokens of its text",
         ),
         Builtin(
+            "duplicate-documents",
+            "harness.falsifiers.documents",
+            "test_duplicate_documents",
+            "data",
+            "documents written more than once (exact duplicates, hashed)",
+        ),
+        Builtin(
+            "document-lengths",
+            "harness.falsifiers.documents",
+            "test_document_lengths",
+            "data",
+            "empty documents; documents silently truncated at a maximum length",
+        ),
+        Builtin(
             "overfit-one-batch",
             "harness.falsifiers.eval_batch",
             "test_overfit_one_batch",

@@ -26,6 +26,9 @@ class Artifacts:
     run: str | None = None
     splits: tuple[tuple[str, str], ...] = ()  # (split name, shard glob), in the order given
     tripwire: str | None = None  # hf | lightning | loop: also bind the tripwire built-ins to the live run
+    format: str | None = None  # the shards' format: declared (--format), else recognised from the files
+    dtype: str | None = None  # a raw memmap's id dtype
+    column: str | None = None  # the token column when not input_ids
 
     @property
     def empty(self) -> bool:
@@ -78,18 +81,51 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
         problems.append("--documents needs --vocab and --encoder (they are encoded to check the round trip)")
     for flag, patterns in (("shards", artifacts.shards), ("documents", artifacts.documents)):
         for pattern in patterns:
-            if not expand(root, [pattern]):
+            if not expand(root, [pattern], folders=flag == "shards"):
                 problems.append(f"--{flag} {pattern}: matches no file")
     for name, pattern in artifacts.splits:
-        if not expand(root, [pattern]):
+        if not expand(root, [pattern], folders=True):
             problems.append(f"--split {name}={pattern}: matches no file")
     if artifacts.run and not (root / artifacts.run).exists():
         problems.append(f"--run {artifacts.run}: no such folder or file")
     if artifacts.shards and not artifacts.vocab:
         problems.append("--shards needs --vocab (ids are checked against the vocab size)")
+    if artifacts.format == "raw" and not artifacts.dtype:
+        problems.append("--format raw needs --dtype (the ids' width: nanoGPT writes uint16)")
     if artifacts.splits and not artifacts.vocab:
         problems.append("--split needs --vocab (batch ids are checked against the vocab, and a split's subject is built from it)")
     return problems
+
+
+def shard_format(artifacts: Artifacts, root: Path) -> tuple[str | None, list[str]]:
+    """The one format the ``--shards`` files are in, recognised from their bytes (or the declared
+    ``--format``), and the problems: files no rule recognises, or several formats under one
+    subject — each named, never guessed."""
+    from harness.checks import ArtifactError
+    from harness.checks.formats import detect, undetected_hint
+    from harness.checks.shards import shard_files
+    from harness.contract.subjects import SubjectError, expand
+
+    if not artifacts.shards:
+        return None, []
+    try:
+        files = shard_files(expand(root, list(artifacts.shards), folders=True))
+    except (ArtifactError, SubjectError) as exc:
+        return None, [str(exc)]
+    if artifacts.format:
+        return artifacts.format, []
+    found: dict[str, list[str]] = {}
+    problems = []
+    for path in files:
+        kind = detect(path)
+        if kind is None:
+            problems.append(undetected_hint(path).replace("declare format: raw and its dtype: in the subject", "give --format raw --dtype") + " (or --format)")
+        else:
+            found.setdefault(kind, []).append(path.name)
+    if len(found) > 1:
+        listed = "; ".join(f"{kind}: {', '.join(names[:3])}" for kind, names in found.items())
+        problems.append(f"--shards matches shards in {len(found)} formats ({listed}); one subject reads one format — narrow the glob")
+    return (next(iter(found)) if len(found) == 1 and not problems else None), problems
 
 
 def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
@@ -186,6 +222,11 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
             lines.append(f"    encoder: {_yaml_str(artifacts.encoder)}")
         if artifacts.shards:
             lines.append(f"    shards: {_list(artifacts.shards)}")
+            if artifacts.format:
+                lines.append(f"    format: {_yaml_str(artifacts.format)}")
+            for key in ("dtype", "column"):
+                if getattr(artifacts, key):
+                    lines.append(f"    {key}: {_yaml_str(getattr(artifacts, key))}")
         if artifacts.documents:
             lines.append(f"    documents: {_list(artifacts.documents)}")
         if splits:
@@ -214,6 +255,9 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
         bind("FALSIFY-SHARD-ENTROPY-001", "the shards carry real text, not a degenerate stream", "shard-entropy", "pipeline")
     if artifacts.shards and artifacts.vocab:
         bind("FALSIFY-VOCAB-ID-AGREEMENT-001", "the shards' ids are the declared tokenizer's", "vocab-id-agreement", "pipeline")
+        bind("FALSIFY-DOCUMENT-BOUNDARIES-001", "documents are separated by the end-of-text id, never by its text", "document-boundaries", "pipeline")
+        bind("FALSIFY-DUPLICATE-DOCUMENTS-001", "no document was written more than once", "duplicate-documents", "pipeline")
+        bind("FALSIFY-DOCUMENT-LENGTHS-001", "no document is empty or cut at a maximum length", "document-lengths", "pipeline")
     if splits:
         _bind_batches(bind, splits)
     if artifacts.run:

@@ -24,8 +24,8 @@ DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
 def _pyarrow():
     try:
         import pyarrow
-        import pyarrow.ipc  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.ipc
+        import pyarrow.parquet
     except ImportError:
         raise ArtifactError("reading Arrow and parquet shards needs pyarrow: pip install 'falsifier-harness[datasets]'") from None
     return pyarrow

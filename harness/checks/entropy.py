@@ -304,4 +304,14 @@ def shard_stats(paths, vocab_size: int | None = None, unk_id: int | None = None,
         if found[limit]:
             problems.append(f"{shard.path}: {int(found[limit])} ids outside [0, {limit}) (≥ vocab size {limit}, or negative)")
         counts += found
+    if not counts.any():
+        raise NoTokens(problems or [f"{', '.join(map(str, paths))}: no ids in any shard"])
     return stats_from_counts(counts[:limit], unk_id, oov=int(counts[limit])), problems
+
+
+class NoTokens(ValueError):
+    """No shard yielded an id; ``problems`` says why (each naming its file)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.checks import ArtifactError
 from harness.contract.subjects import SHARD_FORMATS as FORMATS
+
 METADATA_NAMES = ("index.json", "state.json", "dataset_info.json", "dataset_dict.json")
 SHARD_SUFFIXES = (".bin", ".npy", ".arrow", ".parquet", ".mds")
 NPY_MAGIC = b"\x93NUMPY"
@@ -148,7 +149,9 @@ def fold_metadata(paths: list[Path]) -> list[Path]:
             continue
         elif p.suffix == ".idx" and p.with_suffix(".bin").exists():
             out.append(p.with_suffix(".bin"))
-        elif p.suffix == ".json" and (p.with_suffix(".bin").exists() or p.with_suffix(".npy").exists() or (p.name.endswith(".bin.json") and p.with_suffix("").exists())):
+        elif p.suffix == ".json" and (
+            p.with_suffix(".bin").exists() or p.with_suffix(".npy").exists() or (p.name.endswith(".bin.json") and p.with_suffix("").exists())
+        ):
             continue
         else:
             out.append(p)

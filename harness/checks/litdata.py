@@ -64,12 +64,16 @@ def _leaf(chunk: LitDataChunk, column: str | None) -> tuple[int, int, str]:
             raise ArtifactError(f"{path}: items of {len(formats)} leaves ({', '.join(formats)}) and no names for them in index.json")
         wanted = column if column is not None else next((c for c in DEFAULT_COLUMNS if c in names), None)
         if wanted is None or wanted not in names:
-            raise ArtifactError(f"{path}: no token leaf {column or ' / '.join(DEFAULT_COLUMNS)!r} (leaves: {', '.join(map(str, names))}) — declare column: in the subject")
+            raise ArtifactError(
+                f"{path}: no token leaf {column or ' / '.join(DEFAULT_COLUMNS)!r} (leaves: {', '.join(map(str, names))}) — declare column: in the subject"
+            )
         j = names.index(wanted)
     kind, _, code = formats[j].partition(":") if formats else ("", "", "")
     table = NUMPY_CODES if kind == "no_header_numpy" else TORCH_CODES if kind == "no_header_tensor" else None
     if table is None:
-        raise ArtifactError(f"{path}: items are {formats[j] if formats else 'of no declared format'}, not 1-D token arrays (no_header_numpy / no_header_tensor)")
+        raise ArtifactError(
+            f"{path}: items are {formats[j] if formats else 'of no declared format'}, not 1-D token arrays (no_header_numpy / no_header_tensor)"
+        )
     if not code.isdigit() or int(code) not in table:
         raise ArtifactError(f"{path}: {formats[j]} is not an integer id dtype")
     return j, len(formats), table[int(code)]
@@ -102,7 +106,11 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
         starts, nbytes = offsets[:-1], np.diff(offsets)
     else:
         pos = offsets[:-1, None] + 4 * np.arange(leaves)[None, :]
-        sizes = raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(items, leaves).astype(np.int64) if items else np.zeros((0, leaves), dtype=np.int64)
+        sizes = (
+            raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(items, leaves).astype(np.int64)
+            if items
+            else np.zeros((0, leaves), dtype=np.int64)
+        )
         starts = offsets[:-1] + 4 * leaves + sizes[:, :j].sum(axis=1)
         nbytes = sizes[:, j]
     item = np.dtype(dtype).itemsize

@@ -82,7 +82,11 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
         var_sizes = raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(samples, len(variable)).astype(np.int64)
     else:
         var_sizes = np.zeros((samples, 0), dtype=np.int64)
-    col_sizes = np.stack([var_sizes[:, variable.index(k)] if sizes[k] is None else np.full(samples, sizes[k], dtype=np.int64) for k in range(len(names))], axis=1) if names else np.zeros((samples, 0))
+    col_sizes = (
+        np.stack([var_sizes[:, variable.index(k)] if sizes[k] is None else np.full(samples, sizes[k], dtype=np.int64) for k in range(len(names))], axis=1)
+        if names
+        else np.zeros((samples, 0))
+    )
     starts = offsets[:-1] + head + col_sizes[:, :j].sum(axis=1)
     nbytes = col_sizes[:, j].astype(np.int64)
     id_dtype, skip = _layout(path, name, encoding, dtype, raw, starts, nbytes)

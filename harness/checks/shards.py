@@ -46,7 +46,6 @@ class Shard:
             return np.zeros(0, dtype=np.dtype(self.dtype).newbyteorder("<"))
         return np.memmap(self.path, dtype=np.dtype(self.dtype).newbyteorder("<"), mode="r", shape=(self.count,))
 
-
     def document_bounds(self):
         """(start, end) offsets of each document the format records, in order; None when the
         format records none (a flat stream: documents are told apart by a separator id)."""
@@ -116,7 +115,7 @@ def describe_shard(path: Path, vocab_size: int | None = None, options: ShardOpti
     kind = kind or detect(path)
     if kind in ("mds", "litdata", "hf-datasets", "parquet"):
         shard, problems = _describe_blocks(path, kind, options)
-        return (_finish(shard, problems, vocab_size) if shard is not None else (None, problems))
+        return _finish(shard, problems, vocab_size) if shard is not None else (None, problems)
     try:
         size = path.stat().st_size
     except OSError as exc:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from harness.cli.common import EXIT_OK, fail, project_root
+from harness.contract.subjects import ID_DTYPES, SHARD_FORMATS
 
 
 def register(sub, add) -> None:
     p = add("init", "Write contracts/<name>.yaml binding the built-in falsifiers to your artifacts (a commented template without arguments).")
     p.add_argument("--vocab", help="tokenizer.json, vocab.json (+ merges.txt beside it) or a .tiktoken rank file")
     p.add_argument("--encoder", help="the format your encoder emits: byte_level, hex_byte, byte_fallback, or package.module:factory")
-    p.add_argument("--shards", action="append", default=[], metavar="GLOB", help="token shards (.npy, or .bin with a sidecar); repeatable")
+    p.add_argument(
+        "--shards",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="token shards or their folder: .npy, .bin + sidecar, Megatron .bin/.idx, datasets Arrow, parquet, MDS, LitData (recognised from the files); repeatable",
+    )
+    p.add_argument("--format", choices=SHARD_FORMATS, help="the shards' format, where the files cannot say it (raw memmaps)")
+    p.add_argument("--dtype", choices=ID_DTYPES, help="the ids' dtype of a raw memmap (nanoGPT writes uint16)")
+    p.add_argument("--column", help="the token column (Arrow, parquet, MDS) or leaf (LitData) when it is not input_ids")
     p.add_argument("--documents", action="append", default=[], metavar="GLOB", help="the text the shards were made from; repeatable")
     p.add_argument(
         "--split",
@@ -30,8 +40,10 @@ def register(sub, add) -> None:
 
 
 def cmd_init(args) -> int:
+    import dataclasses
+
     from harness.cli.render import print_json
-    from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, unbuildable, validate
+    from harness.scaffold import Artifacts, ScaffoldError, contract_text, parse_split, relative_to_root, shard_format, unbuildable, validate
     from harness.snapshot import load_contract, read_layout
 
     root = project_root(args)
@@ -45,10 +57,16 @@ def cmd_init(args) -> int:
             run=relative_to_root(args.run, root, "run") if args.run else None,
             splits=tuple((name, relative_to_root(pattern, root, "split")) for name, pattern in map(parse_split, args.split)),
             tripwire=args.tripwire,
+            format=args.format,
+            dtype=args.dtype,
+            column=args.column,
         )
     except ScaffoldError as exc:
         return fail("init", str(exc))
     problems = validate(artifacts, root)
+    if not problems:
+        kind, problems = shard_format(artifacts, root)
+        artifacts = dataclasses.replace(artifacts, format=kind)
     if problems:
         return fail("init", "; ".join(problems))
     import os

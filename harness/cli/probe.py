@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, fail
 from harness.cli.render import console, print_json
+from harness.contract.subjects import ID_DTYPES, SHARD_FORMATS
 
 
 def register(sub, add) -> None:
@@ -16,10 +17,13 @@ def register(sub, add) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_probe_vocab)
     p = kinds.add_parser("shards", help="token statistics of shards: entropy, top-1 share, unk share")
-    p.add_argument("paths", nargs="+", help=".bin (with JSON sidecar) or .npy shards, directories or globs")
+    p.add_argument("paths", nargs="+", help="shards, their folders or globs, in any format docs/subjects.md lists")
     p.add_argument("--vocab-size", type=int, default=None)
     p.add_argument("--unk-id", type=int, default=None)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--format", choices=SHARD_FORMATS, help="the shards' format where the files cannot say it (raw)")
+    p.add_argument("--dtype", choices=ID_DTYPES, help="a raw memmap's id dtype")
+    p.add_argument("--column", help="the token column when it is not input_ids")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_probe_shards)
 
@@ -48,12 +52,21 @@ def cmd_probe_vocab(args) -> int:
 
 def cmd_probe_shards(args) -> int:
     from harness.checks import ArtifactError
-    from harness.checks.entropy import shard_stats
+    from harness.checks.entropy import NoTokens, shard_stats
+    from harness.checks.formats import ShardOptions
 
+    options = ShardOptions(args.format, args.dtype, args.column)
     try:
-        stats, problems = shard_stats(args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device)
+        stats, problems = shard_stats(args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device, options=options)
     except ArtifactError as exc:
         return fail("probe", str(exc))
+    except NoTokens as exc:
+        if args.json:
+            print_json({"problems": exc.problems})
+        else:
+            for problem in exc.problems:
+                print(problem)
+        return EXIT_FINDINGS
     except ValueError as exc:
         return fail("probe", f"{' '.join(args.paths)}: {exc}")
     if args.json:

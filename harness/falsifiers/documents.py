@@ -51,7 +51,8 @@ def _count_sequence(shards, needle: list[int], budget: int | None) -> tuple[int,
 @records("separators", "text_markers", "documents", "separators_per_document", "tokens")
 def test_document_boundaries(falsifier, subject):
     """Each document ends in the separator id (``separator_id``, default the encoder's end-of-text
-    id): at least ``min_per_document`` separators per document of the subject's ``documents()``.
+    id): at least ``min_per_document`` separators per document — the subject's ``documents()``,
+    else the documents the shards' format records (Megatron's index, Arrow rows, MDS samples).
     And the separator's text (``separator_text``, default its decoding) encoded as ordinary tokens
     occurs at most ``max_text_markers_per_document`` times per document: written as text, the
     marker separates nothing."""
@@ -81,6 +82,10 @@ def test_document_boundaries(falsifier, subject):
         documents = sum(1 for _ in subject.documents())
     except (AttributeError, OSError, ValueError):
         documents = 0
+    if not documents and p["max_tokens"] is None:  # the documents the format records (rows, samples), unless packed
+        from harness.checks.documents import looks_packed
+
+        documents = sum(sum(1 for _ in s.document_bounds()) for s in shards if s.document_bounds() is not None and not looks_packed(s, int(sep)))
     falsifier.record("documents", documents)
     if p["max_tokens"] is not None and read < sum(s.count for s in shards):
         falsifier.suspect(f"sampled: read {read:,} ids (max_tokens); the counts of the rest are unknown")
@@ -99,4 +104,89 @@ def test_document_boundaries(falsifier, subject):
     )
     assert per_doc >= p["min_per_document"], (
         f"{falsifier.id}: {separators} separators (id {sep}) for {documents} documents ({per_doc:.2f} per document): documents run together"
+    )
+
+
+def _separator(falsifier, subject) -> int | None:
+    """The declared separator id, else the subject's encoder's end-of-text id, else none (a format
+    that records its documents needs none)."""
+    if falsifier.params.get("separator_id") is not None:
+        return int(falsifier.params["separator_id"])
+    encoder = subject.encoder() if callable(getattr(subject, "encoder", None)) else None
+    eos = getattr(encoder, "eos_id", None)
+    return int(eos) if eos is not None else None
+
+
+def _documents(falsifier, subject, hash_documents: bool):
+    from harness.checks.documents import document_stats
+    from harness.checks.shards import subject_shards
+
+    shards = subject_shards(subject)
+    assert shards, f"{falsifier.id}: no shard holds any id"
+    separator = _separator(falsifier, subject)
+    if separator is None and any(s.document_bounds() is None for s in shards):
+        falsifier.suspect("the shards are a flat stream of ids and no separator id is known (no end-of-text id in the encoder): declare params: separator_id")
+        return None
+    stats, read = document_stats(shards, separator, falsifier.params["max_tokens"], hash_documents=hash_documents)
+    falsifier.record("documents", stats.documents)
+    falsifier.record("tokens", read)
+    if falsifier.params["max_tokens"] is not None and read < sum(s.count for s in shards):
+        falsifier.suspect(f"sampled: read {read:,} ids (max_tokens); the documents of the rest are unknown")
+    assert stats.documents, f"{falsifier.id}: no document in {read:,} ids"
+    return stats
+
+
+@accepts(separator_id=None, max_duplicate_share=0.05, max_tokens=None)
+@records("documents", "duplicates", "duplicate_share", "top_repeat", "tokens")
+def test_duplicate_documents(falsifier, subject):
+    """Exact duplicate documents (hashed, separator excluded, empty ones left to document-lengths)
+    are at most ``max_duplicate_share`` of the non-empty documents: a writer that ran its input
+    several times (a resumed job, a glob matching a file twice, an epoch loop around the writer)
+    trains the model on repeats and leaks them across splits."""
+    from harness.checks.documents import duplicate_summary
+
+    stats = _documents(falsifier, subject, hash_documents=True)
+    if stats is None:
+        return
+
+    duplicates, top = duplicate_summary(stats.hashes)
+    falsifier.record("duplicates", duplicates)
+    falsifier.record("top_repeat", top)
+    share = falsifier.record("duplicate_share", duplicates / len(stats.hashes) if stats.hashes else 0.0)
+    assert share <= falsifier.params["max_duplicate_share"], (
+        f"{falsifier.id}: {duplicates:,} of {len(stats.hashes):,} documents ({share:.1%}) repeat an earlier one exactly; "
+        f"the most repeated occurs {top} times ({', '.join(sorted(stats.sources))}): the writer wrote its documents more than once"
+    )
+
+
+@accepts(separator_id=None, max_length=None, max_empty_share=0.0, max_truncated_share=0.02, min_documents=20, max_tokens=None)
+@records("documents", "empty", "max_length", "at_max_length", "truncated_share", "mean_length", "tokens")
+def test_document_lengths(falsifier, subject):
+    """No empty documents (more than ``max_empty_share``), and no silent truncation: the share of
+    documents exactly at the maximum length (``max_length``, else the longest seen) stays under
+    ``max_truncated_share``. Natural text has one longest document; a pipeline that truncates at
+    2,048 has every long document end at 2,048."""
+    p = falsifier.params
+    stats = _documents(falsifier, subject, hash_documents=False)
+    if stats is None:
+        return
+    lengths = stats.length_array()
+    falsifier.record("empty", stats.empty)
+    nonempty = lengths[lengths > 0]
+    falsifier.record("mean_length", float(nonempty.mean()) if nonempty.size else 0.0)
+    longest = int(p["max_length"]) if p["max_length"] is not None else (int(lengths.max()) if lengths.size else 0)
+    falsifier.record("max_length", longest)
+    at_max = falsifier.record("at_max_length", int((lengths == longest).sum()) if longest else 0)
+    share = falsifier.record("truncated_share", at_max / stats.documents)
+    empty_share = stats.empty / stats.documents
+    assert empty_share <= p["max_empty_share"], (
+        f"{falsifier.id}: {stats.empty:,} of {stats.documents:,} documents ({empty_share:.1%}) hold no id but the separator "
+        f"({', '.join(sorted(stats.sources))}): the pipeline writes empty documents"
+    )
+    if stats.documents < p["min_documents"]:
+        falsifier.suspect(f"{stats.documents} documents: too few to tell a truncation length from chance (min_documents {p['min_documents']})")
+        return
+    assert at_max <= 1 or share <= p["max_truncated_share"], (
+        f"{falsifier.id}: {at_max:,} of {stats.documents:,} documents ({share:.1%}) are exactly {longest} ids long, the maximum: "
+        "documents are silently truncated at that length"
     )

@@ -90,6 +90,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "shard-integrity": ("shard_paths", "vocab_size"),
     "shard-entropy": ("shard_paths", "vocab_size"),  # unk_id: used when present
     "document-boundaries": ("shard_paths", "encoder"),  # documents: used when present
+    "duplicate-documents": ("shard_paths",),  # encoder: its end-of-text id, used when present
+    "document-lengths": ("shard_paths",),  # encoder: its end-of-text id, used when present
 }
 CALLABLE = frozenset({"shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"})
 

@@ -1,0 +1,239 @@
+"""The token data real training stacks write — Megatron, Hugging Face ``datasets`` (Arrow),
+parquet, MosaicML MDS, LitData, ``.npy`` and nanoGPT-style raw memmaps — each written by the
+library's own writer (``tests/format_writers.py``) over one real corpus: the standard library's
+source, encoded with the real Qwen2.5 tokenizer, EOS after each document.
+
+For every format: the harness's reader yields exactly the ids and documents the library's own
+reader yields; ``harness init --shards GLOB`` recognises the format and binds the data and
+document built-ins; ``pytest`` discharges them on the healthy corpus and falsifies the planted
+defects — the incident's hex-byte encoder (vocab-format, entropy), the separator encoded as text
+(document-boundaries), every document written three times (duplicate-documents), every document
+cut at 256 ids (document-lengths). Damaged files are findings naming the file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.checks.formats import ShardOptions, detect
+from harness.checks.shards import check_shards, describe_shard, expand_shard_paths
+from harness.snapshot import load_contract
+from tests import format_writers as fw
+
+pytestmark = pytest.mark.slow
+
+EOS = 151643
+FORMATS = [k for k in fw.WRITERS if fw.available(k)]
+VARIANTS = ("healthy", "incident", "eos-text", "duplicated", "truncated")
+BUILTINS = ("vocab-format", "shard-integrity", "shard-entropy", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths")
+EXPECTED_RED = {
+    "incident": {"vocab-format", "shard-entropy"},
+    "eos-text": {"document-boundaries"},
+    "duplicated": {"duplicate-documents"},
+    "truncated": {"document-lengths"},
+}
+SELECT = {  # pytest -k words naming those built-ins' test functions
+    "incident": "(vocab_format or entropy_floor)",
+    "eos-text": "document_boundaries",
+    "duplicated": "duplicate_documents",
+    "truncated": "document_lengths",
+}
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    from harness.demo.pipeline import vocab_dir
+
+    return Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
+
+
+@pytest.fixture(scope="module")
+def corpora():
+    """Each variant's documents as id lists, the way its pipeline would write them."""
+    from harness.demo.corpus import stdlib_documents
+
+    texts, size = [], 0
+    for _, text in stdlib_documents(max_bytes=3_000_000):  # many modules, not a few large ones
+        if len(text) < 12_000 and size < 500_000:
+            texts.append(text)
+            size += len(text)
+    tok = _tokenizer()
+    healthy = [[*e.ids, EOS] for e in tok.encode_batch(texts, add_special_tokens=False)]
+    vocab = json.loads(tok.to_str())["model"]["vocab"]
+    incident = [[vocab.get(f"{b:02x}", EOS) for b in text.encode()] + [EOS] for text in texts]
+    tok.encode_special_tokens = True  # the bug: the separator string goes through as ordinary text
+    eos_text = [e.ids for e in tok.encode_batch([t + "<|endoftext|>" for t in texts], add_special_tokens=False)]
+    return {
+        "healthy": healthy,
+        "incident": incident,
+        "eos-text": eos_text,
+        "duplicated": [d for d in healthy for _ in range(3)],
+        "truncated": [d[:256] + [EOS] if len(d) > 257 else d for d in healthy],
+    }
+
+
+def _write(kind: str, folder: Path, docs) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fw.WRITERS[kind](folder, docs)
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_our_reader_yields_what_the_formats_own_reader_yields(kind, corpora, tmp_path):
+    docs = corpora["healthy"]
+    glob = _write(kind, tmp_path / kind, docs)
+    options = ShardOptions(**fw.DECLARED.get(kind, {}))
+    paths = expand_shard_paths([str(tmp_path / glob)])
+    assert all(detect(p) == kind for p in paths) or kind == "raw"
+    shards = [describe_shard(p, options=options) for p in paths]
+    assert [problems for _, problems in shards] == [[]] * len(paths)
+    ours = np.concatenate([np.asarray(s.open()[0 : s.count]) for s, _ in shards])
+    assert np.array_equal(ours, np.concatenate([np.asarray(d) for d in docs]))
+    theirs = fw.their_documents(kind, tmp_path / kind)
+    if theirs is None:  # a flat stream: the format records no documents
+        assert all(s.document_bounds() is None for s, _ in shards)
+        return
+    bounds = [(s, b) for s, _ in shards for b in s.document_bounds()]
+    assert len(bounds) == len(theirs) == len(docs)
+    assert all(np.array_equal(np.asarray(s.open()[a:b]), t) for (s, (a, b)), t in zip(bounds, theirs))
+
+
+@pytest.fixture(scope="module")
+def project(corpora, tmp_path_factory):
+    """One project holding every format × variant, each bound by ``harness init`` and judged by one
+    ``pytest`` run: {(format, variant): {builtin: status}}, and the run's output."""
+    from harness.demo.pipeline import vocab_dir
+
+    root = tmp_path_factory.mktemp("formats")
+    (root / "pyproject.toml").write_text("[project]\nname = 'users-pipeline'\n")
+    (root / "vocab").mkdir()
+    shutil.copy(vocab_dir() / "tokenizer.json", root / "vocab" / "tokenizer.json")
+    inits = {}
+    for kind in FORMATS:
+        for variant in VARIANTS:
+            folder = root / "data" / f"{kind}-{variant}"
+            glob = _write(kind, folder, corpora[variant])
+            encoder = "hex_byte" if variant == "incident" else "byte_level"
+            extra = [f"--{k}={v}" for k, v in fw.DECLARED.get(kind, {}).items()]
+            init = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "harness",
+                    "init",
+                    "--name",
+                    f"{kind}-{variant}",
+                    "--vocab",
+                    "vocab/tokenizer.json",
+                    "--encoder",
+                    encoder,
+                    "--shards",
+                    f"data/{glob}",
+                    *extra,
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            inits[(kind, variant)] = init
+    # every built-in on the healthy corpora; on each broken one, the built-ins its defect must turn red
+    only = " or ".join(["healthy", *(f"({variant} and {ids.replace('-', '_')})" for variant, ids in SELECT.items())])
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--durations=5", "-k", only],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+    )
+    statuses = {}
+    for (kind, variant), init in inits.items():
+        assert init.returncode == 0, (kind, variant, init.stdout, init.stderr)
+        contract, findings = load_contract(root / "contracts" / f"{kind}-{variant}.yaml", root=root)
+        assert contract is not None, findings
+        statuses[(kind, variant)] = {f.test.removeprefix("builtin:"): f.status for f in contract.falsifiers}
+    return root, statuses, run
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_init_recognises_the_format_and_binds_the_document_builtins(kind, project):
+    root, statuses, _ = project
+    text = (root / "contracts" / f"{kind}-healthy.yaml").read_text()
+    assert f"format: {kind}" in text
+    assert set(statuses[(kind, "healthy")]) == set(BUILTINS)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("kind", FORMATS)
+def test_the_builtins_judge_every_format(kind, variant, project):
+    _, statuses, run = project
+    got = statuses[(kind, variant)]
+    if variant == "healthy":
+        wrong = {b: s for b, s in got.items() if s != "DISCHARGED"}
+    else:
+        wrong = {b: got[b] for b in EXPECTED_RED[variant] if got[b] != "FALSIFIED"}
+    assert not wrong, (kind, variant, got, run.stdout[-4000:])
+
+
+@pytest.mark.parametrize(
+    "kind, damage, expected",
+    [
+        ("mds", "missing-shard", "the file is missing"),
+        ("litdata", "missing-chunk", "the file is missing"),
+        ("hf-datasets", "float-column", "not integer token ids"),
+        ("parquet", "string-column", "not a list of token ids"),
+        ("raw", "odd-size", "not a whole number of uint32"),
+        ("mds", "truncated", "truncated"),
+    ],
+)
+def test_damaged_data_is_a_finding_naming_the_file_and_the_rest_is_judged(kind, damage, expected, corpora, tmp_path):
+    if not fw.available(kind):
+        pytest.skip(f"{kind} writer not installed")
+    docs = corpora["healthy"]
+    glob = _write(kind, tmp_path / kind, docs)
+    folder = tmp_path / kind
+    if damage == "missing-shard":
+        sorted(folder.glob("*.mds"))[-1].unlink()
+    elif damage == "missing-chunk":
+        sorted(folder.glob("chunk-*.bin"))[-1].unlink()
+    elif damage == "truncated":
+        first = sorted(folder.glob("*.mds"))[0]
+        first.write_bytes(first.read_bytes()[:-1000])
+    elif damage == "odd-size":
+        with open(folder / "train.bin", "ab") as handle:
+            handle.write(b"\x01\x02")
+    elif damage in ("float-column", "string-column"):
+        import datasets
+
+        shutil.rmtree(folder)
+        values = {"float-column": [[0.5, 1.5]] * 10, "string-column": ["text"] * 10}[damage]
+        data = datasets.Dataset.from_dict({"input_ids": values})
+        if kind == "hf-datasets":
+            data.save_to_disk(str(folder))
+        else:
+            folder.mkdir()
+            data.to_parquet(str(folder / "bad.parquet"))
+        glob = f"{kind}/*"
+    options = ShardOptions(**fw.DECLARED.get(kind, {}))
+    shards, problems = check_shards([str(tmp_path / glob)], 151_646, options)
+    assert any(expected in p and str(folder) in p for p in problems), problems
+    if damage in ("missing-shard", "missing-chunk", "truncated"):
+        assert shards and sum(s.count for s in shards) > 0  # the other shards are still judged
+    declared = [f"--{k}={v}" for k, v in fw.DECLARED.get(kind, {}).items()]
+    probe = subprocess.run(
+        [sys.executable, "-m", "harness", "probe", "shards", str(tmp_path / glob), "--vocab-size", "151646", *declared],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 1 and "Traceback" not in probe.stderr, (probe.stdout, probe.stderr)
+    assert str(folder) in probe.stdout
