@@ -76,7 +76,7 @@ def corpora():
         "incident": incident,
         "eos-text": eos_text,
         "duplicated": [d for d in healthy for _ in range(3)],
-        "truncated": [d[:256] + [EOS] if len(d) > 257 else d for d in healthy],
+        "truncated": [[*d[:256], EOS] if len(d) > 257 else d for d in healthy],
     }
 
 
@@ -237,3 +237,53 @@ def test_damaged_data_is_a_finding_naming_the_file_and_the_rest_is_judged(kind, 
     )
     assert probe.returncode == 1 and "Traceback" not in probe.stderr, (probe.stdout, probe.stderr)
     assert str(folder) in probe.stdout
+
+
+def _one_builtin_project(root: Path, cases: dict[str, tuple[str, str, dict]]) -> None:
+    """A project with one contract per case: (builtin, shards glob, params)."""
+    from harness.demo.pipeline import vocab_dir
+
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "vocab").mkdir(exist_ok=True)
+    shutil.copy(vocab_dir() / "tokenizer.json", root / "vocab" / "tokenizer.json")
+    (root / "contracts").mkdir(exist_ok=True)
+    for case, (builtin, glob, params) in cases.items():
+        lines = [f"    {k}: {v}" for k, v in params.items()]
+        (root / "contracts" / f"{case}.yaml").write_text(
+            f"metadata:\n  id: {case}\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n  corpus:\n    vocab: vocab/tokenizer.json\n    shards: {glob}\n"
+            f"falsification_tests:\n- id: F-{case.upper()}\n  rule: r\n  test: builtin:{builtin}\n  subject: corpus\n" + ("  params:\n" + "\n".join(lines) + "\n" if lines else "")
+        )
+
+
+def test_document_builtins_judge_documents_not_packed_windows_and_name_what_they_saw(corpora, tmp_path):
+    """Packed MDS samples (llm-foundry's concat_tokens: 512-id windows, EOS inside) are split at the
+    separator, not judged as 512-id documents cut at a maximum; empty documents in a flat stream
+    (two separators in a row) are red; the measurements say what was seen."""
+    from tests.redgreen import check, run_cases
+
+    healthy = corpora["healthy"]
+    stream = np.concatenate([np.asarray(d, dtype=np.uint32) for d in healthy])
+    windows = [stream[i : i + 512] for i in range(0, stream.size - 512, 512)]
+    packed = tmp_path / "data" / "packed"
+    if fw.available("mds"):
+        _write("mds", packed, windows)
+    empty = tmp_path / "data" / "empty"
+    fw.write_npy(empty, [d if k % 5 else [EOS] for k, d in enumerate(healthy)])
+    duplicated = tmp_path / "data" / "dup"
+    fw.write_npy(duplicated, corpora["duplicated"])
+    cases = {
+        "empty-docs": ("document-lengths", "data/empty/*", {}),
+        "dup-flat": ("duplicate-documents", "data/dup/*", {}),
+    }
+    if fw.available("mds"):
+        cases |= {"packed-lengths": ("document-lengths", "data/packed/*", {}), "packed-dups": ("duplicate-documents", "data/packed/*", {})}
+    _one_builtin_project(tmp_path, cases)
+    outcomes = run_cases(tmp_path, cases)
+    empty_seen = check(outcomes, "empty-docs", "FALSIFIED", "hold no id but the separator")
+    assert empty_seen["empty"] == len(healthy[::5]) and empty_seen["documents"] == len(healthy)
+    dup_seen = check(outcomes, "dup-flat", "FALSIFIED", "repeat an earlier one exactly")
+    assert dup_seen["top_repeat"] >= 3 and dup_seen["duplicate_share"] >= 2 / 3  # the healthy corpus holds one pair of equal modules
+    if fw.available("mds"):
+        packed_seen = check(outcomes, "packed-lengths", "DISCHARGED")
+        assert abs(packed_seen["documents"] - len(healthy)) <= 2  # a document across a shard boundary counts in each; the tail window is dropped
+        check(outcomes, "packed-dups", "DISCHARGED")
