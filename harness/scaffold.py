@@ -131,16 +131,46 @@ def shard_format(artifacts: Artifacts, root: Path) -> tuple[str | None, list[str
 def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     """Built-ins the declared artifacts cannot run, with what to add: a byte-level encoder needs
     ``tokenizer.json``, ``vocab.json`` with ``merges.txt`` beside it, a ``.tiktoken`` file or a
-    SentencePiece model. ``init`` binds only what can run (an unrunnable binding only errors)."""
+    SentencePiece model; the document built-ins need documents — a format that records them, or
+    an end-of-text token in the vocab to split a flat stream at. ``init`` binds only what can run
+    (an unrunnable binding only errors or stays METHODOLOGY_SUSPECT)."""
+    out: dict[str, str] = {}
+    if artifacts.shards and artifacts.vocab:
+        why = _no_documents(artifacts, root)
+        if why:
+            out |= dict.fromkeys(("document-boundaries", "duplicate-documents", "document-lengths"), why)
     if not artifacts.vocab or artifacts.encoder not in ("byte_level", "byte_fallback"):
-        return {}
+        return out
     vocab = root / artifacts.vocab
     if vocab.name.endswith(".json") and vocab.name != "tokenizer.json" and not (vocab.parent / "merges.txt").is_file():
         why = f"{artifacts.vocab} has no merges.txt beside it, so no {artifacts.encoder} encoder can be built; add merges.txt (or give tokenizer.json)"
         needs = ["tokenizer-roundtrip"] if artifacts.documents else []
         needs += ["vocab-id-agreement"] if artifacts.shards else []
-        return dict.fromkeys(needs, why)
-    return {}
+        out |= dict.fromkeys(needs, why)
+    return out
+
+
+RECORDS_DOCUMENTS = ("megatron", "hf-datasets", "parquet", "mds", "litdata")
+END_OF_TEXT_TOKENS = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eot_id|>")  # as harness.subjects.encoders
+
+
+def _no_documents(artifacts: Artifacts, root: Path) -> str | None:
+    """Why the document built-ins cannot judge these shards (None when they can)."""
+    if artifacts.format in RECORDS_DOCUMENTS:
+        return None
+    from harness.checks import ArtifactError
+    from harness.checks.vocab import load_vocab
+
+    try:
+        tokens = load_vocab(root / artifacts.vocab).tokens
+    except (ArtifactError, OSError, ValueError):
+        return None  # the vocab's own falsifiers report it
+    if any(t in tokens for t in END_OF_TEXT_TOKENS):
+        return None
+    return (
+        f"{artifacts.format or 'these'} shards are a flat stream of ids and {artifacts.vocab} names no end-of-text token to split it into documents; "
+        "bind it by hand with params: separator_id"
+    )
 
 
 def _yaml_str(value: str) -> str:

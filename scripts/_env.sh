@@ -13,6 +13,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # torch is pinned to the CPU build (an unpinned torch pulls several GB of CUDA packages).
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[ml,test]"
+  # The MDS and LitData writers the format tests write with. Without --no-deps they pull
+  # torchvision, whose PyPI build brings a CUDA torch; these are the modules they import.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    "mosaicml-streaming>=0.9" "litdata>=0.2.40" brotli python-snappy cramjam zstd catalogue boto3 botocore s3transfer jmespath
   touch "$stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -67,9 +67,10 @@ def write_parquet(folder: Path, docs) -> str:
     return f"{folder.name}/*"
 
 
-def write_mds(folder: Path, docs) -> str:
+def write_mds(folder: Path, docs, size_limit: str = "256kb") -> str:
+    """MDS shards of ``size_limit`` (small, so a test corpus spans several; streaming's default is 64 MiB)."""
     writer, _ = _streaming_writer()
-    with writer(out=str(folder), columns={"input_ids": "ndarray:uint32", "n": "int"}, size_limit="256kb") as out:
+    with writer(out=str(folder), columns={"input_ids": "ndarray:uint32", "n": "int"}, size_limit=size_limit) as out:
         for k, ids in enumerate(docs):
             out.write({"input_ids": np.asarray(ids, dtype=np.uint32), "n": k})
     return f"{folder.name}/*"
@@ -80,10 +81,10 @@ def as_uint32(ids):
     return np.asarray(ids, dtype=np.uint32)
 
 
-def write_litdata(folder: Path, docs) -> str:
+def write_litdata(folder: Path, docs, chunk_bytes: str = "256KB") -> str:
     from litdata import optimize
 
-    optimize(fn=as_uint32, inputs=[list(d) for d in docs], output_dir=str(folder), chunk_bytes="256KB", num_workers=1, mode="overwrite")
+    optimize(fn=as_uint32, inputs=[np.asarray(d, dtype=np.uint32) for d in docs], output_dir=str(folder), chunk_bytes=chunk_bytes, num_workers=1, mode="overwrite")
     return f"{folder.name}/*"
 
 

@@ -40,7 +40,8 @@ def healthy_pipeline_at_readme_paths(root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
     tok = Tokenizer.from_file(str(root / "tokenizer" / "tokenizer.json"))
-    ids = [i for e in tok.encode_batch([t for _, t in docs], add_special_tokens=False) for i in e.ids]
+    eos = tok.token_to_id("<|endoftext|>")  # after each document, as a pretraining pipeline writes (document-boundaries)
+    ids = [i for e in tok.encode_batch([t for _, t in docs], add_special_tokens=False) for i in [*e.ids, eos]]
     (root / "data" / "shards").mkdir(parents=True)
     np.save(root / "data" / "shards" / "part-0.npy", np.asarray(ids, dtype=np.uint32))
 
@@ -63,7 +64,16 @@ def test_use_it_in_your_repo_as_the_readme_says(tmp_path):
         assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
     contract = load_contract(tmp_path / "contracts" / "pipeline-v1.yaml", root=tmp_path)[0]
     assert contract.status == "ACTIVE_RUNTIME"
-    assert {f.builtin for f in contract.falsifiers} == {"vocab-format", "tokenizer-roundtrip", "shard-integrity", "shard-entropy", "vocab-id-agreement"}
+    assert {f.builtin for f in contract.falsifiers} == {
+        "vocab-format",
+        "tokenizer-roundtrip",
+        "shard-integrity",
+        "shard-entropy",
+        "vocab-id-agreement",
+        "document-boundaries",
+        "duplicate-documents",
+        "document-lengths",
+    }
 
     # "Writing a falsifier": the module and its binding, as printed
     (tmp_path / "falsifiers").mkdir()

@@ -96,9 +96,7 @@ def document_stats(shards, separator: int | None, max_tokens: int | None = None,
     """Length and hash of every document across the shards (up to ``max_tokens`` ids read), and the
     ids read. The separator is not part of a document's text: a trailing one is dropped before its
     length and hash are taken. Lengths come from the bounds alone (vectorised); a hash reads the
-    document's bytes in place (a memory-map view, no copy), tagged with their dtype."""
-    import hashlib
-
+    document's bytes in place (a memory-map view, no copy), seeded with their dtype."""
     import numpy as np
 
     stats = DocumentStats()
@@ -118,14 +116,28 @@ def document_stats(shards, separator: int | None, max_tokens: int | None = None,
         stats.empty += int((lengths == 0).sum())
         stats.lengths.append(lengths.astype(np.int64))
         if hash_documents:
-            tag = np.dtype(shard.dtype).str.encode()
+            digest = _hasher(np.dtype(shard.dtype).str)
             for s, n in zip(starts.tolist(), lengths.tolist()):
                 if n:
-                    doc = ids[s : s + n]
-                    stats.hashes.append(hashlib.blake2b(memoryview(np.ascontiguousarray(doc)).cast("B"), digest_size=16, person=tag[:16]).digest())
+                    stats.hashes.append(digest(memoryview(np.ascontiguousarray(ids[s : s + n])).cast("B")))
         if max_tokens is not None and read >= max_tokens:
             break
     return stats, read
+
+
+def _hasher(tag: str):
+    """A 128-bit digest of a document's bytes, seeded by its dtype (equal ids stored at another
+    width are another document): xxHash's XXH3-128 (14 GB/s on one core), or BLAKE2b (1 GB/s) where
+    the ``xxhash`` wheel is missing. 128 bits: a collision among 10⁹ documents has odds ~10⁻²¹."""
+    seed = int.from_bytes(tag.encode()[:8].ljust(8, b"\0"), "little")
+    try:
+        import xxhash
+    except ImportError:
+        import hashlib
+
+        person = tag.encode()[:16]
+        return lambda data: hashlib.blake2b(data, digest_size=16, person=person).digest()
+    return lambda data: xxhash.xxh3_128_digest(data, seed=seed)
 
 
 def _last_ids(ids, ends, lengths):

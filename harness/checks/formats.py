@@ -62,22 +62,29 @@ def _index_json(directory: str, mtime_ns: int) -> object:
         return None
 
 
-def index_beside(path: Path) -> tuple[str, object] | None:
-    """("mds" | "litdata", the parsed index) when an ``index.json`` beside ``path`` lists it."""
+@lru_cache(maxsize=256)
+def _listed(directory: str, mtime_ns: int) -> dict[str, tuple[str, dict, dict]]:
+    """{file name: ("mds" | "litdata", its entry, the index)} of the ``index.json`` in a folder."""
     from harness.checks.litdata import is_litdata_index
     from harness.checks.mds import is_mds_index
 
+    data = _index_json(directory, mtime_ns)
+    if is_mds_index(data):
+        return {(e.get("raw_data") or {}).get("basename"): ("mds", e, data) for e in data["shards"]}
+    if is_litdata_index(data):
+        return {e.get("filename"): ("litdata", e, data) for e in data["chunks"] if isinstance(e, dict)}
+    return {}
+
+
+def index_beside(path: Path) -> tuple[str, dict, dict] | None:
+    """("mds" | "litdata", the file's entry, the parsed index) when an ``index.json`` beside
+    ``path`` lists it."""
     index = path.parent / "index.json"
     try:
         mtime = index.stat().st_mtime_ns
     except OSError:
         return None
-    data = _index_json(str(path.parent), mtime)
-    if is_mds_index(data) and any((e.get("raw_data") or {}).get("basename") == path.name for e in data["shards"]):
-        return "mds", data
-    if is_litdata_index(data) and any(e.get("filename") == path.name for e in data["chunks"]):
-        return "litdata", data
-    return None
+    return _listed(str(path.parent), mtime).get(path.name)
 
 
 def detect(path: Path) -> str | None:

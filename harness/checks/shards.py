@@ -19,6 +19,7 @@ from harness.checks.formats import NO_OPTIONS, ShardOptions
 from harness.contract.subjects import ID_DTYPES
 
 CHUNK = 1 << 22  # ids per streamed chunk (16 MiB of uint32): bounded memory, cache-friendly work
+WIDTH_PROBE = 1 << 16  # ids read to see a wider dtype read narrow (its period shows in any stretch of ids)
 ALLOWED_DTYPES = ID_DTYPES
 
 
@@ -213,12 +214,10 @@ def _describe_blocks(path: Path, kind: str, options: ShardOptions) -> tuple[Shar
             beside = index_beside(path)
             if beside is None or beside[0] != kind:
                 return None, [f"{path}: format {kind} needs an index.json beside it that lists this file"]
-            data = beside[1]
+            _, entry, data = beside
             if kind == "mds":
-                entry = next(e for e in data["shards"] if (e.get("raw_data") or {}).get("basename") == path.name)
                 view, _ = mds.open_mds(mds.MDSShard(path, entry), options.column, options.dtype)
             else:
-                entry = next(e for e in data["chunks"] if e.get("filename") == path.name)
                 view = litdata.open_chunk(litdata.LitDataChunk(path, entry, data["config"]), options.column)
     except ArtifactError as exc:
         return None, [str(exc)]
@@ -269,7 +268,7 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
             unreadable.add(path)
             continue
         if shard.count:
-            wider = width_mismatch(shard.open()[: min(shard.count, CHUNK)])
+            wider = width_mismatch(shard.open()[: min(shard.count, WIDTH_PROBE)])
             if wider:
                 problems.append(f"{path}: read as {shard.dtype}, {wider} (the sidecar's dtype or the writer's is wrong)")
                 unreadable.add(path)

@@ -63,7 +63,9 @@ def test_document_boundaries(falsifier, subject):
     p = falsifier.params
     encoder = subject.encoder()
     sep = p["separator_id"] if p["separator_id"] is not None else getattr(encoder, "eos_id", None)
-    assert sep is not None, f"{falsifier.id}: the encoder has no end-of-text id; declare the separator with params: separator_id"
+    if sep is None:  # nothing to judge by: never a pass, never a verdict on the data either
+        falsifier.suspect("the encoder has no end-of-text id, so documents cannot be told apart; declare the separator with params: separator_id")
+        return
     text = p["separator_text"] or encoder.decode([int(sep)])
     marker = plain_ids(encoder, text)
     shards = subject_shards(subject)
