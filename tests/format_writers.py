@@ -84,7 +84,9 @@ def as_uint32(ids):
 def write_litdata(folder: Path, docs, chunk_bytes: str = "256KB") -> str:
     from litdata import optimize
 
-    optimize(fn=as_uint32, inputs=[np.asarray(d, dtype=np.uint32) for d in docs], output_dir=str(folder), chunk_bytes=chunk_bytes, num_workers=1, mode="overwrite")
+    optimize(
+        fn=as_uint32, inputs=[np.asarray(d, dtype=np.uint32) for d in docs], output_dir=str(folder), chunk_bytes=chunk_bytes, num_workers=1, mode="overwrite"
+    )
     return f"{folder.name}/*"
 
 

@@ -251,7 +251,8 @@ def _one_builtin_project(root: Path, cases: dict[str, tuple[str, str, dict]]) ->
         lines = [f"    {k}: {v}" for k, v in params.items()]
         (root / "contracts" / f"{case}.yaml").write_text(
             f"metadata:\n  id: {case}\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n  corpus:\n    vocab: vocab/tokenizer.json\n    shards: {glob}\n"
-            f"falsification_tests:\n- id: F-{case.upper()}\n  rule: r\n  test: builtin:{builtin}\n  subject: corpus\n" + ("  params:\n" + "\n".join(lines) + "\n" if lines else "")
+            f"falsification_tests:\n- id: F-{case.upper()}\n  rule: r\n  test: builtin:{builtin}\n  subject: corpus\n"
+            + ("  params:\n" + "\n".join(lines) + "\n" if lines else "")
         )
 
 
