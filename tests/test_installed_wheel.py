@@ -43,15 +43,25 @@ def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("dist")
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base), str(REPO)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr
-    return next(base.glob("falsifier_harness-*.whl"))
+    """The wheel, built once per session: xdist workers building it from the same tree at once
+    collide on its build/ and egg-info folders, so they take turns under a lock and share it."""
+    from filelock import FileLock
+
+    base_temp = tmp_path_factory.getbasetemp()
+    shared = base_temp.parent if os.environ.get("PYTEST_XDIST_WORKER") else base_temp  # this session's folder, every worker's
+    with FileLock(str(shared / "wheel.lock")):
+        base = shared / "dist"
+        found = sorted(base.glob("falsifier_harness-*.whl"))
+        if found:
+            return found[0]
+        build = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base), str(REPO)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert build.returncode == 0, build.stderr
+        return next(base.glob("falsifier_harness-*.whl"))
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +201,44 @@ def test_a_tripwire_from_the_installed_wheel_stops_the_incident_in_a_users_loop(
     for builtin in ("VOCAB-FORMAT", "SHARD-ENTROPY"):
         assert re.search(rf"id: FALSIFY-LIVE-{builtin}-\d+\n(?:  .*\n)*?  status: FALSIFIED", text), text
     assert "site-packages" in run_in(venv, tmp_path, "python", "-c", "import harness; print(harness.__file__)").stdout
+
+
+@pytest.mark.parametrize("kind", ["mds", "parquet", "megatron"])
+def test_init_then_pytest_on_the_data_your_stack_writes(venv, tmp_path, kind):
+    """From the installed wheel, on shards written by the format's own writer: ``init`` recognises
+    the format from the glob alone and binds the data and document built-ins; a healthy corpus
+    discharges them all, one written twice over falsifies duplicate-documents."""
+    import shutil
+
+    from harness.demo.corpus import stdlib_documents
+    from harness.demo.pipeline import vocab_dir
+    from tests import format_writers as fw
+
+    if not fw.available(kind):
+        pytest.skip(f"the {kind} writer is not installed")
+    from tokenizers import Tokenizer
+
+    (tmp_path / "vocab").mkdir()
+    shutil.copy(vocab_dir() / "tokenizer.json", tmp_path / "vocab" / "tokenizer.json")
+    tok = Tokenizer.from_file(str(tmp_path / "vocab" / "tokenizer.json"))
+    eos = tok.token_to_id("<|endoftext|>")
+    texts = [t for _, t in stdlib_documents(max_bytes=3_000_000) if len(t) < 12_000][:100]
+    docs = [[*e.ids, eos] for e in tok.encode_batch(texts, add_special_tokens=False)]
+    fw.WRITERS[kind](tmp_path / "data" / "healthy", docs)
+    fw.WRITERS[kind](tmp_path / "data" / "twice", docs + docs)
+    for name in ("healthy", "twice"):
+        init = run_in(
+            venv, tmp_path, "harness", "init", "--name", name, "--vocab", "vocab/tokenizer.json", "--encoder", "byte_level", "--shards", f"data/{name}/*"
+        )
+        assert init.returncode == 0, init.stderr
+        assert f"format: {kind}" in (tmp_path / "contracts" / f"{name}.yaml").read_text()
+    run = run_in(venv, tmp_path, "python", "-m", "pytest", "-p", "no:cacheprovider", "-q")
+    for name in ("healthy", "twice"):
+        contract, findings = load_contract(tmp_path / "contracts" / f"{name}.yaml", root=tmp_path, contracts_dir=tmp_path / "contracts")
+        assert contract is not None, findings
+        got = {f.builtin: f.status for f in contract.falsifiers}
+        assert {"document-boundaries", "duplicate-documents", "document-lengths", "shard-entropy"} <= set(got), got
+        if name == "healthy":
+            assert all(s == "DISCHARGED" for s in got.values()), (got, run.stdout[-3000:])
+        else:
+            assert got["duplicate-documents"] == "FALSIFIED", (got, run.stdout[-3000:])

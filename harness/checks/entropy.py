@@ -16,10 +16,10 @@ default ``min_tokens`` of 100,000 keeps it small for the vocabularies seen in pr
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+from harness.checks.parallel import DECODE_BUDGET, block_workers, usable_cores  # noqa: F401  (usable_cores: part of this module's interface)
 from harness.checks.shards import CHUNK
 
 DEFAULT_MIN_BITS = 4.0  # passes GPT-2 (6.5) and Qwen2.5 (9.9) code; refutes the incident (0.001)
@@ -57,14 +57,6 @@ def in_vocab_or_oov(chunk, vocab_size: int):
     if ids.size and int(ids.min()) < 0:
         ids[ids < 0] = vocab_size
     return ids
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, not the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 COUNT_CHUNK = 1 << 20  # ids per bincount: its intp copy (8 MiB) stays in cache
@@ -160,16 +152,12 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
             torch.set_num_threads(previous)
 
 
-DECODE_BUDGET = 256 << 20  # bytes of decoded blocks held at once across workers
-
-
 def _histogram_blocks(view, vocab_size: int, workers: int, count_block):
     """Counts over an ``IdView`` whose blocks are decoded (not mapped): one block per task, as many
     decoded at once as ``DECODE_BUDGET`` allows, so memory stays bounded by the largest block."""
     import numpy as np
 
-    widest = int(view.lengths.max()) if view.lengths.size else 0
-    workers = max(1, min(workers, view.lengths.size, DECODE_BUDGET // max(1, widest * 8)))
+    workers = block_workers(view, workers)
     total = np.zeros(vocab_size + 1, dtype=np.int64)
     blocks = range(view.lengths.size)
     if workers <= 1:

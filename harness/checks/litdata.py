@@ -91,7 +91,7 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
     if not path.is_file():
         raise ArtifactError(f"{path}: the LitData index lists this chunk, but the file is missing")
     j, leaves, dtype = _leaf(chunk, column)
-    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
     if raw.size < 4:
         raise ArtifactError(f"{path}: {raw.size} bytes, shorter than a LitData chunk header")
     items = int(raw[:4].view("<u4")[0])

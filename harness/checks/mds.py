@@ -64,7 +64,7 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
     name = _pick(path, names, column)
     j = names.index(name)
     encoding = encodings[j]
-    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
     if raw.size < 4:
         raise ArtifactError(f"{path}: {raw.size} bytes, shorter than an MDS header")
     samples = int(raw[:4].view("<u4")[0])

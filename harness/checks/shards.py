@@ -285,18 +285,46 @@ def check_shards(paths: list[str | Path], vocab_size: int | None = None, options
             if limit is None:
                 problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
             continue
-        ids = shard.open()
-        for start in range(0, shard.count, CHUNK):
-            chunk = ids[start : start + CHUNK]
-            top = int(chunk.max())
-            if top >= limit:
-                where = start + int((chunk >= limit).argmax())
-                problems.append(f"{path}: id {top} ≥ vocab size {limit} (first at position {where})")
-                break
-            if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
-                problems.append(f"{path}: negative id {int(chunk.min())}")
-                break
+        problem = _range_problem(shard, limit)
+        if problem:
+            problems.append(problem)
     return shards, problems
+
+
+def _range_problem(shard: Shard, limit: int) -> str | None:
+    """The first id outside [0, limit) in the shard, as a finding: chunks (or, for decoded blocks,
+    blocks — as many at once as the decode budget allows) scanned on every core, reported in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.checks.parallel import block_workers, usable_cores
+
+    ids = shard.open()
+    if getattr(ids, "lazy", False):
+        tasks = [(int(ids.starts[i]), i) for i in range(ids.lengths.size)]
+        workers = block_workers(ids)
+
+        def read(task):
+            return ids.fetch_block(task[1])
+    else:
+        tasks = [(start, None) for start in range(0, shard.count, CHUNK)]
+        workers = usable_cores()
+
+        def read(task):
+            return ids[task[0] : task[0] + CHUNK]
+
+    def scan(task) -> str | None:
+        chunk = read(task)
+        if not chunk.size:
+            return None
+        top = int(chunk.max())
+        if top >= limit:
+            return f"{shard.path}: id {top} ≥ vocab size {limit} (first at position {task[0] + int((chunk >= limit).argmax())})"
+        if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
+            return f"{shard.path}: negative id {int(chunk.min())}"
+        return None
+
+    with ThreadPoolExecutor(max(1, min(workers, len(tasks)))) as pool:
+        return next((p for p in pool.map(scan, tasks) if p), None)
 
 
 def width_mismatch(ids, min_ids: int = 64) -> str | None:

@@ -1,0 +1,23 @@
+"""How much of the machine a pass over token ids may use: the cores this process may run on, and
+how many decoded blocks (parquet row groups) may be held at once."""
+
+from __future__ import annotations
+
+import os
+
+DECODE_BUDGET = 256 << 20  # bytes of decoded blocks held at once across workers
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def block_workers(view, workers: int | None = None) -> int:
+    """Workers decoding ``view``'s blocks at once: every core, as far as ``DECODE_BUDGET`` holds
+    the largest block (as int64) once per worker."""
+    widest = int(view.lengths.max()) if view.lengths.size else 0
+    return max(1, min(workers or usable_cores(), view.lengths.size or 1, DECODE_BUDGET // max(1, widest * 8)))
