@@ -187,8 +187,24 @@ def lint_contract(contract: Contract, snapshot) -> list[Finding]:
         recorded.update(test.records)
         findings += _verdict_findings(contract, f, snapshot)
     findings += _external_builtin_findings(contract)
+    findings += _scan_findings(contract)
     findings += _status_findings(contract, snapshot)
     return findings + _promotion_findings(contract, recorded)
+
+
+def _scan_findings(contract: Contract) -> list[Finding]:
+    """A claim that asks for a full scan (``full_scan: true``) judged from a sample: its verdict
+    is weaker than the claim, so the gate refuses it."""
+    return [
+        _at(
+            contract,
+            ["falsification_tests", f.index, "params", "sample"],
+            "sampled-not-full",
+            f"{f.id}: the contract asks for a full scan (full_scan: true), but params: sample judges it from {f.params['sample']} sampled ids",
+        )
+        for f in contract.bound_falsifiers
+        if f.full_scan and f.params.get("sample") is not None
+    ]
 
 
 def baseline_key(f: Finding) -> str:
@@ -202,6 +218,7 @@ BACKING_RULES = frozenset(
     {
         "missing-test", "not-a-test", "stale", "no-fingerprint", "no-evidence", "evidence-provenance",
         "claims-over-falsified", "status-mismatch", "hypothesis-mismatch", "missing-artifact", "external-builtin",
+        "sampled-not-full",
     }
 )  # fmt: skip
 

@@ -230,6 +230,7 @@ def test_only_the_snapshot_builder_reads_contract_evidence_and_ini_files():
         "harness.checks.columnar": "Arrow and parquet token shards, and a datasets folder's state.json",
         "harness.checks.mds": "MDS shards and their index.json",
         "harness.checks.documents": "token shards, through the readers in harness.checks.shards",
+        "harness.checks.sampling": "token shards, through the readers in harness.checks.shards",
         "harness.checks.litdata": "LitData chunks and their index.json",
         "harness.falsifiers.documents": "token shards",
         "harness.subjects.encoders": "a tokenizer file",

@@ -176,6 +176,7 @@ def _build(path: Path, display: str, text: str, doc: Any, plain: dict, falsifier
                 subject=entry.get("subject"),
                 params=dict(entry.get("params") or {}),
                 requires=tuple(entry.get("requires") or ()),
+                full_scan=entry.get("full_scan") is True,
                 plausible={k: (float(v[0]), float(v[1])) for k, v in entry["plausible"].items()} if entry.get("plausible") else {},
                 status=entry.get("status"),
                 fingerprint=entry.get("fingerprint"),

@@ -53,6 +53,7 @@ class Falsifier:
     subject: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    full_scan: bool = False  # the claim needs every id read: a sampled verdict (params: sample) cannot back it
     plausible: dict[str, tuple[float, float]] = field(default_factory=dict)
     status: str | None = None
     fingerprint: str | None = None

@@ -21,7 +21,7 @@ from harness.paths import is_under
 BOUND_KEYS = frozenset(
     {
         "id", "rule", "prediction", "test", "if_fails", "ship_blocking", "counter_example_classes",
-        "subject", "params", "requires", "plausible", "status", "fingerprint", "evidence", "digest", "note",
+        "subject", "params", "requires", "full_scan", "plausible", "status", "fingerprint", "evidence", "digest", "note",
     }
 )  # fmt: skip
 DIRECT_SHAPES = ("falsification", "falsifiers", "gates")  # blocks whose every entry is a falsifier

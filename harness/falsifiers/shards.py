@@ -37,16 +37,31 @@ def test_shard_integrity(falsifier, subject):
 DEFAULT_MAX_TOP1_SHARE = 0.75
 
 
-@accepts(shards_dir=None, vocab_size=None, min_bits=4.0, max_top1_share=DEFAULT_MAX_TOP1_SHARE, min_tokens=100_000, unk_token_id=None, max_oov_share=0.0)
+@accepts(
+    shards_dir=None,
+    vocab_size=None,
+    min_bits=4.0,
+    max_top1_share=DEFAULT_MAX_TOP1_SHARE,
+    min_tokens=100_000,
+    unk_token_id=None,
+    max_oov_share=0.0,
+    sample=None,
+    seed=0,
+    confidence=0.999,
+)
 @records("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens")
 def test_entropy_floor(falsifier, subject):
     """Unigram entropy ≥ min_bits, the top token under max_top1_share (the incident: 0.001 bits, one
-    token 99.99%), and no id outside the vocab (counted in one bin: memory bounded whatever the ids)."""
+    token 99.99%), and no id outside the vocab (counted in one bin: memory bounded whatever the ids).
+    With ``sample: N``, from N ids drawn uniformly over every shard (``seed``), judged by confidence
+    bounds at ``confidence`` (``harness.checks.bounds``) — never by a point estimate."""
     from harness.checks.entropy import shard_stats
 
     params = falsifier.params
     paths, vocab_size, options = _shards(falsifier, subject)
     unk_id = params["unk_token_id"] if params["unk_token_id"] is not None else getattr(subject, "unk_id", None)
+    if params["sample"] is not None:
+        return _sampled_entropy(falsifier, paths, vocab_size, options, unk_id)
     stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options)
     for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens"):
         falsifier.record(name, getattr(stats, name))
@@ -60,3 +75,62 @@ def test_entropy_floor(falsifier, subject):
     assert stats.oov_share <= params["max_oov_share"], (
         f"{falsifier.id}: {stats.oov_share:.4%} of ids lie outside the vocab of {vocab_size} (the model cannot embed them)"
     )
+
+
+def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
+    """The entropy floor judged from a uniform sample: FALSIFIED only when a bound excludes the
+    threshold at the declared confidence, DISCHARGED only when every bound excludes failure, and
+    METHODOLOGY_SUSPECT in between, with both numbers. "No id outside the vocab" cannot be shown
+    by a sample: an out-of-vocab id drawn falsifies, none drawn is left to shard-integrity's full
+    scan (recorded as ``oov_falsify_only``)."""
+    import numpy as np
+
+    from harness.checks.bounds import entropy_interval, share_interval
+    from harness.checks.entropy import in_vocab_or_oov, stats_from_counts
+    from harness.checks.sampling import sample_ids
+    from harness.checks.shards import describe_shards
+
+    p = falsifier.params
+    n, seed, confidence = int(p["sample"]), int(p["seed"]), float(p["confidence"])
+    assert n > 0 and 0 < confidence < 1, f"{falsifier.id}: sample must be a positive count and confidence in (0, 1)"
+    delta = 1 - confidence
+    shards, _problems, unreadable = describe_shards(paths, vocab_size, options)
+    shards = [s for s in shards if s.count and s.path not in unreadable]
+    ids, total = sample_ids(shards, n, seed)
+    if not ids.size:
+        raise InsufficientData("no readable ids to sample")
+    counts = np.bincount(in_vocab_or_oov(ids, vocab_size), minlength=vocab_size + 1)
+    stats = stats_from_counts(counts[:vocab_size], unk_id, oov=int(counts[vocab_size]))
+    for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct"):
+        falsifier.record(name, getattr(stats, name))
+    falsifier.record("tokens", total)
+    falsifier.record("sampled", 1)
+    falsifier.record("sample_size", ids.size)
+    falsifier.record("seed", seed)
+    falsifier.record("confidence", confidence)
+    # three claims share the error budget (Bonferroni); the top-1 bound holds for every id at once
+    each = delta / 3
+    h_lo, h_hi = entropy_interval(stats.entropy_bits, ids.size, vocab_size + 1, each)
+    top = int(counts.max())
+    t_lo, t_hi = share_interval(top, ids.size, each / (vocab_size + 1))
+    o_lo, o_hi = share_interval(int(counts[vocab_size]), ids.size, each)
+    for name, value in (("entropy_bits_low", h_lo), ("entropy_bits_high", h_hi), ("top1_share_low", t_lo), ("top1_share_high", t_hi)):
+        falsifier.record(name, value)
+    falsifier.record("oov_falsify_only", int(p["max_oov_share"] == 0))
+    where = f"from {ids.size:,} of {total:,} ids sampled (seed {seed}), at {confidence:.1%} confidence"
+    assert h_hi >= p["min_bits"], (
+        f"{falsifier.id}: entropy ≤ {h_hi:.3f} bits/token (estimate {stats.entropy_bits:.4f}), below the floor of {p['min_bits']}, {where}"
+    )
+    assert t_lo <= p["max_top1_share"], f"{falsifier.id}: token {stats.top1_id} holds ≥ {t_lo:.2%} of all tokens (estimate {stats.top1_share:.2%}), {where}"
+    assert o_lo <= p["max_oov_share"] and not (p["max_oov_share"] == 0 and counts[vocab_size]), (
+        f"{falsifier.id}: ≥ {o_lo:.4%} of ids lie outside the vocab of {vocab_size} ({int(counts[vocab_size])} of the sample), {where}"
+    )
+    open_ = []
+    if h_lo < p["min_bits"]:
+        open_.append(f"entropy in [{h_lo:.3f}, {h_hi:.3f}] bits straddles the floor {p['min_bits']}")
+    if t_hi > p["max_top1_share"]:
+        open_.append(f"top-1 share in [{t_lo:.2%}, {t_hi:.2%}] straddles {p['max_top1_share']:.0%}")
+    if p["max_oov_share"] > 0 and o_hi > p["max_oov_share"]:
+        open_.append(f"out-of-vocab share in [{o_lo:.4%}, {o_hi:.4%}] straddles {p['max_oov_share']:.4%}")
+    if open_:
+        falsifier.suspect(f"sampled, inconclusive {where}: " + "; ".join(open_) + " — sample more ids, or scan them all")
