@@ -288,3 +288,26 @@ def test_document_builtins_judge_documents_not_packed_windows_and_name_what_they
         packed_seen = check(outcomes, "packed-lengths", "DISCHARGED")
         assert abs(packed_seen["documents"] - len(healthy)) <= 2  # a document across a shard boundary counts in each; the tail window is dropped
         check(outcomes, "packed-dups", "DISCHARGED")
+
+
+@pytest.mark.parametrize("kind", [k for k in ("mds", "hf-datasets", "litdata") if fw.available(k)])
+def test_split_overlap_reads_splits_in_any_format(kind, corpora, tmp_path):
+    """``splits:`` name folders of any format: a validation split carved out of the training data is
+    red, a held-out one green."""
+    from tests.redgreen import check, run_cases
+
+    docs = corpora["healthy"]
+    train, held_out = docs[:80], docs[80:]
+    _write(kind, tmp_path / "data" / "train", train)
+    _write(kind, tmp_path / "data" / "val-held-out", held_out)
+    _write(kind, tmp_path / "data" / "val-leaked", train[10:30])
+    _one_builtin_project(tmp_path, {})
+    for case in ("val-held-out", "val-leaked"):
+        (tmp_path / "contracts" / f"{case}.yaml").write_text(
+            f"metadata:\n  id: {case}\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n  corpus:\n    vocab: vocab/tokenizer.json\n"
+            f"    splits:\n      train: data/train\n      val: data/{case}\n    seq_len: 128\n"
+            f"falsification_tests:\n- id: F-{case.upper()}\n  rule: r\n  test: builtin:split-overlap\n  subject: corpus\n"
+        )
+    outcomes = run_cases(tmp_path, ["val-held-out", "val-leaked"])
+    check(outcomes, "val-held-out", "DISCHARGED")
+    check(outcomes, "val-leaked", "FALSIFIED")
