@@ -74,13 +74,14 @@ class Falsifier:
 
 
 _FALSIFIER_FIELDS = frozenset(Falsifier.__dataclass_fields__)
-_FALSIFIER_DEFAULTS = {"shape": "falsification_tests", "entry_key": None}
+_FALSIFIER_DEFAULTS = {"shape": "falsification_tests", "entry_key": None, "full_scan": False}
 
 
 def new_falsifier(**values: Any) -> Falsifier:
     """``Falsifier(**values)`` for the loader, which builds thousands per session: the frozen
-    dataclass's ``__init__`` pays an ``object.__setattr__`` per field. Every field but ``shape``
-    and ``entry_key`` must be given; an unknown or missing name is a TypeError, as it would be."""
+    dataclass's ``__init__`` pays an ``object.__setattr__`` per field. Every field but ``shape``,
+    ``entry_key`` and ``full_scan`` must be given; an unknown or missing name is a TypeError, as it
+    would be."""
     state = {**_FALSIFIER_DEFAULTS, **values}
     if state.keys() != _FALSIFIER_FIELDS:
         raise TypeError(f"new_falsifier: unknown {sorted(state.keys() - _FALSIFIER_FIELDS)}, missing {sorted(_FALSIFIER_FIELDS - state.keys())}")
