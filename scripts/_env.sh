@@ -19,4 +19,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "mosaicml-streaming>=0.9" "litdata>=0.2.40" brotli python-snappy cramjam zstd catalogue boto3 botocore s3transfer jmespath
   touch "$stamp"
 fi
-export PATH="$PWD/$VENV/bin:$PATH"
+case "$VENV" in
+  /*) export PATH="$VENV/bin:$PATH" ;;  # an absolute HARNESS_VENV
+  *) export PATH="$PWD/$VENV/bin:$PATH" ;;
+esac
