@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.checks import ArtifactError
+from harness.checks.columns import pick_column
 
 ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"
 ARROW_FILE_MAGIC = b"ARROW1"
 PARQUET_MAGIC = b"PAR1"
-DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
 
 
 def _pyarrow():
@@ -29,18 +29,6 @@ def _pyarrow():
     except ImportError:
         raise ArtifactError("reading Arrow and parquet shards needs pyarrow: pip install 'falsifier-harness[datasets]'") from None
     return pyarrow
-
-
-def _pick_column(path: Path, schema, column: str | None) -> str:
-    names = list(schema.names)
-    if column is not None:
-        if column not in names:
-            raise ArtifactError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        return column
-    for name in DEFAULT_COLUMNS:
-        if name in names:
-            return name
-    raise ArtifactError(f"{path}: no token column ({' / '.join(DEFAULT_COLUMNS)}); columns: {', '.join(names)} — declare column: in the subject")
 
 
 def _numpy_dtype(path: Path, column: str, field_type) -> str:
@@ -93,7 +81,7 @@ def open_arrow(path: Path, column: str | None = None):
         table = reader.read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(f"{path}: not a readable Arrow file ({exc})") from None
-    name = _pick_column(path, table.schema, column)
+    name = pick_column(path, list(table.schema.names), column)
     dtype = _numpy_dtype(path, name, table.schema.field(name).type)
     chunks = [_flat(path, name, c) for c in table.column(name).chunks]
     lengths = [int(values.size) for values, _ in chunks]
@@ -110,7 +98,7 @@ def open_parquet(path: Path, column: str | None = None):
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(f"{path}: not a readable parquet file ({exc})") from None
     schema = parquet.schema_arrow
-    name = _pick_column(path, schema, column)
+    name = pick_column(path, list(schema.names), column)
     dtype = _numpy_dtype(path, name, schema.field(name).type)
     meta = parquet.metadata
     leaf = next((j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] == name), None)

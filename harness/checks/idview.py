@@ -96,8 +96,3 @@ class IdView:
             base = int(self.starts[i])
             for end in self._block(i)[1]:
                 yield base + int(end)
-
-    def chunks(self, size: int) -> Iterator[object]:
-        """The stream in consecutive arrays of ``size`` ids (the last shorter), read in block order."""
-        for start in range(0, self.shape[0], size):
-            yield self[start : start + size]

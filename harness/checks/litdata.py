@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checks import ArtifactError
+from harness.checks.columns import pick_column
+from harness.checks.framing import field_sizes, record_offsets
 
 # litdata.constants: _NUMPY_DTYPES_MAPPING (index into numpy's scalar types) and _TORCH_DTYPES_MAPPING
 NUMPY_CODES = {0: "int8", 1: "int16", 2: "int32", 3: "int64", 4: "uint8", 5: "uint16", 6: "uint32", 7: "uint64"}
 TORCH_CODES = {11: "uint8", 12: "int8", 13: "int16", 14: "int16", 15: "int32", 16: "int32", 17: "int64", 18: "int64", 20: "uint16"}
-DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,6 @@ class LitDataChunk:
 
 def is_litdata_index(data: object) -> bool:
     return isinstance(data, dict) and isinstance(data.get("chunks"), list) and isinstance(data.get("config"), dict)
-
-
-def read_index(directory: Path) -> list[LitDataChunk]:
-    index = directory / "index.json"
-    try:
-        data = json.loads(index.read_text("utf-8"))
-        chunks, config = data["chunks"], data["config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{index}: not a readable LitData index ({exc})") from None
-    try:
-        return [LitDataChunk(directory / entry["filename"], entry, config) for entry in chunks]
-    except (KeyError, TypeError):
-        raise ArtifactError(f"{index}: a chunk entry has no filename") from None
 
 
 def _leaf(chunk: LitDataChunk, column: str | None) -> tuple[int, int, str]:
@@ -62,12 +50,7 @@ def _leaf(chunk: LitDataChunk, column: str | None) -> tuple[int, int, str]:
     else:
         if not names or len(names) != len(formats):
             raise ArtifactError(f"{path}: items of {len(formats)} leaves ({', '.join(formats)}) and no names for them in index.json")
-        wanted = column if column is not None else next((c for c in DEFAULT_COLUMNS if c in names), None)
-        if wanted is None or wanted not in names:
-            raise ArtifactError(
-                f"{path}: no token leaf {column or ' / '.join(DEFAULT_COLUMNS)!r} (leaves: {', '.join(map(str, names))}) — declare column: in the subject"
-            )
-        j = names.index(wanted)
+        j = names.index(pick_column(path, names, column, what="leaf"))
     kind, _, code = formats[j].partition(":") if formats else ("", "", "")
     table = NUMPY_CODES if kind == "no_header_numpy" else TORCH_CODES if kind == "no_header_tensor" else None
     if table is None:
@@ -92,25 +75,11 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
         raise ArtifactError(f"{path}: the LitData index lists this chunk, but the file is missing")
     j, leaves, dtype = _leaf(chunk, column)
     raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
-    if raw.size < 4:
-        raise ArtifactError(f"{path}: {raw.size} bytes, shorter than a LitData chunk header")
-    items = int(raw[:4].view("<u4")[0])
-    if items != chunk.entry.get("chunk_size", items):
-        raise ArtifactError(f"{path}: holds {items} items, index.json says {chunk.entry.get('chunk_size')}")
-    if raw.size < 4 * (items + 2):
-        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, shorter than the offsets of {items} items")
-    offsets = raw[4 : 4 * (items + 2)].view("<u4").astype(np.int64)
-    if items and int(offsets[-1]) > raw.size:
-        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, its offsets run to byte {int(offsets[-1])}")
+    offsets = record_offsets(raw, path, "a LitData chunk", "items", chunk.entry.get("chunk_size"))
     if config.get("item_loader") == "TokensLoader":
         starts, nbytes = offsets[:-1], np.diff(offsets)
     else:
-        pos = offsets[:-1, None] + 4 * np.arange(leaves)[None, :]
-        sizes = (
-            raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(items, leaves).astype(np.int64)
-            if items
-            else np.zeros((0, leaves), dtype=np.int64)
-        )
+        sizes = field_sizes(raw, offsets, leaves)
         starts = offsets[:-1] + 4 * leaves + sizes[:, :j].sum(axis=1)
         nbytes = sizes[:, j]
     item = np.dtype(dtype).itemsize

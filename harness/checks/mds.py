@@ -11,38 +11,21 @@ yields exactly what streaming's own ``MDSReader`` yields on files its writer wro
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checks import ArtifactError
+from harness.checks.columns import pick_column
+from harness.checks.framing import field_sizes, record_offsets
 
 NDARRAY_DTYPES = {8: "uint8", 9: "int8", 16: "uint16", 17: "int16", 32: "uint32", 33: "int32", 64: "uint64", 65: "int64"}
 SCALAR_DTYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"}
-DEFAULT_COLUMNS = ("input_ids", "tokens", "token_ids", "ids")
 
 
 @dataclass(frozen=True)
 class MDSShard:
     path: Path
     entry: dict  # the shard's entry in index.json
-
-
-def read_index(directory: Path) -> list[MDSShard]:
-    """The shards an MDS ``index.json`` lists (missing files included: the reader names them)."""
-    index = directory / "index.json"
-    try:
-        data = json.loads(index.read_text("utf-8"))
-        entries = data["shards"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{index}: not a readable MDS index ({exc})") from None
-    shards = []
-    for k, entry in enumerate(entries):
-        try:
-            shards.append(MDSShard(directory / entry["raw_data"]["basename"], entry))
-        except (KeyError, TypeError):
-            raise ArtifactError(f"{index}: shard {k} has no raw_data.basename") from None
-    return shards
 
 
 def is_mds_index(data: object) -> bool:
@@ -61,27 +44,15 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
     if not path.is_file():
         raise ArtifactError(f"{path}: the MDS index lists this shard, but the file is missing")
     names, encodings, sizes = entry.get("column_names", []), entry.get("column_encodings", []), entry.get("column_sizes", [])
-    name = _pick(path, names, column)
+    name = pick_column(path, names, column)
     j = names.index(name)
     encoding = encodings[j]
     raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
-    if raw.size < 4:
-        raise ArtifactError(f"{path}: {raw.size} bytes, shorter than an MDS header")
-    samples = int(raw[:4].view("<u4")[0])
-    if samples != entry.get("samples", samples):
-        raise ArtifactError(f"{path}: holds {samples} samples, index.json says {entry.get('samples')}")
-    if raw.size < 4 * (samples + 2):
-        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, shorter than the offsets of {samples} samples")
-    offsets = raw[4 : 4 * (samples + 2)].view("<u4").astype(np.int64)
-    if samples and int(offsets[-1]) > raw.size:
-        raise ArtifactError(f"{path}: truncated: {raw.size} bytes, its offsets run to byte {int(offsets[-1])}")
+    offsets = record_offsets(raw, path, "an MDS", "samples", entry.get("samples"))
+    samples = offsets.size - 1
     variable = [k for k, s in enumerate(sizes) if s is None]
     head = 4 * len(variable)
-    if variable and samples:
-        pos = offsets[:-1, None] + 4 * np.arange(len(variable))[None, :]
-        var_sizes = raw[(pos[..., None] + np.arange(4)).reshape(-1)].view("<u4").reshape(samples, len(variable)).astype(np.int64)
-    else:
-        var_sizes = np.zeros((samples, 0), dtype=np.int64)
+    var_sizes = field_sizes(raw, offsets, len(variable))
     col_sizes = (
         np.stack([var_sizes[:, variable.index(k)] if sizes[k] is None else np.full(samples, sizes[k], dtype=np.int64) for k in range(len(names))], axis=1)
         if names
@@ -103,17 +74,6 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
         return raw[s : s + int(nbytes[i])].view(typed), (int(lengths[i]),)
 
     return IdView(id_dtype, lengths, fetch), name
-
-
-def _pick(path: Path, names: list[str], column: str | None) -> str:
-    if column is not None:
-        if column not in names:
-            raise ArtifactError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        return column
-    for name in DEFAULT_COLUMNS:
-        if name in names:
-            return name
-    raise ArtifactError(f"{path}: no token column ({' / '.join(DEFAULT_COLUMNS)}); columns: {', '.join(names)} — declare column: in the subject")
 
 
 def _layout(path: Path, name: str, encoding: str, declared: str | None, raw, starts, nbytes):
