@@ -41,6 +41,11 @@ class IdView:
     def block(self, i: int):
         return self._block(i)[0]
 
+    def blocks(self, lo: int, hi: int) -> IdView:
+        """The view of blocks ``lo`` to ``hi`` alone (still lazy, nothing read): one engine task's
+        share of a shard, cut at block boundaries so no block is decoded twice."""
+        return IdView(self.dtype, self.lengths[lo:hi], lambda i: self._fetch(lo + i), self.has_documents, self.lazy)
+
     def fetch_block(self, i: int):
         """Block ``i``'s ids, fetched afresh (no cache): for workers that each read their own."""
         return self._fetch(i)[0]

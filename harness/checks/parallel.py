@@ -8,12 +8,18 @@ import os
 DECODE_BUDGET = 256 << 20  # bytes of decoded blocks held at once across workers
 
 
+CORES_ENV = "HARNESS_CORES"  # a cap on the cores a pass uses: a shared CI runner, or a Ray task's share
+
+
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    """The cores this process may run on (its affinity mask, not the machine's count), at most
+    ``$HARNESS_CORES`` where that is set (the Ray engine sets it to the CPUs Ray gave a task)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    cap = os.environ.get(CORES_ENV, "")
+    return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
 
 
 def block_workers(view, workers: int | None = None) -> int:

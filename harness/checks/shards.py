@@ -33,6 +33,7 @@ class Shard:
     index: object = None  # a Megatron index (``harness.checks.megatron``): dtype, count, documents
     format: str = "sidecar"
     view: object = None  # an ``IdView`` (Arrow, parquet, MDS, LitData)
+    options: ShardOptions = NO_OPTIONS  # what the subject declared (an engine's worker re-opens it with them)
 
     def open(self):
         """The ids as a read-only 1-D sliceable: a memory map or an ``IdView`` (never a full
@@ -105,6 +106,13 @@ def shard_files(paths: list[Path]) -> list[Path]:
 def describe_shard(path: Path, vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[Shard | None, list[str]]:
     """Metadata of one shard and the problems visible without reading its ids. The format is the
     subject's declared one, else recognised from the file (``harness.checks.formats.detect``)."""
+    shard, problems = _describe(path, vocab_size, options)
+    if shard is not None:
+        shard.options = options
+    return shard, problems
+
+
+def _describe(path: Path, vocab_size: int | None, options: ShardOptions) -> tuple[Shard | None, list[str]]:
     import numpy as np
 
     from harness.checks.formats import FORMATS, detect, undetected_hint
@@ -275,30 +283,39 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
     return shards, problems, unreadable
 
 
-def check_shards(paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[list[Shard], list[str]]:
-    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk."""
+def check_shards(
+    paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS, engine: str | None = None, address: str | None = None, progress=None
+) -> tuple[list[Shard], list[str]]:
+    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk on
+    ``engine`` (``harness.engines``); a shard whose read fails is a problem naming it."""
+    from harness.checks.scan import range_problems
+
     shards, problems, unreadable = describe_shards(paths, vocab_size, options)
+    scanned = []
     for shard in shards:
-        path = shard.path
         limit = vocab_size or shard.vocab_size
-        if limit is None or shard.count == 0 or path in unreadable:
+        if limit is None or shard.count == 0 or shard.path in unreadable:
             if limit is None:
-                problems.append(f"{path}: no vocab_size given or in a sidecar; ids cannot be checked")
+                problems.append(f"{shard.path}: no vocab_size given or in a sidecar; ids cannot be checked")
             continue
-        problem = _range_problem(shard, limit)
-        if problem:
-            problems.append(problem)
+        scanned.append((limit, shard))
+    if progress is not None:
+        progress.start(sum(s.count for _, s in scanned))
+    for limit in sorted({limit for limit, _ in scanned}):
+        group = [s for lim, s in scanned if lim == limit]
+        problems.extend(range_problems(group, limit, engine, address, progress=getattr(progress, "advance", None)))
     return shards, problems
 
 
-def _range_problem(shard: Shard, limit: int) -> str | None:
-    """The first id outside [0, limit) in the shard, as a finding: chunks (or, for decoded blocks,
-    blocks — as many at once as the decode budget allows) scanned on every core, reported in order."""
+def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | None:
+    """The first id outside [0, limit) in the shard (or in ``ids``, its part starting at id
+    ``offset``), as a finding: chunks (or, for decoded blocks, blocks — as many at once as the
+    decode budget allows) scanned on every core, reported in order."""
     from concurrent.futures import ThreadPoolExecutor
 
     from harness.checks.parallel import block_workers, usable_cores
 
-    ids = shard.open()
+    ids = shard.open() if ids is None else ids
     if getattr(ids, "lazy", False):
         tasks = [(int(ids.starts[i]), i) for i in range(ids.lengths.size)]
         workers = block_workers(ids)
@@ -306,7 +323,7 @@ def _range_problem(shard: Shard, limit: int) -> str | None:
         def read(task):
             return ids.fetch_block(task[1])
     else:
-        tasks = [(start, None) for start in range(0, shard.count, CHUNK)]
+        tasks = [(start, None) for start in range(0, int(ids.shape[0]), CHUNK)]
         workers = usable_cores()
 
         def read(task):
@@ -318,7 +335,7 @@ def _range_problem(shard: Shard, limit: int) -> str | None:
             return None
         top = int(chunk.max())
         if top >= limit:
-            return f"{shard.path}: id {top} ≥ vocab size {limit} (first at position {task[0] + int((chunk >= limit).argmax())})"
+            return f"{shard.path}: id {top} ≥ vocab size {limit} (first at position {offset + task[0] + int((chunk >= limit).argmax())})"
         if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
             return f"{shard.path}: negative id {int(chunk.min())}"
         return None

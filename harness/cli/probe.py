@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.cli.common import EXIT_FINDINGS, EXIT_OK, fail
 from harness.cli.render import console, print_json
 from harness.contract.subjects import ID_DTYPES, SHARD_FORMATS
+from harness.engines import ENGINES
 
 
 def register(sub, add) -> None:
@@ -24,6 +25,8 @@ def register(sub, add) -> None:
     p.add_argument("--format", choices=SHARD_FORMATS, help="the shards' format where the files cannot say it (raw)")
     p.add_argument("--dtype", choices=ID_DTYPES, help="a raw memmap's id dtype")
     p.add_argument("--column", help="the token column when it is not input_ids")
+    p.add_argument("--engine", choices=ENGINES, default=None, help="where the pass runs: local (this process, every core) or ray (Ray tasks)")
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster to join (auto, ray://host:10001); default: start one here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_probe_shards)
 
@@ -54,11 +57,16 @@ def cmd_probe_shards(args) -> int:
     from harness.checks import ArtifactError
     from harness.checks.entropy import NoTokens, shard_stats
     from harness.checks.formats import ShardOptions
+    from harness.cli.render import ProgressBar
+    from harness.engines import EngineError
 
     options = ShardOptions(args.format, args.dtype, args.column)
     try:
-        stats, problems = shard_stats(args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device, options=options)
-    except ArtifactError as exc:
+        with ProgressBar("ids") as bar:
+            stats, problems = shard_stats(
+                args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device, options=options, engine=args.engine, address=args.address, progress=bar, partial=True
+            )
+    except (ArtifactError, EngineError) as exc:
         return fail("probe", str(exc))
     except NoTokens as exc:
         if args.json:

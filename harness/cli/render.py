@@ -26,3 +26,31 @@ def print_findings(findings: list[Finding], out=None) -> None:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+class ProgressBar:
+    """A rich progress bar on stderr for a pass over ids (``harness.progress``'s interface:
+    ``start(total)``, ``advance(ids)``); silent where stderr is not a terminal."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def start(self, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True)
+        self._task = self._bar.add_task(self.label, total=total)
+        self._bar.start()
+
+    def advance(self, ids: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, ids)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -9,6 +9,14 @@ class InsufficientData(Exception):
     """Too few tokens for an honest estimate: an error, never a pass."""
 
 
+def _engine(falsifier) -> dict:
+    """Where the pass runs (``harness.engines``: the ``engine`` param, else the ini's) and who
+    hears of its progress (a log line per tenth)."""
+    from harness.progress import TenthsLog
+
+    return {"engine": falsifier.params.get("engine"), "progress": TenthsLog(falsifier.id)}
+
+
 def _shards(falsifier, subject):
     from harness.checks.shards import subject_options
 
@@ -17,14 +25,14 @@ def _shards(falsifier, subject):
     return paths, params.get("vocab_size") or subject.vocab_size, subject_options(subject)
 
 
-@accepts(shards_dir=None, vocab_size=None)
+@accepts(shards_dir=None, vocab_size=None, engine=None)
 @records("shards", "tokens")
 def test_shard_integrity(falsifier, subject):
     """Every shard: dtype holds the vocab, ids < vocab size, whole items matching the sidecar, non-empty."""
     from harness.checks.shards import check_shards
 
     paths, vocab_size, options = _shards(falsifier, subject)
-    shards, problems = check_shards(paths, vocab_size, options)
+    shards, problems = check_shards(paths, vocab_size, options, **_engine(falsifier))
     falsifier.record("shards", len(shards))
     falsifier.record("tokens", sum(s.count for s in shards))
     assert shards, f"{falsifier.id}: no shards found"
@@ -48,6 +56,7 @@ DEFAULT_MAX_TOP1_SHARE = 0.75
     sample=None,
     seed=0,
     confidence=0.999,
+    engine=None,
 )
 @records("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens")
 def test_entropy_floor(falsifier, subject):
@@ -62,7 +71,7 @@ def test_entropy_floor(falsifier, subject):
     unk_id = params["unk_token_id"] if params["unk_token_id"] is not None else getattr(subject, "unk_id", None)
     if params["sample"] is not None:
         return _sampled_entropy(falsifier, paths, vocab_size, options, unk_id)
-    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options)
+    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options, **_engine(falsifier))
     for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens"):
         falsifier.record(name, getattr(stats, name))
     if stats.tokens < params["min_tokens"]:

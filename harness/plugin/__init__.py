@@ -57,6 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_evidence", "directory for run evidence", default="evidence")
     parser.addini("harness_falsifiers", "directory of falsifier test modules", default="falsifiers")
     parser.addini("harness_pv_rules", "pv's own rules: auto (for pv-shaped contracts), error, warning or off", default="auto")
+    parser.addini("harness_engine", "where whole-corpus passes run: local (default) or ray (harness.engines)", default="local")
+    parser.addini("harness_engine_address", "with harness_engine = ray: the cluster to join (auto, ray://host:10001); none starts one here", default="")
     parser.addini("harness_skip", "globs of non-contract YAML under the contracts directory (besides pv's own skip rules)", type="args", default=[])
 
 
@@ -66,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.plugin import gpus
 
     gpus.configure(config)  # before any CUDA context: each xdist worker of the CUDA lane owns a GPU
+    _configure_engine(config)
     contracts_dir = Path(config.rootpath) / config.getini("harness_contracts")
     if not contracts_dir.is_dir() and not config.getoption("contract"):
         return
@@ -73,6 +76,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session = HarnessSession(config, contracts_dir)
     config.pluginmanager.register(session, "harness-session")
+
+
+def _configure_engine(config: pytest.Config) -> None:
+    """The ini's engine becomes the default of every pass a falsifier does not pin (``engine:``)."""
+    from harness.engines import EngineError, configure
+
+    try:
+        configure(config.getini("harness_engine") or None, config.getini("harness_engine_address") or None)
+    except EngineError as exc:
+        raise pytest.UsageError(f"harness_engine: {exc}") from None
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own (one per core)

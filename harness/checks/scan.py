@@ -1,0 +1,144 @@
+"""Whole-corpus passes — the id histogram, the range check — cut into tasks that an engine
+(``harness.engines``) runs: in this process, or as Ray tasks on a cluster. A task names its shard
+by location (a path or a URL), not by an open object, so any worker can re-open it; a memory-mapped
+shard is cut into id ranges, a shard of decoded blocks (parquet row groups, MDS samples) at block
+boundaries, so no block is read twice. Counts merge by addition, so every engine gives exactly
+the counts of the single-process pass.
+
+A task that fails (a shard gone, a remote read refused) is reported naming its shard, and that
+shard's counts are dropped whole — never half-merged — while the other shards' are kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from harness.checks import ArtifactError
+from harness.checks.formats import NO_OPTIONS, ShardOptions
+
+TASK_IDS = 1 << 26  # ids per task: 256 MiB of uint32 — long enough to hide a task's overhead
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """Ids ``start`` to ``stop`` of shard number ``shard`` (at ``location``), or blocks ``start``
+    to ``stop`` where ``blocks`` (a shard of decoded blocks)."""
+
+    shard: int
+    location: str
+    options: ShardOptions
+    start: int
+    stop: int
+    ids: int  # how many ids the task covers (progress)
+    blocks: bool = False
+
+
+def plan(shards, task_ids: int = TASK_IDS) -> list[IdRange]:
+    """The tasks covering every id of ``shards`` once, in shard order."""
+    import numpy as np
+
+    tasks = []
+    for k, shard in enumerate(shards):
+        if not shard.count:
+            continue
+        where, options = str(shard.path), getattr(shard, "options", NO_OPTIONS)
+        view = shard.view
+        if view is not None and getattr(view, "lazy", False):
+            ends = np.asarray(view.starts[1:])
+            lo = 0
+            while lo < view.lengths.size:
+                hi = max(lo + 1, int(np.searchsorted(ends, view.starts[lo] + task_ids, side="right")))
+                tasks.append(IdRange(k, where, options, lo, hi, int(view.starts[hi] - view.starts[lo]), blocks=True))
+                lo = hi
+            continue
+        for start in range(0, shard.count, task_ids):
+            stop = min(shard.count, start + task_ids)
+            tasks.append(IdRange(k, where, options, start, stop, stop - start))
+    return tasks
+
+
+def task_ids_of(task: IdRange, shard):
+    """The ids a task covers, from an open shard: a slice of its map, or a view of its blocks."""
+    ids = shard.open()
+    return ids.blocks(task.start, task.stop) if task.blocks else ids[task.start : task.stop]
+
+
+def reopen(task: IdRange):
+    """The task's shard, described afresh on whichever machine runs it (cached per process, keyed
+    on the file's size and modification time, so a rewritten shard is never read stale)."""
+    from harness.checks.storage import location, stamp
+
+    path = location(task.location)
+    return _reopen(task.location, task.options, stamp(path))
+
+
+@lru_cache(maxsize=16)
+def _reopen(where: str, options: ShardOptions, _stamp):
+    from harness.checks.shards import describe_shard
+    from harness.checks.storage import location
+
+    shard, problems = describe_shard(location(where), options=options)
+    if shard is None:
+        raise ArtifactError("; ".join(problems) or f"{where}: unreadable")
+    return shard
+
+
+def count_range(task: IdRange, limit: int, shard=None, device: str = "cpu"):
+    """The histogram (``limit + 1`` bins, the last out-of-vocab) of one task's ids."""
+    from harness.checks.entropy import histogram
+
+    return histogram(task_ids_of(task, shard if shard is not None else reopen(task)), limit, device=device)
+
+
+def first_bad_id(task: IdRange, limit: int, shard=None) -> str | None:
+    """The first id of a task outside ``[0, limit)``, as a finding naming the shard."""
+    from harness.checks.shards import range_problem
+
+    shard = shard if shard is not None else reopen(task)
+    offset = int(shard.open().starts[task.start]) if task.blocks else task.start
+    return range_problem(shard, limit, task_ids_of(task, shard), offset)
+
+
+def failure(task: IdRange, exc: BaseException) -> str:
+    """A failed task as a finding naming its shard (an ``ArtifactError`` already names it)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.startswith(task.location) else f"{task.location}: read failed ({type(exc).__name__}: {text})"
+
+
+def count_shards(shards, limit: int, device: str = "cpu", engine: str | None = None, address: str | None = None, progress=None, task_ids: int = TASK_IDS):
+    """(each shard's histogram, or None where a task of it failed; the failures as findings)."""
+    import numpy as np
+
+    from harness.engines import run_tasks
+
+    if not device.startswith("cpu"):  # the GPU path stages a whole shard at once; cutting it costs set-up per task
+        task_ids = max([task_ids, *(s.count for s in shards)])
+    tasks = plan(shards, task_ids)
+    counts: list = [np.zeros(limit + 1, dtype=np.int64) for _ in shards]
+    failures: list[str] = []
+    for task, found in run_tasks(count_range, tasks, (limit,), engine, address, local=lambda t: count_range(t, limit, shards[t.shard], device)):
+        if isinstance(found, BaseException):
+            if counts[task.shard] is not None:
+                failures.append(failure(task, found))
+            counts[task.shard] = None
+        elif counts[task.shard] is not None:
+            counts[task.shard] += found
+        if progress is not None:
+            progress(task.ids)
+    return counts, failures
+
+
+def range_problems(shards, limit: int, engine: str | None = None, address: str | None = None, progress=None, task_ids: int = TASK_IDS) -> list[str]:
+    """Per shard, its first id outside ``[0, limit)`` (in id order) or why it could not be read."""
+    from harness.engines import run_tasks
+
+    tasks = plan(shards, task_ids)
+    found: dict[int, list] = {}
+    for task, problem in run_tasks(first_bad_id, tasks, (limit,), engine, address, local=lambda t: first_bad_id(t, limit, shards[t.shard])):
+        if isinstance(problem, BaseException):
+            problem = failure(task, problem)
+        if problem:
+            found.setdefault(task.shard, []).append((task.start, problem))
+        if progress is not None:
+            progress(task.ids)
+    return [min(found[k])[1] for k in sorted(found)]

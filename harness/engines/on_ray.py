@@ -1,0 +1,82 @@
+"""The ``ray`` engine: each task a Ray task, retried by Ray when its worker or node dies
+(``max_retries``), never when it raised (a bad shard fails the same way twice). Ray is the
+``[ray]`` extra, imported only here. Without an address a cluster is started on this machine
+(``ray.init()``) and kept for the process; with one (``auto``, ``ray://host:10001``, ``host:6379``)
+the driver joins it. A task uses the CPUs Ray gave it (``num_cpus``, ``$HARNESS_CORES`` inside),
+so N tasks on N·k cores neither idle nor oversubscribe the host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from harness.engines import EngineError
+
+MAX_RETRIES = 3
+CPUS_ENV = "HARNESS_RAY_CPUS_PER_TASK"  # cores per task (default 1): fewer, wider tasks per host
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise EngineError("engine ray needs Ray: pip install 'falsifier-harness[ray]'") from None
+    return ray
+
+
+def connect(address: str | None = None):
+    """Ray, initialised: joined to ``address``, or a local cluster when there is none."""
+    ray = _ray()
+    if not ray.is_initialized():
+        _reachable(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, ignore_reinit_error=True)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise EngineError(f"engine ray: cannot reach a cluster at {address or 'a new local one'} ({exc})") from None
+    return ray
+
+
+def _reachable(address: str | None, timeout: float = 10.0) -> None:
+    """A ``host:port`` address that refuses connections fails now: Ray itself retries for
+    minutes before giving up, which in CI reads as a hang."""
+    import socket
+
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"engine ray: no cluster answers at {address} ({exc})") from None
+
+
+def _in_task(fn: Callable, task, args: tuple):
+    """Run ``fn`` on a worker with its threads capped at the CPUs Ray assigned the task."""
+    import ray
+
+    cpus = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)) or 1
+    os.environ["HARNESS_CORES"] = str(cpus)
+    return fn(task, *args)
+
+
+def run_on_ray(fn: Callable, tasks: list, args: tuple, address: str | None) -> Iterator[tuple[object, object]]:
+    ray = connect(address)
+    cpus = max(1, int(os.environ.get(CPUS_ENV, "1") or 1))
+    remote = ray.remote(num_cpus=cpus, max_retries=MAX_RETRIES, retry_exceptions=False)(_in_task)
+    shared = ray.put(args)
+    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)) // cpus)  # in flight at once: bounded driver memory
+    queue = list(tasks)
+    pending: dict = {}
+    while queue or pending:
+        while queue and len(pending) < window:
+            task = queue.pop(0)
+            pending[remote.remote(fn, task, shared)] = task
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            task = pending.pop(ref)
+            try:
+                yield task, ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:
+                yield task, getattr(exc, "cause", None) or exc
+            except ray.exceptions.RayError as exc:  # retries spent: the worker or node kept dying
+                yield task, exc
