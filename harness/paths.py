@@ -56,6 +56,34 @@ def _is_within(path: Path, root: Path) -> bool:
         return False
 
 
+def remote_roots_from_env() -> tuple[str, ...]:
+    """URL prefixes a contract may read shards under (``$HARNESS_REMOTE_ROOTS``, space- or
+    comma-separated: ``s3://bucket/tokens/ gs://other/``)."""
+    raw = os.environ.get("HARNESS_REMOTE_ROOTS", "")
+    return tuple(p for p in raw.replace(",", " ").split() if p)
+
+
+def check_url(value: str, root: Path, allowed_roots: tuple[Path, ...] = ()) -> str | None:
+    """Why a contract may not read shards at URL ``value``, or None. A contract is untrusted
+    data: a ``file://`` URL obeys the rules of a local path (inside the project or an allowed
+    root), ``memory://`` is this process's own, and any other store (``s3://``, ``gs://``, ``hf://``)
+    only under a prefix the runner allows in ``$HARNESS_REMOTE_ROOTS`` — a pull request must not
+    point CI's credentials at a bucket of its choosing."""
+    scheme, _, rest = value.partition("://")
+    scheme = scheme.lower()
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if ".." in rest.split("/"):
+        return "has a '..' part"
+    if scheme == "file":
+        return check_artifact_path(rest if rest.startswith("/") else "/" + rest, root, allowed_roots)
+    if scheme == "memory":
+        return None
+    if any(value.startswith(prefix if prefix.endswith("/") else prefix + "/") or value == prefix for prefix in remote_roots_from_env()):
+        return None
+    return f"is a {scheme}:// URL outside every prefix in $HARNESS_REMOTE_ROOTS (the runner names the stores a contract may read)"
+
+
 def artifact_roots_from_env() -> tuple[Path, ...]:
     raw = os.environ.get("HARNESS_ARTIFACT_ROOTS", "")
     return tuple(Path(p) for p in raw.split(os.pathsep) if p)

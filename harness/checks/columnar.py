@@ -71,12 +71,12 @@ def is_arrow(head: bytes) -> bool:
 def open_arrow(path: Path, column: str | None = None):
     """An ``IdView`` over an Arrow IPC file (stream or file format), memory-mapped."""
     from harness.checks.idview import IdView
+    from harness.checks.storage import is_remote, read_range
 
     pa = _pyarrow()
-    try:
-        source = pa.memory_map(str(path), "r")
-        with open(path, "rb") as handle:
-            head = handle.read(8)
+    try:  # a remote file is read whole into memory (datasets caps an Arrow file at 500 MB); a local one mapped
+        source = pa.py_buffer(path.read_bytes()) if is_remote(path) else pa.memory_map(str(path), "r")
+        head = read_range(path, 0, 8)
         reader = pa.ipc.open_file(source) if head.startswith(ARROW_FILE_MAGIC) else pa.ipc.open_stream(source)
         table = reader.read_all()
     except (pa.ArrowInvalid, OSError) as exc:
@@ -91,10 +91,11 @@ def open_arrow(path: Path, column: str | None = None):
 def open_parquet(path: Path, column: str | None = None):
     """An ``IdView`` over a parquet file, one block per row group, decoded when read."""
     from harness.checks.idview import IdView
+    from harness.checks.storage import is_remote
 
     pa = _pyarrow()
     try:
-        parquet = pa.parquet.ParquetFile(str(path))
+        parquet = pa.parquet.ParquetFile(path.open("rb") if is_remote(path) else str(path))  # remote: ranged reads per row group
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtifactError(f"{path}: not a readable parquet file ({exc})") from None
     schema = parquet.schema_arrow

@@ -47,28 +47,31 @@ NO_OPTIONS = ShardOptions()
 
 
 def _head(path: Path, n: int = 8) -> bytes:
+    from harness.checks.storage import read_range
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read(n)
-    except OSError:
+        return read_range(path, 0, n)
+    except (OSError, ArtifactError):
         return b""
 
 
 @lru_cache(maxsize=256)
-def _index_json(directory: str, mtime_ns: int) -> object:
+def _index_json(directory: str, stamp: tuple) -> object:
+    from harness.checks.storage import location
+
     try:
-        return json.loads(Path(directory, "index.json").read_text("utf-8"))
+        return json.loads((location(directory) / "index.json").read_text("utf-8"))
     except (OSError, ValueError):
         return None
 
 
 @lru_cache(maxsize=256)
-def _listed(directory: str, mtime_ns: int) -> dict[str, tuple[str, dict, dict]]:
+def _listed(directory: str, stamp: tuple) -> dict[str, tuple[str, dict, dict]]:
     """{file name: ("mds" | "litdata", its entry, the index)} of the ``index.json`` in a folder."""
     from harness.checks.litdata import is_litdata_index
     from harness.checks.mds import is_mds_index
 
-    data = _index_json(directory, mtime_ns)
+    data = _index_json(directory, stamp)
     if is_mds_index(data):
         return {(e.get("raw_data") or {}).get("basename"): ("mds", e, data) for e in data["shards"]}
     if is_litdata_index(data):
@@ -79,12 +82,13 @@ def _listed(directory: str, mtime_ns: int) -> dict[str, tuple[str, dict, dict]]:
 def index_beside(path: Path) -> tuple[str, dict, dict] | None:
     """("mds" | "litdata", the file's entry, the parsed index) when an ``index.json`` beside
     ``path`` lists it."""
-    index = path.parent / "index.json"
+    from harness.checks.storage import stamp
+
     try:
-        mtime = index.stat().st_mtime_ns
-    except OSError:
+        version = stamp(path.parent / "index.json")
+    except ArtifactError:
         return None
-    return _listed(str(path.parent), mtime).get(path.name)
+    return _listed(str(path.parent), version).get(path.name)
 
 
 def detect(path: Path) -> str | None:
@@ -128,9 +132,11 @@ def directory_shards(directory: Path) -> list[Path]:
     arrow = dataset_files(directory)
     if arrow is not None:
         return arrow
+    from harness.checks.storage import stamp
+
     index = directory / "index.json"
     if index.is_file():
-        data = _index_json(str(directory), index.stat().st_mtime_ns)
+        data = _index_json(str(directory), stamp(index))
         if is_mds_index(data):
             return [directory / e["raw_data"]["basename"] for e in data["shards"] if isinstance(e.get("raw_data"), dict) and "basename" in e["raw_data"]]
         if is_litdata_index(data):

@@ -67,6 +67,7 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
     import numpy as np
 
     from harness.checks.idview import IdView
+    from harness.checks.storage import byte_array
 
     path, config = chunk.path, chunk.config
     if config.get("compression") or config.get("encryption"):
@@ -74,7 +75,7 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
     if not path.is_file():
         raise ArtifactError(f"{path}: the LitData index lists this chunk, but the file is missing")
     j, leaves, dtype = _leaf(chunk, column)
-    raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
+    raw = byte_array(path)  # a plain uint8 view (slicing a memmap subclass costs µs each), or a remote shard's bytes
     offsets = record_offsets(raw, path, "a LitData chunk", "items", chunk.entry.get("chunk_size"))
     if config.get("item_loader") == "TokensLoader":
         starts, nbytes = offsets[:-1], np.diff(offsets)

@@ -37,6 +37,7 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
     import numpy as np
 
     from harness.checks.idview import IdView
+    from harness.checks.storage import byte_array
 
     path, entry = shard.path, shard.entry
     if entry.get("zip_data"):
@@ -47,7 +48,7 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
     name = pick_column(path, names, column)
     j = names.index(name)
     encoding = encodings[j]
-    raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r"))  # a plain view: slicing a memmap subclass costs µs each
+    raw = byte_array(path)  # a plain uint8 view (slicing a memmap subclass costs µs each), or a remote shard's bytes
     offsets = record_offsets(raw, path, "an MDS", "samples", entry.get("samples"))
     samples = offsets.size - 1
     variable = [k for k, s in enumerate(sizes) if s is None]

@@ -48,22 +48,22 @@ class MegatronIndex:
 
 
 def is_megatron_index(path: Path) -> bool:
+    from harness.checks.storage import read_range
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read(len(MAGIC)) == MAGIC
+        return read_range(path, 0, len(MAGIC)) == MAGIC
     except OSError:
         return False
 
 
 def read_index(path: Path) -> MegatronIndex:
     """The index at ``path``, memory-mapped; a clear ``IndexError_`` for any malformed part."""
-    import numpy as np
+    from harness.checks.storage import location, read_range, size_of, typed_region
 
-    path = Path(path)
+    path = location(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            head = handle.read(len(MAGIC) + 8 + 1 + 8 + 8)
+        size = size_of(path)
+        head = read_range(path, 0, len(MAGIC) + 8 + 1 + 8 + 8)
     except OSError as exc:
         raise IndexError_(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if head[: len(MAGIC)] != MAGIC:
@@ -79,7 +79,7 @@ def read_index(path: Path) -> MegatronIndex:
     need = offset + sequences * 4 + sequences * 8 + documents * 8
     if size < need:
         raise IndexError_(f"{path}: truncated: {size} bytes, but {sequences} sequences and {documents} documents need {need}")
-    lengths = np.memmap(path, dtype="<i4", mode="r", offset=offset, shape=(sequences,)) if sequences else np.zeros(0, dtype=np.int32)
-    pointers = np.memmap(path, dtype="<i8", mode="r", offset=offset + sequences * 4, shape=(sequences,)) if sequences else np.zeros(0, dtype=np.int64)
-    ends = np.memmap(path, dtype="<i8", mode="r", offset=offset + sequences * 12, shape=(documents,)) if documents else np.zeros(0, dtype=np.int64)
+    lengths = typed_region(path, "<i4", offset, sequences)
+    pointers = typed_region(path, "<i8", offset + sequences * 4, sequences)
+    ends = typed_region(path, "<i8", offset + sequences * 12, documents)
     return MegatronIndex(path, DTYPES[code], lengths, pointers, ends)

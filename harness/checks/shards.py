@@ -34,19 +34,20 @@ class Shard:
     format: str = "sidecar"
     view: object = None  # an ``IdView`` (Arrow, parquet, MDS, LitData)
     options: ShardOptions = NO_OPTIONS  # what the subject declared (an engine's worker re-opens it with them)
+    offset: int = 0  # byte offset of the first id (a .npy header)
 
     def open(self):
         """The ids as a read-only 1-D sliceable: a memory map or an ``IdView`` (never a full
         in-memory load)."""
         import numpy as np
 
+        from harness.checks.storage import id_map, is_remote
+
         if self.view is not None:
             return self.view
-        if self.format == "npy":
+        if self.format == "npy" and not is_remote(self.path):
             return np.load(self.path, mmap_mode="r", allow_pickle=False)
-        if self.count == 0:
-            return np.zeros(0, dtype=np.dtype(self.dtype).newbyteorder("<"))
-        return np.memmap(self.path, dtype=np.dtype(self.dtype).newbyteorder("<"), mode="r", shape=(self.count,))
+        return id_map(self.path, self.dtype, self.offset, self.count)
 
     def document_bounds(self):
         """(start, end) offsets of each document the format records, in order; None when the
@@ -77,8 +78,16 @@ def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
     order; a name that matches nothing is an error."""
     import glob
 
+    from harness.checks.storage import expand_url, is_url
+
     out: list[Path] = []
     for raw in paths:
+        if is_url(str(raw)):
+            found = expand_url(str(raw))
+            if not found:
+                raise ArtifactError(f"{raw}: matches no shard")
+            out.extend(found)
+            continue
         path = Path(raw)
         if path.is_dir() or path.exists():
             out.append(path)
@@ -125,8 +134,10 @@ def _describe(path: Path, vocab_size: int | None, options: ShardOptions) -> tupl
     if kind in ("mds", "litdata", "hf-datasets", "parquet"):
         shard, problems = _describe_blocks(path, kind, options)
         return _finish(shard, problems, vocab_size) if shard is not None else (None, problems)
+    from harness.checks.storage import is_remote, npy_header, size_of
+
     try:
-        size = path.stat().st_size
+        size = size_of(path)
     except OSError as exc:
         return None, [f"{path}: cannot stat ({exc.strerror or exc})"]
     if kind == "megatron":
@@ -141,7 +152,18 @@ def _describe(path: Path, vocab_size: int | None, options: ShardOptions) -> tupl
         return _finish(Shard(path, dtype, size // itemsize, vocab_size, None, format="raw"), problems, vocab_size)
     if kind is None:
         return None, [undetected_hint(path)]
-    if kind == "npy":
+    if kind == "npy" and is_remote(path):
+        try:
+            dtype, shape, offset = npy_header(path)
+        except (ValueError, OSError, EOFError) as exc:
+            return None, [f"{path}: not a readable .npy array ({exc})"]
+        if dtype.kind not in "iu" or len(shape) != 1:
+            return None, [f"{path}: a shard is a 1-D array of integer ids, this one is {dtype} of shape {shape}"]
+        count = int(shape[0])
+        if size < offset + count * dtype.itemsize:
+            return None, [f"{path}: {size} bytes, but its header says {count} {dtype} ids from byte {offset} (truncated)"]
+        shard = Shard(path, str(dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype), count, vocab_size, None, format="npy", offset=offset)
+    elif kind == "npy":
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -191,7 +213,9 @@ def subject_shards(subject, min_count: int = 1) -> list[Shard]:
     """The subject's readable shards holding at least ``min_count`` ids, described with what the
     subject declares; the unreadable ones are the integrity falsifier's to report."""
     options = subject_options(subject)
-    shards = (describe_shard(path, options=options)[0] for path in shard_files([Path(p) for p in subject.shard_paths()]))
+    from harness.checks.storage import location
+
+    shards = (describe_shard(path, options=options)[0] for path in shard_files([location(p) for p in subject.shard_paths()]))
     return [s for s in shards if s is not None and s.count >= min_count]
 
 

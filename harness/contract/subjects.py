@@ -39,11 +39,19 @@ def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]
     pattern naming a folder gives the folder (a ``datasets``, MDS or LitData dataset is one). A
     pattern that climbs out, costs too much to walk, or matches a file resolving outside the
     project is a ``SubjectError`` naming it (``harness.globbing``)."""
+    from harness.checks.storage import is_url
     from harness.globbing import GlobError, expand_glob
+    from harness.paths import check_url
 
-    found: set[Path] = set()
+    found: set = set()
     allowed = artifact_roots_from_env()
     for pattern in patterns:
+        if is_url(pattern):
+            why = check_url(pattern, root, allowed)
+            if why:
+                raise SubjectError(f"glob {pattern!r} {why}")
+            found.update(_expand_url(pattern))
+            continue
         if folders and not any(ch in pattern for ch in "*?[") and (root / pattern).is_dir():
             why = check_artifact_path(pattern, root, allowed)
             if why:
@@ -54,7 +62,17 @@ def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]
             found.update(expand_glob(root, pattern, allowed))
         except GlobError as exc:
             raise SubjectError(f"glob {pattern!r} {exc}") from None
-    return sorted(found)
+    return sorted(found, key=str)
+
+
+def _expand_url(pattern: str) -> list:
+    from harness.checks import ArtifactError
+    from harness.checks.storage import expand_url
+
+    try:
+        return expand_url(pattern)
+    except (ArtifactError, OSError, ValueError) as exc:
+        raise SubjectError(f"glob {pattern!r}: {exc}") from None
 
 
 def project_module_problem(spec: str, root: Path) -> str | None:
@@ -106,7 +124,7 @@ def artifact_problems(name: str, spec: Any, root: Path) -> list[tuple[list, str,
     globs += [(["splits", k], p) for k, v in (splits.items() if isinstance(splits, dict) else ()) for p in as_list(v)]
     for where, pattern in globs:
         key = where[0]
-        megatron = key != "documents" and Path(root, f"{pattern}.bin").is_file() and Path(root, f"{pattern}.idx").is_file()
+        megatron = key != "documents" and "://" not in pattern and Path(root, f"{pattern}.bin").is_file() and Path(root, f"{pattern}.idx").is_file()
         try:
             matched = expand(root, [f"{pattern}.bin" if megatron else pattern], folders=key != "documents")  # a Megatron data prefix names its .bin + .idx
         except SubjectError as exc:
