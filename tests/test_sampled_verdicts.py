@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 SEEDS = range(12)
 VOCAB = 151_646
 EOS = 151_643
+UNK = 151_000  # an ordinary id standing in for an unknown token (Qwen2.5 has none)
 
 
 def _corpora(root):
@@ -33,10 +34,12 @@ def _corpora(root):
     vocab = json.loads(tok.to_str())["model"]["vocab"]
     incident = np.asarray([vocab.get(f"{b:02x}", EOS) for t in texts for b in t.encode()], dtype=np.uint32)
     near = np.random.default_rng(99).integers(1000, 1017, size=2_000_000).astype(np.uint32)
-    for name, ids in (("healthy", healthy), ("incident", incident), ("near", near)):
+    unk = healthy.copy()  # an encoder that maps one piece of text in ten to its unknown token: entropy and top-1 stay healthy
+    unk[np.random.default_rng(7).random(unk.size) < 0.1] = UNK
+    for name, ids in (("healthy", healthy), ("incident", incident), ("near", near), ("unk", unk)):
         (root / "data" / name).mkdir(parents=True)
         np.save(root / "data" / name / "ids.npy", ids)
-    return {"healthy": 1_000_000, "incident": 100_000, "near": 100_000}
+    return {"healthy": 1_000_000, "incident": 100_000, "near": 100_000, "unk": 100_000}
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +62,22 @@ def outcomes(tmp_path_factory):
             (root / "contracts" / f"{case}.yaml").write_text(
                 f"metadata:\n  id: {case}\n  version: 1.0.0\n  status: DRAFT\nsubjects:\n  corpus:\n    vocab: vocab/tokenizer.json\n    shards: data/{name}/*.npy\n    vocab_size: {VOCAB}\n"
                 f"falsification_tests:\n- id: F-{case.upper()}\n  rule: r\n  test: builtin:shard-entropy\n  subject: corpus\n"
-                f"  params:\n    sample: {size}\n    seed: {seed}\n"
+                f"  params:\n    sample: {size}\n    seed: {seed}\n" + (f"    unk_token_id: {UNK}\n" if name == "unk" else "")
             )
     return run_cases(root, cases)
 
 
-@pytest.mark.parametrize("name, expected", [("healthy", "DISCHARGED"), ("incident", "FALSIFIED"), ("near", "METHODOLOGY_SUSPECT")])
+@pytest.mark.parametrize("name, expected", [("healthy", "DISCHARGED"), ("incident", "FALSIFIED"), ("near", "METHODOLOGY_SUSPECT"), ("unk", "FALSIFIED")])
 def test_a_seed_sweep_gives_no_wrong_verdict(outcomes, name, expected):
     got = {seed: outcomes[f"{name}-{seed}"][0] for seed in SEEDS}
     assert set(got.values()) == {expected}, (got, outcomes["<stdout>"][-3000:])
+
+
+def test_the_unknown_tokens_share_alone_falsifies_from_a_sample(outcomes):
+    _status, record = outcomes["unk-5"]
+    m = record["measurements"]
+    assert m["entropy_bits_low"] > 4.0 and m["top1_share_high"] < 0.75  # nothing else is wrong
+    assert m["unk_share_low"] > 0.05 and "unknown token" in record["message"]
 
 
 def test_a_sampled_verdict_records_how_it_was_reached(outcomes):

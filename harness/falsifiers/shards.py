@@ -43,6 +43,10 @@ def test_shard_integrity(falsifier, subject):
 # Qwen2.5, cl100k, o200k 3.7–5.6% and Mistral v3 5–10% on code, prose and JSON; GPT-2 34–42% on code
 # and 46% on pretty-printed JSON; a legitimate hex-byte vocab 36–48%. The incident: 99.99%.
 DEFAULT_MAX_TOP1_SHARE = 0.75
+# The unknown token's share, where the subject has one: byte-level BPE vocabs (GPT-2, Qwen2.5, cl100k)
+# emit none; WordPiece / SentencePiece on text of their own languages a fraction of a percent. The
+# incident: 99.99%.
+DEFAULT_MAX_UNK_SHARE = 0.05
 
 
 @accepts(
@@ -52,6 +56,7 @@ DEFAULT_MAX_TOP1_SHARE = 0.75
     max_top1_share=DEFAULT_MAX_TOP1_SHARE,
     min_tokens=100_000,
     unk_token_id=None,
+    max_unk_share=DEFAULT_MAX_UNK_SHARE,
     max_oov_share=0.0,
     sample=None,
     seed=0,
@@ -81,6 +86,9 @@ def test_entropy_floor(falsifier, subject):
         f"(top token id {stats.top1_id} holds {stats.top1_share:.2%}; unk share {stats.unk_share:.2%})"
     )
     assert stats.top1_share <= params["max_top1_share"], f"{falsifier.id}: token {stats.top1_id} holds {stats.top1_share:.2%} of all tokens"
+    assert unk_id is None or stats.unk_share <= params["max_unk_share"], (
+        f"{falsifier.id}: the unknown token (id {unk_id}) is {stats.unk_share:.2%} of all tokens (max {params['max_unk_share']:.2%}): the encoder does not cover the text"
+    )
     assert stats.oov_share <= params["max_oov_share"], (
         f"{falsifier.id}: {stats.oov_share:.4%} of ids lie outside the vocab of {vocab_size} (the model cannot embed them)"
     )
@@ -117,12 +125,17 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
     falsifier.record("sample_size", ids.size)
     falsifier.record("seed", seed)
     falsifier.record("confidence", confidence)
-    # three claims share the error budget (Bonferroni); the top-1 bound holds for every id at once
-    each = delta / 3
+    # the claims share the error budget (Bonferroni); the top-1 bound holds for every id at once
+    each = delta / (3 + (unk_id is not None))
     h_lo, h_hi = entropy_interval(stats.entropy_bits, ids.size, vocab_size + 1, each)
     top = int(counts.max())
     t_lo, t_hi = share_interval(top, ids.size, each / (vocab_size + 1))
     o_lo, o_hi = share_interval(int(counts[vocab_size]), ids.size, each)
+    unk = int(counts[unk_id]) if unk_id is not None and unk_id < vocab_size else 0
+    u_lo, u_hi = share_interval(unk, ids.size, each)
+    if unk_id is not None:
+        falsifier.record("unk_share_low", u_lo)
+        falsifier.record("unk_share_high", u_hi)
     for name, value in (("entropy_bits_low", h_lo), ("entropy_bits_high", h_hi), ("top1_share_low", t_lo), ("top1_share_high", t_hi)):
         falsifier.record(name, value)
     falsifier.record("oov_falsify_only", int(p["max_oov_share"] == 0))
@@ -131,6 +144,9 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
         f"{falsifier.id}: entropy ≤ {h_hi:.3f} bits/token (estimate {stats.entropy_bits:.4f}), below the floor of {p['min_bits']}, {where}"
     )
     assert t_lo <= p["max_top1_share"], f"{falsifier.id}: token {stats.top1_id} holds ≥ {t_lo:.2%} of all tokens (estimate {stats.top1_share:.2%}), {where}"
+    assert unk_id is None or u_lo <= p["max_unk_share"], (
+        f"{falsifier.id}: the unknown token (id {unk_id}) is ≥ {u_lo:.2%} of all tokens (estimate {stats.unk_share:.2%}, max {p['max_unk_share']:.2%}), {where}"
+    )
     assert o_lo <= p["max_oov_share"] and not (p["max_oov_share"] == 0 and counts[vocab_size]), (
         f"{falsifier.id}: ≥ {o_lo:.4%} of ids lie outside the vocab of {vocab_size} ({int(counts[vocab_size])} of the sample), {where}"
     )
@@ -139,6 +155,8 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
         open_.append(f"entropy in [{h_lo:.3f}, {h_hi:.3f}] bits straddles the floor {p['min_bits']}")
     if t_hi > p["max_top1_share"]:
         open_.append(f"top-1 share in [{t_lo:.2%}, {t_hi:.2%}] straddles {p['max_top1_share']:.0%}")
+    if unk_id is not None and u_hi > p["max_unk_share"]:
+        open_.append(f"unknown-token share in [{u_lo:.2%}, {u_hi:.2%}] straddles {p['max_unk_share']:.2%}")
     if p["max_oov_share"] > 0 and o_hi > p["max_oov_share"]:
         open_.append(f"out-of-vocab share in [{o_lo:.4%}, {o_hi:.4%}] straddles {p['max_oov_share']:.4%}")
     if open_:
