@@ -155,9 +155,9 @@ def write(kind: str, folder: Path, docs) -> str:
 
 
 def bench_formats(args, base: Path) -> None:
-    from harness.checks.entropy import shard_stats, usable_cores
+    from harness.checks.entropy import usable_cores
     from harness.checks.formats import ShardOptions
-    from harness.checks.shards import check_shards
+    from harness.checks.passes import check_shards, shard_stats
     from tests import format_writers as fw
 
     docs = corpus_documents(args.tokens)
@@ -185,7 +185,7 @@ def bench_formats(args, base: Path) -> None:
 
 def bench_documents(args, base: Path) -> None:
     from harness.checks.documents import document_stats, duplicate_summary
-    from harness.checks.entropy import shard_stats
+    from harness.checks.passes import shard_stats
     from harness.checks.shards import describe_shards
 
     docs = corpus_documents(args.document_tokens)
@@ -222,7 +222,7 @@ def sample():
         time.sleep(0.005)
 
 from harness.checks.documents import document_stats
-from harness.checks.entropy import shard_stats
+from harness.checks.passes import shard_stats
 from harness.checks.formats import ShardOptions
 from harness.checks.shards import describe_shards
 before = anon()

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_entropy import best_of  # noqa: E402
-from benchmarks.bench_sampled import corpus  # noqa: E402
+from benchmarks.bench_entropy import best_of
+from benchmarks.bench_sampled import corpus
 
 VOCAB = 151_646
 
@@ -49,6 +49,7 @@ def main() -> None:
         os.environ["HARNESS_CORES"] = str(total)
         local, _ = count_shards(shards, VOCAB, engine="local")
         t_local = best_of(lambda: count_shards(shards, VOCAB, engine="local"), args.repeat)
+        t_whole = best_of(lambda: count_shards(shards, VOCAB, engine="local", task_ids=1 << 40), args.repeat)  # one task per shard
 
         import ray
 
@@ -62,7 +63,7 @@ def main() -> None:
         ray.shutdown()
     gb = args.tokens * 4 / 1e9
     print(f"{args.tokens:,} ids ({gb:.1f} GB) in {len(paths)} shards, {total} cores ({os.cpu_count()} on the machine)")
-    print(f"single process, {total} threads: {t_local:.2f} s ({gb / t_local:.1f} GB/s)")
+    print(f"single process, {total} threads: {t_local:.2f} s ({gb / t_local:.1f} GB/s); one task per shard {t_whole:.2f} s")
     print(f"Ray, {args.workers} tasks × {args.cores} cores:   {t_ray:.2f} s ({gb / t_ray:.1f} GB/s); cluster start-up {t_start:.1f} s")
     print(f"ratio (single / Ray): {t_local / t_ray:.2f}×  (counts identical)")
 

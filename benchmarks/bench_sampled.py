@@ -49,7 +49,8 @@ def corpus(tokens: int, folder: Path) -> list[Path]:
 
 def main() -> None:
     from harness.checks.bounds import entropy_interval
-    from harness.checks.entropy import in_vocab_or_oov, shard_stats, stats_from_counts
+    from harness.checks.entropy import in_vocab_or_oov, stats_from_counts
+    from harness.checks.passes import shard_stats
     from harness.checks.sampling import sample_ids
     from harness.checks.shards import describe_shards
 

@@ -130,12 +130,11 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
             paths.append(location)
     for path in sorted(set(paths), key=str):
         if not isinstance(path, Path):  # a remote object: its size and its store's version, not its content (terabytes)
-            from harness.checks import ArtifactError
-            from harness.checks.storage import stamp
+            from harness.urls import UrlError, stamp
 
             try:
                 files[str(path)] = ["remote", *stamp(path)]
-            except ArtifactError:
+            except (UrlError, OSError):
                 files[str(path)] = "missing"
             continue
         found = file_sha256(path)

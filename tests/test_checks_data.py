@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from harness.checks import ArtifactError
-from harness.checks.entropy import histogram, shard_stats, stats_from_counts
-from harness.checks.shards import check_shards, write_shard
+from harness.checks.entropy import histogram, stats_from_counts
+from harness.checks.passes import check_shards, shard_stats
+from harness.checks.shards import write_shard
 from harness.checks.vocab import HEX_PAIRS, fingerprint_vocab, format_mismatch, load_vocab
 from harness.demo.corpus import stdlib_documents
 from harness.demo.pipeline import vocab_dir

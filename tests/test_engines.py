@@ -109,7 +109,7 @@ def test_a_shard_that_fails_on_a_worker_is_named_and_the_others_are_kept(cluster
     assert len(failed) == 1 and "s1.npy" in failed[0]
     assert counts[1] is None and all(c is not None and int(c.sum()) == 300_000 for c in (counts[0], counts[2]))
 
-    from harness.checks.entropy import IncompleteScan, shard_stats
+    from harness.checks.passes import IncompleteScan, shard_stats
 
     class DeleteOnStart:  # the shard vanishes after it was listed and sized, before its ids are read
         def start(self, total):

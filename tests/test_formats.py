@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from harness.checks.megatron import read_index
-from harness.checks.shards import check_shards, describe_shard
+from harness.checks.passes import check_shards
+from harness.checks.shards import describe_shard
 from harness.snapshot import load_contract
 
 torch = pytest.importorskip("torch")

@@ -222,7 +222,7 @@ def test_init_then_pytest_on_the_data_your_stack_writes(venv, tmp_path, kind):
     shutil.copy(vocab_dir() / "tokenizer.json", tmp_path / "vocab" / "tokenizer.json")
     tok = Tokenizer.from_file(str(tmp_path / "vocab" / "tokenizer.json"))
     eos = tok.token_to_id("<|endoftext|>")
-    texts = [t for _, t in stdlib_documents(max_bytes=3_000_000) if len(t) < 12_000][:100]
+    texts = [t for _, t in stdlib_documents(max_bytes=6_000_000) if len(t) < 12_000][:170]  # ≥ 1.5·10⁵ ids: shard-entropy needs 10⁵ on either Python's stdlib
     docs = [[*e.ids, eos] for e in tok.encode_batch(texts, add_special_tokens=False)]
     fw.WRITERS[kind](tmp_path / "data" / "healthy", docs)
     fw.WRITERS[kind](tmp_path / "data" / "twice", docs + docs)

@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 
 from harness.checks.documents import document_stats
-from harness.checks.entropy import shard_stats
 from harness.checks.formats import ShardOptions
+from harness.checks.passes import check_shards, shard_stats
 from harness.checks.sampling import sample_ids
-from harness.checks.shards import check_shards, describe_shards
+from harness.checks.shards import describe_shards
 from harness.snapshot import load_contract
 from tests import format_writers as fw
 
 fsspec = pytest.importorskip("fsspec")
 pytest.importorskip("upath", reason="the [remote] extra")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("remote")]
 
 V = 151_665
 EOS = 151_643
@@ -43,8 +43,8 @@ def documents():
 
     tok = Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
     texts, size = [], 0
-    for _, text in stdlib_documents(max_bytes=3_000_000):  # many modules (≥ 10⁵ ids, ≥ 20 documents), none repeated
-        if len(text) < 12_000 and size < 500_000 and text not in texts:
+    for _, text in stdlib_documents(max_bytes=6_000_000):  # many modules (≥ 10⁵ ids, ≥ 20 documents), none repeated
+        if len(text) < 12_000 and size < 700_000 and text not in texts:
             texts.append(text)
             size += len(text)
     docs = [[*e.ids, EOS] for e in tok.encode_batch(texts, add_special_tokens=False)]

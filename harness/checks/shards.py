@@ -78,12 +78,15 @@ def expand_shard_paths(paths: list[str | Path]) -> list[Path]:
     order; a name that matches nothing is an error."""
     import glob
 
-    from harness.checks.storage import expand_url, is_url
+    from harness.urls import UrlError, expand_url, is_url
 
     out: list[Path] = []
     for raw in paths:
         if is_url(str(raw)):
-            found = expand_url(str(raw))
+            try:
+                found = expand_url(str(raw))
+            except UrlError as exc:
+                raise ArtifactError(str(exc)) from None
             if not found:
                 raise ArtifactError(f"{raw}: matches no shard")
             out.extend(found)
@@ -305,30 +308,6 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
                 problems.append(f"{path}: read as {shard.dtype}, {wider} (the sidecar's dtype or the writer's is wrong)")
                 unreadable.add(path)
     return shards, problems, unreadable
-
-
-def check_shards(
-    paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS, engine: str | None = None, address: str | None = None, progress=None
-) -> tuple[list[Shard], list[str]]:
-    """Every integrity problem across the shards (empty list: healthy), streamed chunk by chunk on
-    ``engine`` (``harness.engines``); a shard whose read fails is a problem naming it."""
-    from harness.checks.scan import range_problems
-
-    shards, problems, unreadable = describe_shards(paths, vocab_size, options)
-    scanned = []
-    for shard in shards:
-        limit = vocab_size or shard.vocab_size
-        if limit is None or shard.count == 0 or shard.path in unreadable:
-            if limit is None:
-                problems.append(f"{shard.path}: no vocab_size given or in a sidecar; ids cannot be checked")
-            continue
-        scanned.append((limit, shard))
-    if progress is not None:
-        progress.start(sum(s.count for _, s in scanned))
-    for limit in sorted({limit for limit, _ in scanned}):
-        group = [s for lim, s in scanned if lim == limit]
-        problems.extend(range_problems(group, limit, engine, address, progress=getattr(progress, "advance", None)))
-    return shards, problems
 
 
 def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | None:

@@ -5,50 +5,25 @@ remote one is read in byte ranges and never copied whole to local disk (``harnes
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from harness.checks import ArtifactError
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-
-def is_url(where) -> bool:
-    return isinstance(where, str) and bool(_URL.match(where))
-
-
-def is_remote(path) -> bool:
-    """A shard read through fsspec (any ``UPath``), not memory-mapped from a local file."""
-    return not isinstance(path, Path)
+from harness.urls import UrlError, is_remote
+from harness.urls import location as _location
+from harness.urls import stamp as _stamp
 
 
 def location(where):
-    """``where`` as a ``Path``, or a ``UPath`` for a URL (a clear error when the extra is missing)."""
-    if isinstance(where, Path) or hasattr(where, "fs"):
-        return where
-    if not is_url(str(where)):
-        return Path(where)
+    """``where`` as a ``Path``, or a ``UPath`` for a URL; a finding naming it when it cannot be."""
     try:
-        from upath import UPath
-    except ImportError:
-        raise ArtifactError(f"{where}: reading shards from a URL needs universal-pathlib: pip install 'falsifier-harness[remote]'") from None
-    try:
-        return UPath(where)
-    except (ValueError, ImportError) as exc:  # an unknown protocol, or its fsspec backend not installed
-        raise ArtifactError(f"{where}: {exc}") from None
+        return _location(where)
+    except UrlError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 def stamp(path) -> tuple:
-    """What changes when the file is rewritten: (size, modification time) — for a remote object,
-    its size and whatever version its store reports (mtime, ETag)."""
     try:
-        if not is_remote(path):
-            info = path.stat()
-            return (info.st_size, info.st_mtime_ns)
-        info = path.fs.info(path.path)
-        return (info.get("size"), str(info.get("mtime") or info.get("LastModified") or info.get("ETag") or info.get("created") or ""))
-    except (OSError, FileNotFoundError) as exc:
-        raise ArtifactError(f"{path}: cannot stat ({exc})") from None
+        return _stamp(path)
+    except UrlError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 RANGE_IDS = 1 << 22  # ids per ranged read of a remote shard: 16 MiB of uint32 per request
@@ -125,13 +100,3 @@ def npy_header(path) -> tuple[str, tuple, int]:
         if fortran and len(shape) > 1:
             raise ValueError("Fortran-ordered array")
         return dtype, shape, handle.tell()
-
-
-def expand_url(pattern: str) -> list:
-    """The objects a URL glob (or a URL) names, as ``UPath`` s, sorted; a folder URL stands for
-    the folder (its index names the shards)."""
-    base = location(pattern)
-    if not any(ch in pattern for ch in "*?["):
-        return [base] if base.exists() else []
-    found = base.fs.glob(base.path)
-    return sorted((location(base.fs.unstrip_protocol(p)) for p in found), key=str)

@@ -55,8 +55,8 @@ def cmd_probe_vocab(args) -> int:
 
 def cmd_probe_shards(args) -> int:
     from harness.checks import ArtifactError
-    from harness.checks.entropy import NoTokens, shard_stats
     from harness.checks.formats import ShardOptions
+    from harness.checks.passes import NoTokens, shard_stats
     from harness.cli.render import ProgressBar
     from harness.engines import EngineError
 
@@ -64,7 +64,15 @@ def cmd_probe_shards(args) -> int:
     try:
         with ProgressBar("ids") as bar:
             stats, problems = shard_stats(
-                args.paths, args.vocab_size, unk_id=args.unk_id, device=args.device, options=options, engine=args.engine, address=args.address, progress=bar, partial=True
+                args.paths,
+                args.vocab_size,
+                unk_id=args.unk_id,
+                device=args.device,
+                options=options,
+                engine=args.engine,
+                address=args.address,
+                progress=bar,
+                partial=True,
             )
     except (ArtifactError, EngineError) as exc:
         return fail("probe", str(exc))

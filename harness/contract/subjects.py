@@ -39,9 +39,9 @@ def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]
     pattern naming a folder gives the folder (a ``datasets``, MDS or LitData dataset is one). A
     pattern that climbs out, costs too much to walk, or matches a file resolving outside the
     project is a ``SubjectError`` naming it (``harness.globbing``)."""
-    from harness.checks.storage import is_url
     from harness.globbing import GlobError, expand_glob
     from harness.paths import check_url
+    from harness.urls import is_url
 
     found: set = set()
     allowed = artifact_roots_from_env()
@@ -66,12 +66,11 @@ def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]
 
 
 def _expand_url(pattern: str) -> list:
-    from harness.checks import ArtifactError
-    from harness.checks.storage import expand_url
+    from harness.urls import expand_url
 
     try:
         return expand_url(pattern)
-    except (ArtifactError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         raise SubjectError(f"glob {pattern!r}: {exc}") from None
 
 

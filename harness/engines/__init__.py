@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+from harness.engines.errors import EngineError
+
 ENGINES = ("local", "ray")
 
 _defaults = {"engine": "local", "address": None}
-
-
-class EngineError(RuntimeError):
-    """An engine that cannot run here (Ray not installed, a cluster not reachable)."""
 
 
 def configure(engine: str | None = None, address: str | None = None) -> None:

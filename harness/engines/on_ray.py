@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from harness.engines import EngineError
+from harness.engines.errors import EngineError
 
 MAX_RETRIES = 3
 CPUS_ENV = "HARNESS_RAY_CPUS_PER_TASK"  # cores per task (default 1): fewer, wider tasks per host

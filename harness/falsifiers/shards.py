@@ -29,7 +29,7 @@ def _shards(falsifier, subject):
 @records("shards", "tokens")
 def test_shard_integrity(falsifier, subject):
     """Every shard: dtype holds the vocab, ids < vocab size, whole items matching the sidecar, non-empty."""
-    from harness.checks.shards import check_shards
+    from harness.checks.passes import check_shards
 
     paths, vocab_size, options = _shards(falsifier, subject)
     shards, problems = check_shards(paths, vocab_size, options, **_engine(falsifier))
@@ -69,7 +69,7 @@ def test_entropy_floor(falsifier, subject):
     token 99.99%), and no id outside the vocab (counted in one bin: memory bounded whatever the ids).
     With ``sample: N``, from N ids drawn uniformly over every shard (``seed``), judged by confidence
     bounds at ``confidence`` (``harness.checks.bounds``) — never by a point estimate."""
-    from harness.checks.entropy import shard_stats
+    from harness.checks.passes import shard_stats
 
     params = falsifier.params
     paths, vocab_size, options = _shards(falsifier, subject)

@@ -118,7 +118,9 @@ class ArtifactSubject:
             raise SubjectError(f"subject {self.name!r} declares no shards")
         from harness.checks.shards import shard_files
 
-        megatron = [f"{p}.bin" for p in patterns if "://" not in p and (self.root / f"{p}.bin").is_file() and (self.root / f"{p}.idx").is_file()]  # a Megatron data prefix
+        megatron = [
+            f"{p}.bin" for p in patterns if "://" not in p and (self.root / f"{p}.bin").is_file() and (self.root / f"{p}.idx").is_file()
+        ]  # a Megatron data prefix
         return shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron, folders=True))
 
     @property
