@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+from harness.checks.documents import document_stats
 from harness.checks.formats import ShardOptions
 from harness.checks.scan import count_shards, range_problems
 from harness.checks.shards import describe_shards
@@ -73,6 +74,10 @@ def test_ray_gives_the_single_process_counts_on_every_format(kind, cluster, docu
     found = range_problems(shards, V, engine="ray", task_ids=task_ids)
     assert found == range_problems(shards, V, engine="local")
     assert len(found) == 1 and str(V + 9) in found[0]
+    here, _ = document_stats(shards, EOS, engine="local")
+    there, _ = document_stats(shards, EOS, engine="ray")
+    assert here.documents == there.documents == len(documents) and here.hashes == there.hashes
+    assert here.length_array().tolist() == there.length_array().tolist() and here.sources == there.sources
 
 
 def test_a_worker_node_killed_mid_scan_is_retried_without_a_wrong_count(cluster, tmp_path):

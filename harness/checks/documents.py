@@ -92,34 +92,98 @@ class DocumentStats:
         return np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
 
 
-def document_stats(shards, separator: int | None, max_tokens: int | None = None, hash_documents: bool = True) -> tuple[DocumentStats, int]:
+def document_stats(
+    shards,
+    separator: int | None,
+    max_tokens: int | None = None,
+    hash_documents: bool = True,
+    engine: str | None = None,
+    address: str | None = None,
+    progress=None,
+) -> tuple[DocumentStats, int]:
     """Length and hash of every document across the shards (up to ``max_tokens`` ids read), and the
     ids read. The separator is not part of a document's text: a trailing one is dropped before its
     length and hash are taken. Lengths come from the bounds alone (vectorised); a hash reads the
-    document's bytes in place (a memory-map view, no copy), seeded with their dtype."""
-    import numpy as np
+    document's bytes in place (a memory-map view, no copy), seeded with their dtype.
+
+    On an engine other than ``local`` (``harness.engines``) each shard is one task — a document
+    never spans shards — and the results merge exactly; a budget (``max_tokens``) reads shards in
+    order, so it always runs here. A shard that fails to read is an ``ArtifactError`` naming it:
+    the documents of part of a corpus are never judged as the whole."""
+    from harness.checks import ArtifactError
+    from harness.checks.scan import IdRange, failure
+    from harness.engines import resolve, run_tasks
 
     stats = DocumentStats()
     read = 0
-    for shard in shards:
-        ids = shard.open()
-        (starts, ends), source = document_bounds(shard, separator)
-        stats.sources.add(source)
-        if max_tokens is not None:
-            keep = np.cumsum(ends - starts) <= max_tokens - read
-            starts, ends = starts[keep], ends[keep]
-        read += int((ends - starts).sum())
-        lengths = ends - starts
-        if separator is not None and ends.size:
-            lengths = lengths - (_last_ids(ids, ends, lengths) == separator)
-        stats.documents += int(lengths.size)
-        stats.empty += int((lengths == 0).sum())
-        stats.lengths.append(lengths.astype(np.int64))
-        if hash_documents:
-            stats.hashes.extend(_hash_documents(ids, starts, lengths, np.dtype(shard.dtype).str))
-        if max_tokens is not None and read >= max_tokens:
-            break
+    if progress is not None:
+        progress.start(sum(s.count for s in shards))
+    if max_tokens is not None or resolve(engine, address)[0] == "local":
+        for shard in shards:
+            found = shard_documents(shard, separator, hash_documents, None if max_tokens is None else max_tokens - read)
+            read += _merge(stats, found)
+            if progress is not None:
+                progress.advance(shard.count)
+            if max_tokens is not None and read >= max_tokens:
+                break
+        return stats, read
+    tasks = [IdRange(k, str(s.path), s.options, 0, s.count, s.count) for k, s in enumerate(shards)]
+    results, failures = {}, []
+    for task, found in run_tasks(documents_of, tasks, (separator, hash_documents), engine, address):
+        if isinstance(found, BaseException):
+            failures.append(failure(task, found))
+        else:
+            results[task.shard] = found
+        if progress is not None:
+            progress.advance(task.ids)
+    if failures:
+        raise ArtifactError("; ".join(failures[:5]))
+    for k in sorted(results):
+        read += _merge(stats, results[k])
     return stats, read
+
+
+@dataclass
+class ShardDocuments:
+    """One shard's documents: what ``document_stats`` merges (small: a length and a 16-byte hash each)."""
+
+    lengths: object
+    hashes: list
+    source: str
+    read: int
+
+
+def shard_documents(shard, separator: int | None, hash_documents: bool = True, budget: int | None = None) -> ShardDocuments:
+    """The lengths (and hashes) of one shard's documents, the first ``budget`` ids' worth at most."""
+    import numpy as np
+
+    ids = shard.open()
+    (starts, ends), source = document_bounds(shard, separator)
+    if budget is not None:
+        keep = np.cumsum(ends - starts) <= budget
+        starts, ends = starts[keep], ends[keep]
+    lengths = ends - starts
+    read = int(lengths.sum())
+    if separator is not None and ends.size:
+        lengths = lengths - (_last_ids(ids, ends, lengths) == separator)
+    hashes = _hash_documents(ids, starts, lengths, np.dtype(shard.dtype).str) if hash_documents else []
+    return ShardDocuments(lengths.astype(np.int64), hashes, source, read)
+
+
+def documents_of(task, separator: int | None, hash_documents: bool) -> ShardDocuments:
+    """An engine task: the documents of the shard it names, re-opened where it runs."""
+    from harness.checks.scan import reopen
+
+    return shard_documents(reopen(task), separator, hash_documents)
+
+
+def _merge(stats: DocumentStats, found: ShardDocuments) -> int:
+    stats.sources.add(found.source)
+    stats.documents += int(found.lengths.size)
+    stats.empty += int((found.lengths == 0).sum())
+    stats.lengths.append(found.lengths)
+    stats.hashes.extend(found.hashes)
+    return found.read
 
 
 def _hash_documents(ids, starts, lengths, tag: str) -> list[bytes]:

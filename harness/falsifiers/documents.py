@@ -129,7 +129,12 @@ def _documents(falsifier, subject, hash_documents: bool):
     if separator is None and any(s.document_bounds() is None for s in shards):
         falsifier.suspect("the shards are a flat stream of ids and no separator id is known (no end-of-text id in the encoder): declare params: separator_id")
         return None
-    stats, read = document_stats(shards, separator, falsifier.params["max_tokens"], hash_documents=hash_documents)
+    from harness.progress import TenthsLog
+
+    engine = falsifier.params.get("engine")
+    stats, read = document_stats(
+        shards, separator, falsifier.params["max_tokens"], hash_documents=hash_documents, engine=engine, progress=TenthsLog(falsifier.id)
+    )
     falsifier.record("documents", stats.documents)
     falsifier.record("tokens", read)
     if falsifier.params["max_tokens"] is not None and read < sum(s.count for s in shards):
@@ -138,7 +143,7 @@ def _documents(falsifier, subject, hash_documents: bool):
     return stats
 
 
-@accepts(separator_id=None, max_duplicate_share=0.05, max_tokens=None)
+@accepts(separator_id=None, max_duplicate_share=0.05, max_tokens=None, engine=None)
 @records("documents", "duplicates", "duplicate_share", "top_repeat", "tokens")
 def test_duplicate_documents(falsifier, subject):
     """Exact duplicate documents (hashed, separator excluded, empty ones left to document-lengths)
@@ -161,7 +166,7 @@ def test_duplicate_documents(falsifier, subject):
     )
 
 
-@accepts(separator_id=None, max_length=None, max_empty_share=0.0, max_truncated_share=0.02, min_documents=20, max_tokens=None)
+@accepts(separator_id=None, max_length=None, max_empty_share=0.0, max_truncated_share=0.02, min_documents=20, max_tokens=None, engine=None)
 @records("documents", "empty", "max_length", "at_max_length", "truncated_share", "mean_length", "tokens")
 def test_document_lengths(falsifier, subject):
     """No empty documents (more than ``max_empty_share``), and no silent truncation: the share of
