@@ -154,3 +154,12 @@ def their_documents(kind: str, folder: Path) -> list[np.ndarray] | None:
         data = StreamingDataset(str(folder))
         return [np.array(data[i]) for i in range(len(data))]
     return None
+
+
+def harness_init(root: Path, name: str, encoder: str, glob: str, *extra: str):
+    """``harness init`` run as a user runs it, in a subprocess from the project's root: binds the
+    built-ins to ``vocab/tokenizer.json`` and the shards at ``glob``; the finished process."""
+    import subprocess
+
+    args = ["init", "--name", name, "--vocab", "vocab/tokenizer.json", "--encoder", encoder, "--shards", glob, *extra]
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=root, capture_output=True, text=True, check=False)

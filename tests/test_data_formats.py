@@ -124,27 +124,7 @@ def project(corpora, tmp_path_factory):
             glob = _write(kind, folder, corpora[variant])
             encoder = "hex_byte" if variant == "incident" else "byte_level"
             extra = [f"--{k}={v}" for k, v in fw.DECLARED.get(kind, {}).items()]
-            init = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "harness",
-                    "init",
-                    "--name",
-                    f"{kind}-{variant}",
-                    "--vocab",
-                    "vocab/tokenizer.json",
-                    "--encoder",
-                    encoder,
-                    "--shards",
-                    f"data/{glob}",
-                    *extra,
-                ],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            init = fw.harness_init(root, f"{kind}-{variant}", encoder, f"data/{glob}", *extra)
             inits[(kind, variant)] = init
     # every built-in on the healthy corpora; on each broken one, the built-ins its defect must turn red
     only = " or ".join(["healthy", *(f"({variant} and {ids.replace('-', '_')})" for variant, ids in SELECT.items())])

@@ -20,7 +20,15 @@ class IdView:
     where the format allows) with the block-local end offset of each document in it (None when
     the format has no documents: ``documents=False``)."""
 
-    def __init__(self, dtype, lengths, fetch: Callable[[int], tuple[object, object]], documents: bool = True, lazy: bool = False):
+    def __init__(
+        self,
+        dtype,
+        lengths,
+        fetch: Callable[[int], tuple[object, object]],
+        documents: bool = True,
+        lazy: bool = False,
+        head: Callable[[int], object] | None = None,
+    ):
         import numpy as np
 
         self.dtype = np.dtype(dtype)
@@ -31,12 +39,19 @@ class IdView:
         self.size = self.shape[0]
         self.lazy = lazy  # blocks are decoded, not mapped: read them in order
         self._fetch = fetch
+        self._head = head
         self.has_documents = documents
         self._cache: OrderedDict[int, object] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def head(self, n: int):
+        """The first ``n`` ids, read apart where the reader can (one short ranged read of a remote
+        object) so that a probe of a few ids does not fetch, and the scan fetch again, a whole block."""
+        n = min(int(n), self.shape[0])
+        return self._head(n) if self._head is not None else self[0:n]
 
     def block(self, i: int):
         return self._block(i)[0]

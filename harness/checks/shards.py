@@ -303,7 +303,8 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
             unreadable.add(path)
             continue
         if shard.count:
-            wider = width_mismatch(shard.open()[: min(shard.count, WIDTH_PROBE)])
+            ids = shard.open()
+            wider = width_mismatch(ids.head(WIDTH_PROBE) if hasattr(ids, "head") else ids[: min(shard.count, WIDTH_PROBE)])
             if wider:
                 problems.append(f"{path}: read as {shard.dtype}, {wider} (the sidecar's dtype or the writer's is wrong)")
                 unreadable.add(path)
