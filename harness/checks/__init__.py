@@ -8,3 +8,13 @@ inside the functions that need them.
 
 class ArtifactError(Exception):
     """An artifact cannot be read or is malformed; the message names the artifact and the problem."""
+
+
+class IncompleteScan(RuntimeError):
+    """Some shards could not be read (to the end, or at all): statistics of the rest would judge
+    part of the corpus as if it were all of it — a false pass, when the unread part is the broken
+    one. A data falsifier that meets it errors, naming the shards; it never passes."""
+
+    def __init__(self, failures: list[str]):
+        super().__init__("; ".join(failures[:5]) + (f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""))
+        self.failures = failures

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.checks import IncompleteScan
 from harness.checks.entropy import TokenStats, stats_from_counts
 from harness.checks.formats import NO_OPTIONS, ShardOptions
 from harness.checks.scan import count_shards, range_problems
-from harness.checks.shards import Shard, describe_shards
+from harness.checks.shards import Shard, describe_shards, unjudged
+
+__all__ = ["IncompleteScan", "NoTokens", "check_shards", "shard_stats"]
 
 
 def check_shards(
@@ -55,13 +58,17 @@ def shard_stats(
     """Token statistics over every shard, plus the integrity problems found on the way — in one
     pass over the ids: the histogram's out-of-vocab bin is the range check. The pass runs on
     ``engine`` (``harness.engines``); a shard whose read fails mid-pass is a problem naming it and
-    its counts are left out — which makes the statistics partial, so unless ``partial`` is asked
-    for (``harness probe``), ``IncompleteScan`` is raised instead of statistics of part of the corpus."""
+    its counts are left out — which makes the statistics partial, as does a shard that cannot be
+    read at all; so unless ``partial`` is asked for (``harness probe``), ``IncompleteScan`` is raised
+    instead of statistics of part of the corpus."""
     import numpy as np
 
     from harness.checks.formats import NO_OPTIONS
 
-    shards, problems, _unreadable = describe_shards(paths, vocab_size, options or NO_OPTIONS)
+    shards, problems, unreadable = describe_shards(paths, vocab_size, options or NO_OPTIONS)
+    left_out = unjudged(shards, problems, unreadable)
+    if left_out and not partial:
+        raise IncompleteScan(left_out)
     limit = vocab_size or (max((s.vocab_size or 0) for s in shards) if shards else None)
     if not limit:
         raise ValueError("vocab size unknown: pass it or give shards with sidecars")
@@ -81,15 +88,6 @@ def shard_stats(
     if not counts.any():
         raise NoTokens(problems or [f"{', '.join(map(str, paths))}: no ids in any shard"])
     return stats_from_counts(counts[:limit], unk_id, oov=int(counts[limit])), problems
-
-
-class IncompleteScan(RuntimeError):
-    """Some shards could not be read to the end: statistics of the rest would judge part of the
-    corpus as if it were all of it (a false pass, if the unread part is the broken one)."""
-
-    def __init__(self, failures: list[str]):
-        super().__init__("; ".join(failures[:5]) + (f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""))
-        self.failures = failures
 
 
 class NoTokens(ValueError):

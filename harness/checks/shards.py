@@ -213,13 +213,23 @@ def subject_options(subject) -> ShardOptions:
 
 
 def subject_shards(subject, min_count: int = 1) -> list[Shard]:
-    """The subject's readable shards holding at least ``min_count`` ids, described with what the
-    subject declares; the unreadable ones are the integrity falsifier's to report."""
-    options = subject_options(subject)
+    """The subject's shards holding at least ``min_count`` ids, described with what the subject
+    declares. A shard that cannot be read at all raises ``IncompleteScan`` naming it: a verdict on
+    the others would be a verdict on part of the corpus (shard-integrity says what is wrong)."""
+    from harness.checks import IncompleteScan
     from harness.checks.storage import location
 
-    shards = (describe_shard(path, options=options)[0] for path in shard_files([location(p) for p in subject.shard_paths()]))
-    return [s for s in shards if s is not None and s.count >= min_count]
+    options = subject_options(subject)
+    shards, unreadable = [], []
+    for path in shard_files([location(p) for p in subject.shard_paths()]):
+        shard, problems = describe_shard(path, options=options)
+        if shard is None:
+            unreadable.append(next(iter(problems), f"{path}: unreadable"))
+        elif shard.count >= min_count:
+            shards.append(shard)
+    if unreadable:
+        raise IncompleteScan(unreadable)
+    return shards
 
 
 def _finish(shard: Shard, problems: list[str], vocab_size: int | None) -> tuple[Shard, list[str]]:
@@ -289,7 +299,7 @@ def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[S
 def describe_shards(paths: list[str | Path], vocab_size: int | None = None, options: ShardOptions = NO_OPTIONS) -> tuple[list[Shard], list[str], set[Path]]:
     """Every shard's metadata and the problems visible without scanning its ids (sizes, sidecars,
     dtypes, a wider dtype's byte pattern in the first chunk); also the shards whose ids cannot be
-    trusted as read (truncated, or read at the wrong width)."""
+    trusted as read (truncated, or read at the wrong width) or cannot be read at all (``unjudged``)."""
     shards: list[Shard] = []
     problems: list[str] = []
     unreadable: set[Path] = set()
@@ -297,6 +307,7 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
         shard, found = describe_shard(path, vocab_size, options)
         problems.extend(found)
         if shard is None:
+            unreadable.add(path)
             continue
         shards.append(shard)
         if any("trailing bytes" in p for p in found):
@@ -309,6 +320,14 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
                 problems.append(f"{path}: read as {shard.dtype}, {wider} (the sidecar's dtype or the writer's is wrong)")
                 unreadable.add(path)
     return shards, problems, unreadable
+
+
+def unjudged(shards, problems: list[str], unreadable: set) -> list[str]:
+    """The problems of the shards ``describe_shards`` could not open at all (each naming its file):
+    a pass over the others would judge part of the corpus as all of it."""
+    described = {s.path for s in shards}
+    missing = sorted(str(p) for p in unreadable if p not in described)
+    return [next((f for f in problems if f.startswith(where)), f"{where}: unreadable") for where in missing]
 
 
 def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | None:

@@ -105,14 +105,17 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
     from harness.checks.bounds import entropy_interval, share_interval
     from harness.checks.entropy import in_vocab_or_oov, stats_from_counts
     from harness.checks.sampling import sample_ids
+    from harness.checks import IncompleteScan
     from harness.checks.shards import describe_shards
 
     p = falsifier.params
     n, seed, confidence = int(p["sample"]), int(p["seed"]), float(p["confidence"])
     assert n > 0 and 0 < confidence < 1, f"{falsifier.id}: sample must be a positive count and confidence in (0, 1)"
     delta = 1 - confidence
-    shards, _problems, unreadable = describe_shards(paths, vocab_size, options)
-    shards = [s for s in shards if s.count and s.path not in unreadable]
+    shards, problems, unreadable = describe_shards(paths, vocab_size, options)
+    if unreadable:  # a sample drawn from part of the corpus is no verdict on all of it
+        raise IncompleteScan([next((f for f in problems if f.startswith(str(p))), f"{p}: unreadable") for p in sorted(map(str, unreadable))])
+    shards = [s for s in shards if s.count]
     ids, total = sample_ids(shards, n, seed)
     if not ids.size:
         raise InsufficientData("no readable ids to sample")

@@ -108,8 +108,12 @@ def packed_batches(paths: Iterable[Path], seq_len: int, batch_size: int, options
     span = seq_len + 1
     rows: list[Any] = []
     for path in shard_files([Path(p) for p in paths]):
-        shard, _ = describe_shard(path, options=options or NO_OPTIONS)
-        if shard is None or shard.count < span:
+        shard, problems = describe_shard(path, options=options or NO_OPTIONS)
+        if shard is None:  # a loader would crash here too: batches of the other shards are not the split
+            from harness.checks import ArtifactError
+
+            raise ArtifactError("; ".join(problems) or f"{path}: unreadable")
+        if shard.count < span:
             continue
         ids = shard.open()
         for start in range(0, shard.count - span + 1, span):
