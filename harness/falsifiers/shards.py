@@ -102,10 +102,10 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
     scan (recorded as ``oov_falsify_only``)."""
     import numpy as np
 
+    from harness.checks import IncompleteScan
     from harness.checks.bounds import entropy_interval, share_interval
     from harness.checks.entropy import in_vocab_or_oov, stats_from_counts
     from harness.checks.sampling import sample_ids
-    from harness.checks import IncompleteScan
     from harness.checks.shards import describe_shards
 
     p = falsifier.params
