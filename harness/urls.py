@@ -42,15 +42,21 @@ def location(where):
         raise UrlError(f"{where}: {exc}") from None
 
 
+# What a store reports that changes when an object is rewritten: every one of them is kept, not
+# the first found — S3's LastModified has one-second resolution, its ETag follows the content;
+# GCS has a generation, versioned buckets a version id.
+VERSION_KEYS = ("mtime", "LastModified", "last_modified", "ETag", "etag", "md5Hash", "crc32c", "generation", "VersionId", "version_id", "oid", "created")
+
+
 def stamp(path) -> tuple:
     """What changes when the file is rewritten: (size, modification time) — for a remote object,
-    its size and whatever version its store reports (mtime, ETag)."""
+    its size and every version its store reports (``VERSION_KEYS``)."""
     try:
         if not is_remote(path):
             info = path.stat()
             return (info.st_size, info.st_mtime_ns)
         info = path.fs.info(path.path)
-        return (info.get("size"), str(info.get("mtime") or info.get("LastModified") or info.get("ETag") or info.get("created") or ""))
+        return (info.get("size"), "|".join(f"{key}={info[key]}" for key in VERSION_KEYS if info.get(key) not in (None, "")))
     except (OSError, FileNotFoundError) as exc:
         raise UrlError(f"{path}: cannot stat ({exc})") from None
 

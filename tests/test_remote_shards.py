@@ -191,3 +191,24 @@ def test_the_same_verdicts_from_memory_and_file_urls_as_from_paths(documents, tm
         assert "://" in (copy / "contracts" / f"{VERDICT_FORMATS[0]}-healthy.yaml").read_text()
         found, log = _verdicts(copy)
         assert found == expected, log
+
+
+def test_a_rewritten_object_changes_its_stamp_whatever_version_its_store_reports(monkeypatch):
+    """S3's LastModified has one-second resolution: an object rewritten within that second, at the
+    same size, differs only in its ETag. Every version the store reports is in the stamp (and so in
+    the fingerprint and the per-process cache of open shards)."""
+    import fsspec
+
+    from harness.urls import location, stamp
+
+    folder = f"stamps-{uuid.uuid4().hex}"
+    fsspec.filesystem("memory").pipe(f"/{folder}/a.bin", b"1234")
+    path = location(f"memory://{folder}/a.bin")
+    infos = iter(
+        [
+            {"size": 4, "LastModified": "2026-12-04T10:00:00Z", "ETag": '"81dc9bdb"'},
+            {"size": 4, "LastModified": "2026-12-04T10:00:00Z", "ETag": '"674f3c2c"'},
+        ]
+    )
+    monkeypatch.setattr(type(path.fs), "info", lambda self, p, **kw: next(infos))
+    assert stamp(path) != stamp(path)
