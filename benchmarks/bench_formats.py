@@ -10,7 +10,9 @@ library's own writer (``tests/format_writers.py``). Then, per format:
   Arrow; ``pyarrow.parquet.read_table`` of the column, summed, for parquet; the library's own
   reader over every sample for MDS (streaming's ``MDSReader``) and LitData (``StreamingDataset``);
 - the harness: ``shard_stats`` (the entropy falsifier's one pass: histogram, out-of-vocab bin,
-  integrity findings) and ``check_shards`` (the integrity falsifier's pass).
+  integrity findings) and ``check_shards`` (the integrity falsifier's pass), each format in a
+  fresh process counting with numpy and in another with torch imported first (a process that has
+  loaded a model, or a pass of ≥ 2^30 ids, counts with ``torch.bincount``).
 
 The ratio is baseline time / harness time: ≥ 1 means the harness reads faster than the plain pass.
 
@@ -155,15 +157,19 @@ def write(kind: str, folder: Path, docs) -> str:
 
 
 def bench_formats(args, base: Path) -> None:
+    """Each format written, then measured in fresh processes: one counting with numpy (torch not
+    imported, as in a process that never loads it), one with torch imported first (as in a pytest
+    session that loads a model, or a pass of ≥ 2^30 ids, which imports it: ``torch_pays``)."""
+    import subprocess
+
     from harness.checks.entropy import usable_cores
-    from harness.checks.formats import ShardOptions
-    from harness.checks.passes import check_shards, shard_stats
     from tests import format_writers as fw
 
     docs = corpus_documents(args.tokens)
     n = sum(d.size for d in docs)
     print(f"corpus: {n:,} ids in {len(docs):,} documents, {usable_cores()} usable cores")
-    print(f"{'format':<12} {'write s':>8} {'baseline s':>10} {'stats s':>8} {'ratio':>6} {'integrity s':>11} {'ratio':>6}")
+    print(f"{'':<12} {'':>8} {'':>10} {'counting with numpy':^26} {'with torch':^15}")
+    print(f"{'format':<12} {'write s':>8} {'baseline s':>10} {'stats s':>8} {'ratio':>6} {'integrity s':>11} {'ratio':>6} {'stats s':>8} {'ratio':>6}")
     for kind in args.formats:
         if not fw.available(kind):
             print(f"{kind:<12} (writer not installed)")
@@ -172,15 +178,37 @@ def bench_formats(args, base: Path) -> None:
         start = time.perf_counter()
         glob = write(kind, folder, docs)
         wrote = time.perf_counter() - start
-        options = ShardOptions(**fw.DECLARED.get(kind, {}))
-        paths = [str(base / glob)]
-        stats, problems = shard_stats(paths, VOCAB, options=options)
-        assert stats.tokens == n and not problems, (kind, stats.tokens, problems)
-        plain = baselines(kind, folder)
-        base_t = best_of(plain, 1 if kind in ("mds", "litdata") else args.repeat)
-        stats_t = best_of(lambda paths=paths, options=options: shard_stats(paths, VOCAB, options=options), args.repeat)
-        check_t = best_of(lambda paths=paths, options=options: check_shards(paths, VOCAB, options), args.repeat)
-        print(f"{kind:<12} {wrote:>8.1f} {base_t:>10.3f} {stats_t:>8.3f} {base_t / stats_t:>5.2f}× {check_t:>11.3f} {base_t / check_t:>5.2f}×")
+        runs = {}
+        for counting in ("numpy", "torch"):
+            command = [sys.executable, __file__, "--measure-one", kind, str(base / glob), counting, str(n), "--repeat", str(args.repeat)]
+            runs[counting] = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        base_t = min(r["baseline"] for r in runs.values())
+        numpy_run, torch_run = runs["numpy"], runs["torch"]
+        print(
+            f"{kind:<12} {wrote:>8.1f} {base_t:>10.3f} {numpy_run['stats']:>8.3f} {base_t / numpy_run['stats']:>5.2f}× "
+            f"{numpy_run['integrity']:>11.3f} {base_t / numpy_run['integrity']:>5.2f}× {torch_run['stats']:>8.3f} {base_t / torch_run['stats']:>5.2f}×"
+        )
+
+
+def measure_one(kind: str, glob: str, counting: str, n: int, repeat: int) -> dict:
+    """One format's harness passes, then its baseline (the MDS and LitData readers import torch:
+    the harness is timed first so that the numpy run counts without it)."""
+    if counting == "torch":
+        import torch  # noqa: F401
+
+    from harness.checks.formats import ShardOptions
+    from harness.checks.passes import check_shards, shard_stats
+    from tests import format_writers as fw
+
+    options = ShardOptions(**fw.DECLARED.get(kind, {}))
+    paths = [glob]
+    stats, problems = shard_stats(paths, VOCAB, options=options)
+    assert stats.tokens == n and not problems, (kind, stats.tokens, problems)
+    stats_t = best_of(lambda: shard_stats(paths, VOCAB, options=options), repeat)
+    check_t = best_of(lambda: check_shards(paths, VOCAB, options), repeat)
+    assert ("torch" in sys.modules) == (counting == "torch"), "the numpy run must count without torch"
+    base_t = best_of(baselines(kind, Path(glob).parent), 1 if kind in ("mds", "litdata") else repeat)
+    return {"stats": stats_t, "integrity": check_t, "baseline": base_t}
 
 
 def bench_documents(args, base: Path) -> None:
@@ -291,7 +319,12 @@ def main() -> None:
     parser.add_argument("--memory-tokens", type=int, default=1_100_000_000)
     parser.add_argument("--skip-formats", action="store_true")
     parser.add_argument("--dir", default=None, help="where to write the corpora (default: a temporary folder)")
+    parser.add_argument("--measure-one", nargs=4, metavar=("KIND", "GLOB", "COUNTING", "IDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_one:
+        kind, glob, counting, n = args.measure_one
+        print(json.dumps(measure_one(kind, glob, counting, int(n), args.repeat)))
+        return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         base = Path(tmp)
         if not args.skip_formats:

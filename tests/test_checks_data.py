@@ -101,14 +101,42 @@ def test_malformed_vocab_is_one_clear_error(tmp_path, content, message):
     assert str(path) in str(info.value) and message in str(info.value)
 
 
-def test_histogram_paths_agree_with_a_plain_numpy_count():
+@pytest.mark.parametrize("use_torch", [False, True], ids=["numpy", "torch"])
+def test_histogram_paths_agree_with_a_plain_numpy_count(use_torch):
+    from harness.checks.entropy import _histogram_cpu
+    from harness.checks.idview import IdView
+
     rng = np.random.default_rng(0)
     ids = rng.zipf(1.3, size=3_000_000) % 151646
     ids = ids.astype(np.uint32)
     expected = np.bincount(ids, minlength=151647)  # the last bin: out of vocab (none here)
-    assert np.array_equal(histogram(ids, 151646), expected)
+    for workers in (1, 3):
+        assert np.array_equal(_histogram_cpu(ids, 151646, workers=workers, use_torch=use_torch), expected)
     small = (ids % 50000).astype(np.uint16)
-    assert np.array_equal(histogram(small, 50000), np.bincount(small, minlength=50001))
+    assert np.array_equal(_histogram_cpu(small, 50000, use_torch=use_torch), np.bincount(small, minlength=50001))
+    # decoded blocks (parquet row groups) take the same counting path, block by block
+    lengths = [1_000_000, 1_500_000, 500_000]
+    edges = np.cumsum([0, *lengths])
+    view = IdView(np.uint32, lengths, lambda i: (ids[edges[i] : edges[i + 1]].copy(), None), documents=False, lazy=True)
+    assert np.array_equal(_histogram_cpu(view, 151646, workers=2, use_torch=use_torch), expected)
+    strays = np.concatenate([ids[:1000], np.array([151646, 2**31, 2**32 - 1], dtype=np.uint32)])
+    counts = _histogram_cpu(strays, 151646, use_torch=use_torch)
+    assert counts[151646] == 3 and counts[:151646].sum() == 1000
+
+
+def test_a_long_pass_imports_torch_to_count_and_a_short_one_does_not():
+    """torch.bincount counts int32 ids about twice as fast as numpy's (no cast to intp), but
+    importing torch costs about a second: only a pass long enough to repay it imports torch."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from harness.checks.entropy import TORCH_WORTH_IDS, torch_pays;"
+        "short = torch_pays(10**6); after_short = 'torch' in sys.modules;"
+        "long = torch_pays(TORCH_WORTH_IDS); print(short, after_short, long, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True", "True"]
 
 
 @pytest.mark.parametrize(

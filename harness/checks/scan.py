@@ -109,10 +109,14 @@ def count_shards(shards, limit: int, device: str = "cpu", engine: str | None = N
     """(each shard's histogram, or None where a task of it failed; the failures as findings)."""
     import numpy as np
 
-    from harness.engines import run_tasks
+    from harness.engines import resolve, run_tasks
 
     if not device.startswith("cpu"):  # the GPU path stages a whole shard at once; cutting it costs set-up per task
         task_ids = max([task_ids, *(s.count for s in shards)])
+    elif resolve(engine, address)[0] != "ray":  # this process counts every id: torch, where that pays
+        from harness.checks.entropy import torch_pays
+
+        torch_pays(sum(s.count for s in shards))
     tasks = plan(shards, task_ids)
     counts: list = [np.zeros(limit + 1, dtype=np.int64) for _ in shards]
     failures: list[str] = []
