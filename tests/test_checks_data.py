@@ -119,6 +119,9 @@ def test_histogram_paths_agree_with_a_plain_numpy_count(use_torch):
     edges = np.cumsum([0, *lengths])
     view = IdView(np.uint32, lengths, lambda i: (ids[edges[i] : edges[i + 1]].copy(), None), documents=False, lazy=True)
     assert np.array_equal(_histogram_cpu(view, 151646, workers=2, use_torch=use_torch), expected)
+    # mapped blocks (Arrow record batches): counted in spans that never cross a block's edge
+    mapped = IdView(np.uint32, lengths, lambda i: (ids[edges[i] : edges[i + 1]], None), documents=False)
+    assert np.array_equal(_histogram_cpu(mapped, 151646, workers=2, use_torch=use_torch), expected)
     strays = np.concatenate([ids[:1000], np.array([151646, 2**31, 2**32 - 1], dtype=np.uint32)])
     counts = _histogram_cpu(strays, 151646, use_torch=use_torch)
     assert counts[151646] == 3 and counts[:151646].sum() == 1000

@@ -11,6 +11,7 @@ of integers (floats, strings) is a finding naming it, never a guess."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from harness.checks import ArtifactError
@@ -111,8 +112,16 @@ def open_parquet(path: Path, column: str | None = None):
         else:  # no statistics: decode the row group once to size it
             lengths.append(int(_row_group(parquet, path, name, g)[0].size))
 
+    per_thread = threading.local()
+    per_thread.parquet = parquet
+
     def fetch(g: int):
-        values, offsets = _row_group(parquet, path, name, g)
+        # one ParquetFile per thread: pyarrow's reader is not safe to share across threads (two
+        # workers decoding row groups of one shared reader deadlocked in its read cache)
+        reader = getattr(per_thread, "parquet", None)
+        if reader is None:
+            reader = per_thread.parquet = pa.parquet.ParquetFile(path.open("rb") if is_remote(path) else str(path))
+        values, offsets = _row_group(reader, path, name, g)
         if values.size != lengths[g]:
             raise ArtifactError(f"{path}: row group {g} holds {values.size} ids, its footer says {lengths[g]}")
         return values, offsets[1:]

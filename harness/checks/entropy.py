@@ -15,6 +15,7 @@ default ``min_tokens`` of 100,000 keeps it small for the vocabularies seen in pr
 
 from __future__ import annotations
 
+import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -139,16 +140,16 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
             torch = None
     step = CHUNK if torch is not None else COUNT_CHUNK
 
-    def count(array, starts) -> object:
+    def count(array, spans) -> object:
         if torch is not None:
             total = torch.zeros(bins, dtype=torch.int64)
-            for s in starts:
-                total += torch.bincount(torch.from_numpy(_int32_view(array[s : s + step], vocab_size)), minlength=bins)
+            for lo, hi in spans:
+                total += torch.bincount(torch.from_numpy(_int32_view(array[lo:hi], vocab_size)), minlength=bins)
             return total.numpy()
         total = np.zeros(bins, dtype=np.int64)
         buf = np.empty(COUNT_CHUNK, dtype=np.intp)
-        for s in starts:
-            total += np.bincount(_fold_into(array[s : s + step], vocab_size, buf), minlength=bins)
+        for lo, hi in spans:
+            total += np.bincount(_fold_into(array[lo:hi], vocab_size, buf), minlength=bins)
         return total
 
     if torch is not None:
@@ -156,16 +157,24 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
         torch.set_num_threads(1)  # one thread per worker: the workers are the parallelism
     try:
         if getattr(ids, "lazy", False):  # decoded blocks (parquet row groups): each worker decodes its own
-            return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, range(0, int(block.shape[0]), step)))
-        starts = list(range(0, n, step))
-        workers = min(workers, len(starts))
+            return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, _spans([0, int(block.shape[0])], step)))
+        # a mapped view of several blocks (Arrow record batches) is cut at its block edges too: a
+        # slice across an edge would be a copy
+        edges = [int(e) for e in ids.starts] if hasattr(ids, "starts") else [0, n]
+        spans = _spans(edges, step)
+        workers = min(workers, len(spans))
         if workers <= 1:
-            return count(ids, starts)
+            return count(ids, spans)
         with ThreadPoolExecutor(workers) as pool:
-            return sum(pool.map(lambda part: count(ids, part), [starts[i::workers] for i in range(workers)]))
+            return sum(pool.map(lambda part: count(ids, part), [spans[i::workers] for i in range(workers)]))
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
+
+
+def _spans(edges: list[int], step: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of at most ``step`` ids covering ``edges[0]`` to ``edges[-1]``, none crossing an edge."""
+    return [(lo, min(lo + step, b)) for a, b in itertools.pairwise(edges) for lo in range(a, b, step)]
 
 
 def _histogram_blocks(view, vocab_size: int, workers: int, count_block):
