@@ -325,6 +325,8 @@ def main() -> None:
         kind, glob, counting, n = args.measure_one
         print(json.dumps(measure_one(kind, glob, counting, int(n), args.repeat)))
         return
+    if args.dir:  # a named folder is made, as a user pointing at fast scratch space expects
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         base = Path(tmp)
         if not args.skip_formats:

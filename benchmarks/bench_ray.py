@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
     total = args.workers * args.cores
+    if args.dir:  # a named folder is made, as a user pointing at fast scratch space expects
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         paths = corpus(args.tokens, Path(tmp))
         shards, problems, _ = describe_shards([str(p) for p in paths], VOCAB)

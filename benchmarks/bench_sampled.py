@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
+    if args.dir:  # a named folder is made, as a user pointing at fast scratch space expects
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         start = time.perf_counter()

@@ -127,6 +127,45 @@ def test_histogram_paths_agree_with_a_plain_numpy_count(use_torch):
     assert counts[151646] == 3 and counts[:151646].sum() == 1000
 
 
+def test_a_window_of_mapped_blocks_copies_nothing_and_keeps_its_documents():
+    """An engine task's share of an Arrow shard was a plain slice across its record batches: a
+    copy of the whole shard per task. A window keeps the blocks, clipped, as views of the map."""
+    from harness.checks.idview import IdView
+    from harness.checks.shards import range_problem
+
+    ids = np.arange(100, dtype=np.uint32)
+    lengths, ends = [30, 50, 20], [[10, 30], [5, 50], [20]]  # block-local document ends
+    edges = np.cumsum([0, *lengths])
+    view = IdView(np.uint32, lengths, lambda i: (ids[edges[i] : edges[i + 1]], np.array(ends[i])))
+    window = view.window(25, 85)
+    assert list(window.lengths) == [5, 50, 5] and np.array_equal(np.asarray(window), ids[25:85])
+    assert all(np.shares_memory(window.block(i), ids) for i in range(3))
+    assert list(window.document_ends()) == [5, 10, 55]  # stream ends 30, 35, 80 less the window's start
+    assert view.window(40, 40).size == 0 and np.array_equal(np.asarray(view.window(-10, 1000)), ids[-10:1000])  # slice semantics
+    bad = ids.copy()
+    bad[70] = 10**6
+    shard = type("Shard", (), {"path": "s.arrow"})()
+    mapped = IdView(np.uint32, lengths, lambda i: (bad[edges[i] : edges[i + 1]], None), documents=False)
+    assert "first at position 70" in range_problem(shard, 1000, mapped.window(25, 85), offset=25)
+
+
+def test_workers_draw_spans_from_one_queue_each_once():
+    """Spans dealt round-robin gave one worker every full span of an Arrow file and the other
+    every tail: two cores counted at the speed of one. Workers now draw from one queue."""
+    import threading
+
+    from harness.checks.entropy import _shared_queue
+
+    take = _shared_queue(range(10_000))
+    drawn: list[list[int]] = [[] for _ in range(4)]
+    threads = [threading.Thread(target=lambda k=k: drawn[k].extend(take())) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(i for part in drawn for i in part) == list(range(10_000))
+
+
 def test_a_long_pass_imports_torch_to_count_and_a_short_one_does_not():
     """torch.bincount counts int32 ids about twice as fast as numpy's (no cast to intp), but
     importing torch costs about a second: only a pass long enough to repay it imports torch."""

@@ -15,12 +15,12 @@ default ``min_tokens`` of 100,000 keeps it small for the vocabularies seen in pr
 
 from __future__ import annotations
 
-import itertools
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from harness.checks.parallel import DECODE_BUDGET, block_workers, usable_cores  # noqa: F401  (usable_cores: part of this module's interface)
+from harness.checks.parallel import DECODE_BUDGET, block_edges, block_workers, chunk_spans, usable_cores  # noqa: F401  (usable_cores: part of this module's interface)
 from harness.checks.shards import CHUNK
 
 DEFAULT_MIN_BITS = 4.0  # passes GPT-2 (6.5) and Qwen2.5 (9.9) code; refutes the incident (0.001)
@@ -123,7 +123,6 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
     import numpy as np
 
     workers = workers or usable_cores()
-    n = int(ids.shape[0])
     bins = vocab_size + 1
     if use_torch is None:
         use_torch = "torch" in sys.modules
@@ -157,24 +156,38 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
         torch.set_num_threads(1)  # one thread per worker: the workers are the parallelism
     try:
         if getattr(ids, "lazy", False):  # decoded blocks (parquet row groups): each worker decodes its own
-            return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, _spans([0, int(block.shape[0])], step)))
+            return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, chunk_spans([0, int(block.shape[0])], step)))
         # a mapped view of several blocks (Arrow record batches) is cut at its block edges too: a
         # slice across an edge would be a copy
-        edges = [int(e) for e in ids.starts] if hasattr(ids, "starts") else [0, n]
-        spans = _spans(edges, step)
+        spans = chunk_spans(block_edges(ids), step)
         workers = min(workers, len(spans))
         if workers <= 1:
             return count(ids, spans)
+        take = _shared_queue(spans)
         with ThreadPoolExecutor(workers) as pool:
-            return sum(pool.map(lambda part: count(ids, part), [spans[i::workers] for i in range(workers)]))
+            return sum(pool.map(lambda _: count(ids, take()), range(workers)))
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
 
 
-def _spans(edges: list[int], step: int) -> list[tuple[int, int]]:
-    """[lo, hi) ranges of at most ``step`` ids covering ``edges[0]`` to ``edges[-1]``, none crossing an edge."""
-    return [(lo, min(lo + step, b)) for a, b in itertools.pairwise(edges) for lo in range(a, b, step)]
+def _shared_queue(items):
+    """A function giving each caller a generator that draws from one shared queue of ``items``:
+    workers take the next span as they finish the last, so spans of unequal length (a block's
+    tail, a short record batch) balance out. Dealt round-robin instead, one worker drew every full
+    span of an Arrow file and the other every tail, and two cores counted at the speed of one."""
+    lock = threading.Lock()
+    queue = iter(items)
+
+    def take():
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            yield item
+
+    return take
 
 
 def _histogram_blocks(view, vocab_size: int, workers: int, count_block):

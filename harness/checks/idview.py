@@ -61,6 +61,31 @@ class IdView:
         share of a shard, cut at block boundaries so no block is decoded twice."""
         return IdView(self.dtype, self.lengths[lo:hi], lambda i: self._fetch(lo + i), self.has_documents, self.lazy)
 
+    def window(self, start: int, stop: int) -> IdView:
+        """Ids ``start`` to ``stop`` as a view of the blocks they span, the first and last clipped:
+        one engine task's share of a mapped shard. Nothing is copied (a plain slice across blocks
+        would concatenate them: a whole shard's copy for a task that spans it), and the block
+        edges stay, so a counter cuts its chunks at them. Documents cut by the window's ends are
+        not documents of it."""
+        import numpy as np
+
+        start, stop, _ = slice(start, stop).indices(self.shape[0])
+        if stop <= start:
+            return IdView(self.dtype, [], self._fetch, documents=False)
+        first = int(np.searchsorted(self.starts, start, side="right")) - 1
+        last = int(np.searchsorted(self.starts, stop, side="left"))  # blocks first .. last-1
+        bounds = [(max(start, int(self.starts[j])) - int(self.starts[j]), min(stop, int(self.starts[j + 1])) - int(self.starts[j])) for j in range(first, last)]
+
+        def fetch(i: int):
+            ids, ends = self._block(first + i)
+            lo, hi = bounds[i]
+            if ends is not None:
+                ends = np.asarray(ends)
+                ends = ends[(ends > lo) & (ends <= hi)] - lo
+            return ids[lo:hi], ends
+
+        return IdView(self.dtype, [hi - lo for lo, hi in bounds], fetch, self.has_documents, self.lazy)
+
     def fetch_block(self, i: int):
         """Block ``i``'s ids, fetched afresh (no cache): for workers that each read their own."""
         return self._fetch(i)[0]

@@ -3,6 +3,7 @@ how many decoded blocks (parquet row groups) may be held at once."""
 
 from __future__ import annotations
 
+import itertools
 import os
 
 DECODE_BUDGET = 256 << 20  # bytes of decoded blocks held at once across workers
@@ -27,3 +28,14 @@ def block_workers(view, workers: int | None = None) -> int:
     the largest block (as int64) once per worker."""
     widest = int(view.lengths.max()) if view.lengths.size else 0
     return max(1, min(workers or usable_cores(), view.lengths.size or 1, DECODE_BUDGET // max(1, widest * 8)))
+
+
+def block_edges(ids) -> list[int]:
+    """Where ``ids``' blocks begin and end (an ``IdView`` of Arrow record batches), or its two ends
+    for a plain array: a slice across an edge would be a copy, so chunks are cut at them."""
+    return [int(e) for e in ids.starts] if hasattr(ids, "starts") else [0, int(ids.shape[0])]
+
+
+def chunk_spans(edges: list[int], step: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of at most ``step`` ids covering ``edges[0]`` to ``edges[-1]``, none crossing an edge."""
+    return [(lo, min(lo + step, b)) for a, b in itertools.pairwise(edges) for lo in range(a, b, step)]

@@ -58,9 +58,12 @@ def plan(shards, task_ids: int = TASK_IDS) -> list[IdRange]:
 
 
 def task_ids_of(task: IdRange, shard):
-    """The ids a task covers, from an open shard: a slice of its map, or a view of its blocks."""
+    """The ids a task covers, from an open shard: a slice of its map, or a view of its blocks
+    (whole blocks for decoded ones; clipped, uncopied blocks for mapped ones such as Arrow's)."""
     ids = shard.open()
-    return ids.blocks(task.start, task.stop) if task.blocks else ids[task.start : task.stop]
+    if task.blocks:
+        return ids.blocks(task.start, task.stop)
+    return ids.window(task.start, task.stop) if hasattr(ids, "window") else ids[task.start : task.stop]
 
 
 def reopen(task: IdRange):

@@ -336,7 +336,7 @@ def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | 
     decode budget allows) scanned on every core, reported in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.checks.parallel import block_workers, usable_cores
+    from harness.checks.parallel import block_edges, block_workers, chunk_spans, usable_cores
 
     ids = shard.open() if ids is None else ids
     if getattr(ids, "lazy", False):
@@ -346,11 +346,11 @@ def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | 
         def read(task):
             return ids.fetch_block(task[1])
     else:
-        tasks = [(start, None) for start in range(0, int(ids.shape[0]), CHUNK)]
+        tasks = chunk_spans(block_edges(ids), CHUNK)  # never across a block edge: no copies
         workers = usable_cores()
 
         def read(task):
-            return ids[task[0] : task[0] + CHUNK]
+            return ids[task[0] : task[1]]
 
     def scan(task) -> str | None:
         chunk = read(task)
