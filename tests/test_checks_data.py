@@ -149,6 +149,25 @@ def test_a_window_of_mapped_blocks_copies_nothing_and_keeps_its_documents():
     assert "first at position 70" in range_problem(shard, 1000, mapped.window(25, 85), offset=25)
 
 
+def test_spans_cut_long_blocks_inside_and_gather_short_ones():
+    """A span across a long block's edge is a copy; a span per short block (one MDS sample) is a
+    vocabulary-sized histogram per sample. Spans cover every id once, each at most ``step``."""
+    import random
+
+    from harness.checks.parallel import chunk_spans
+
+    assert chunk_spans([0, 1, 2, 3, 50, 51, 52, 200, 300], 160) == [(0, 3), (3, 50), (50, 52), (52, 200), (200, 300)]
+    assert chunk_spans(list(range(0, 1000, 7)) + [1000], 160)[0] == (0, 154)  # 22 samples of 7 in one span
+    assert chunk_spans([0, 0, 0], 16) == []
+    rng = random.Random(0)
+    for _ in range(500):
+        edges = [0, *sorted(rng.choices(range(500), k=rng.randint(1, 30))), 500]
+        step = rng.randint(1, 200)
+        spans = chunk_spans(edges, step)
+        assert all(0 < hi - lo <= step for lo, hi in spans)
+        assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(500))
+
+
 def test_workers_draw_spans_from_one_queue_each_once():
     """Spans dealt round-robin gave one worker every full span of an Arrow file and the other
     every tail: two cores counted at the speed of one. Workers now draw from one queue."""

@@ -43,6 +43,14 @@ class IdView:
         self.has_documents = documents
         self._cache: OrderedDict[int, object] = OrderedDict()
         self._lock = threading.Lock()
+        self._starts: list[int] | None = None
+
+    def _starts_list(self) -> list[int]:
+        """``starts`` as Python ints, made once: a slice across a thousand short blocks (MDS
+        samples) would otherwise pay for numpy scalars at every block."""
+        if self._starts is None:
+            self._starts = self.starts.tolist()
+        return self._starts
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -74,17 +82,27 @@ class IdView:
             return IdView(self.dtype, [], self._fetch, documents=False)
         first = int(np.searchsorted(self.starts, start, side="right")) - 1
         last = int(np.searchsorted(self.starts, stop, side="left"))  # blocks first .. last-1
-        bounds = [(max(start, int(self.starts[j])) - int(self.starts[j]), min(stop, int(self.starts[j + 1])) - int(self.starts[j])) for j in range(first, last)]
+        head = start - int(self.starts[first])  # ids of the first block before the window
+        tail = int(self.starts[last]) - stop  # ids of the last block after it
+        lengths = self.lengths[first:last].copy()
+        lengths[0] -= head
+        lengths[-1] -= tail
+        count = last - first
 
         def fetch(i: int):
-            ids, ends = self._block(first + i)
-            lo, hi = bounds[i]
+            found = self._block(first + i)
+            lo = head if i == 0 else 0
+            cut = tail if i == count - 1 else 0
+            if not lo and not cut:  # a whole block: as the shard gives it (most of a window's blocks)
+                return found
+            ids, ends = found
+            hi = ids.shape[0] - cut
             if ends is not None:
                 ends = np.asarray(ends)
                 ends = ends[(ends > lo) & (ends <= hi)] - lo
             return ids[lo:hi], ends
 
-        return IdView(self.dtype, [hi - lo for lo, hi in bounds], fetch, self.has_documents, self.lazy)
+        return IdView(self.dtype, lengths, fetch, self.has_documents, self.lazy)
 
     def fetch_block(self, i: int):
         """Block ``i``'s ids, fetched afresh (no cache): for workers that each read their own."""
@@ -115,13 +133,12 @@ class IdView:
         if stop <= start:
             return np.zeros(0, dtype=self.dtype)
         first = int(np.searchsorted(self.starts, start, side="right")) - 1
+        starts = self._starts_list()
         pieces = []
-        i = first
-        while i < self.lengths.size and self.starts[i] < stop:
-            if self.lengths[i]:
-                lo = max(start, int(self.starts[i])) - int(self.starts[i])
-                hi = min(stop, int(self.starts[i + 1])) - int(self.starts[i])
-                pieces.append(self.block(i)[lo:hi])
+        i, blocks = first, len(starts) - 1
+        while i < blocks and starts[i] < stop:
+            if starts[i + 1] > starts[i]:
+                pieces.append(self.block(i)[max(start, starts[i]) - starts[i] : min(stop, starts[i + 1]) - starts[i]])
             i += 1
         if len(pieces) == 1:
             return pieces[0]

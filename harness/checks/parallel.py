@@ -37,5 +37,27 @@ def block_edges(ids) -> list[int]:
 
 
 def chunk_spans(edges: list[int], step: int) -> list[tuple[int, int]]:
-    """[lo, hi) ranges of at most ``step`` ids covering ``edges[0]`` to ``edges[-1]``, none crossing an edge."""
-    return [(lo, min(lo + step, b)) for a, b in itertools.pairwise(edges) for lo in range(a, b, step)]
+    """[lo, hi) ranges of at most ``step`` ids covering ``edges[0]`` to ``edges[-1]``.
+
+    A long block (an Arrow record batch of 10⁶ ids) is cut into spans inside it: a span across
+    its edge would be a copy of up to ``step`` ids. Short blocks (one MDS or LitData sample of a
+    few thousand ids) are gathered, neighbours together, into spans of up to ``step`` ids: copying
+    them costs less than a count per block, which would allocate a vocabulary-sized histogram for
+    every sample."""
+    short = max(1, step // 16)
+    spans: list[tuple[int, int]] = []
+    group = None  # where the pending run of short blocks began
+    for a, b in itertools.pairwise(edges):
+        if b - a < short:
+            if group is not None and b - group > step:
+                spans.append((group, a))
+                group = a
+            group = a if group is None else group
+            continue
+        if group is not None:
+            spans.append((group, a))
+            group = None
+        spans.extend((lo, min(lo + step, b)) for lo in range(a, b, step))
+    if group is not None:
+        spans.append((group, edges[-1]))
+    return [(lo, hi) for lo, hi in spans if hi > lo]
