@@ -157,7 +157,7 @@ def test_spans_cut_long_blocks_inside_and_gather_short_ones():
     from harness.checks.parallel import chunk_spans
 
     assert chunk_spans([0, 1, 2, 3, 50, 51, 52, 200, 300], 160) == [(0, 3), (3, 50), (50, 52), (52, 200), (200, 300)]
-    assert chunk_spans(list(range(0, 1000, 7)) + [1000], 160)[0] == (0, 154)  # 22 samples of 7 in one span
+    assert chunk_spans([*range(0, 1000, 7), 1000], 160)[0] == (0, 154)  # 22 samples of 7 in one span
     assert chunk_spans([0, 0, 0], 16) == []
     rng = random.Random(0)
     for _ in range(500):
