@@ -157,8 +157,8 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
     try:
         if getattr(ids, "lazy", False):  # decoded blocks (parquet row groups): each worker decodes its own
             return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, chunk_spans([0, int(block.shape[0])], step)))
-        # a mapped view of several blocks (Arrow record batches) is cut at its block edges too: a
-        # slice across an edge would be a copy
+        # a mapped view of several blocks (Arrow record batches, MDS samples): long blocks are cut
+        # inside (a slice across an edge would be a copy), short ones gathered into one span
         spans = chunk_spans(block_edges(ids), step)
         workers = min(workers, len(spans))
         if workers <= 1:

@@ -31,9 +31,9 @@ def block_workers(view, workers: int | None = None) -> int:
 
 
 def block_edges(ids) -> list[int]:
-    """Where ``ids``' blocks begin and end (an ``IdView`` of Arrow record batches), or its two ends
-    for a plain array: a slice across an edge would be a copy, so chunks are cut at them."""
-    return [int(e) for e in ids.starts] if hasattr(ids, "starts") else [0, int(ids.shape[0])]
+    """Where ``ids``' blocks begin and end (an ``IdView`` of Arrow record batches or MDS samples),
+    or its two ends for a plain array: what ``chunk_spans`` cuts chunks by."""
+    return ids.starts.tolist() if hasattr(ids, "starts") else [0, int(ids.shape[0])]
 
 
 def chunk_spans(edges: list[int], step: int) -> list[tuple[int, int]]:
@@ -49,10 +49,11 @@ def chunk_spans(edges: list[int], step: int) -> list[tuple[int, int]]:
     group = None  # where the pending run of short blocks began
     for a, b in itertools.pairwise(edges):
         if b - a < short:
-            if group is not None and b - group > step:
+            if group is None:
+                group = a
+            elif b - group > step:
                 spans.append((group, a))
                 group = a
-            group = a if group is None else group
             continue
         if group is not None:
             spans.append((group, a))

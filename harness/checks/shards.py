@@ -346,7 +346,7 @@ def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | 
         def read(task):
             return ids.fetch_block(task[1])
     else:
-        tasks = chunk_spans(block_edges(ids), CHUNK)  # never across a block edge: no copies
+        tasks = chunk_spans(block_edges(ids), CHUNK)  # long blocks cut inside (no copy), short ones gathered
         workers = usable_cores()
 
         def read(task):
