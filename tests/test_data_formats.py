@@ -292,3 +292,34 @@ def test_split_overlap_reads_splits_in_any_format(kind, corpora, tmp_path):
     outcomes = run_cases(tmp_path, ["val-held-out", "val-leaked"])
     check(outcomes, "val-held-out", "DISCHARGED")
     check(outcomes, "val-leaked", "FALSIFIED")
+
+
+@pytest.mark.skipif(not fw.available("parquet"), reason="needs the [datasets] extra")
+def test_a_large_parquet_row_group_is_read_in_record_batches(corpora, tmp_path, monkeypatch):
+    """A writer's row group can hold 10⁸ ids; decoding it whole held several times its ids in
+    pyarrow's builders per worker. The passes read it a record batch at a time, and what they
+    find — counts, the position of a stray id — is what a whole read finds."""
+    import datasets
+
+    from harness.checks import columnar
+    from harness.checks.entropy import _histogram_cpu
+    from harness.checks.shards import range_problem
+
+    docs = [list(d) for d in corpora["healthy"]]
+    stray_doc, stray_at = len(docs) * 2 // 3, 5
+    docs[stray_doc][stray_at] = 200_000  # an id past the vocabulary, deep in the group
+    features = datasets.Features({"input_ids": datasets.Sequence(datasets.Value("uint32"))})
+    path = tmp_path / "one-group.parquet"
+    datasets.Dataset.from_dict({"input_ids": docs}, features=features).to_parquet(str(path), batch_size=len(docs))
+    monkeypatch.setattr(columnar, "PIECE_IDS", 1 << 13)
+    shard, problems = describe_shard(path)
+    assert problems == [] and shard.view.lengths.size == 1  # one row group
+    view = shard.open()
+    pieces = list(view.stream_block(0))
+    flat = np.concatenate([np.asarray(d, dtype=np.uint32) for d in docs])
+    assert len(pieces) > 10 and max(p.size for p in pieces) < 4 * (1 << 13)
+    assert np.array_equal(np.concatenate(pieces), flat) and np.array_equal(view.fetch_block(0), flat)
+    assert view.worker_bytes < int(view.lengths[0]) * 8  # the budget counts a batch, not the group
+    assert np.array_equal(_histogram_cpu(view, 151646, workers=2), np.bincount(np.minimum(flat, 151646), minlength=151647))
+    where = sum(len(d) for d in docs[:stray_doc]) + stray_at
+    assert range_problem(shard, 151646) == f"{path}: id 200000 ≥ vocab size 151646 (first at position {where})"

@@ -139,13 +139,14 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
             torch = None
     step = CHUNK if torch is not None else COUNT_CHUNK
 
-    def count(array, spans) -> object:
+    def count(array, spans, into=None) -> object:
+        """Counts of ``array[lo:hi]`` for every span, added to ``into`` where given."""
         if torch is not None:
-            total = torch.zeros(bins, dtype=torch.int64)
+            total = torch.zeros(bins, dtype=torch.int64) if into is None else torch.from_numpy(into)
             for lo, hi in spans:
                 total += torch.bincount(torch.from_numpy(_int32_view(array[lo:hi], vocab_size)), minlength=bins)
             return total.numpy()
-        total = np.zeros(bins, dtype=np.int64)
+        total = np.zeros(bins, dtype=np.int64) if into is None else into
         buf = np.empty(COUNT_CHUNK, dtype=np.intp)
         for lo, hi in spans:
             total += np.bincount(_fold_into(array[lo:hi], vocab_size, buf), minlength=bins)
@@ -156,7 +157,14 @@ def _histogram_cpu(ids, vocab_size: int, workers: int | None = None, use_torch: 
         torch.set_num_threads(1)  # one thread per worker: the workers are the parallelism
     try:
         if getattr(ids, "lazy", False):  # decoded blocks (parquet row groups): each worker decodes its own
-            return _histogram_blocks(ids, vocab_size, workers, count_block=lambda block: count(block, chunk_spans([0, int(block.shape[0])], step)))
+
+            def count_pieces(pieces):
+                total = np.zeros(bins, dtype=np.int64)
+                for piece in pieces:
+                    count(piece, chunk_spans([0, int(piece.shape[0])], step), into=total)
+                return total
+
+            return _histogram_blocks(ids, vocab_size, workers, count_block=count_pieces)
         # a mapped view of several blocks (Arrow record batches, MDS samples): long blocks are cut
         # inside (a slice across an edge would be a copy), short ones gathered into one span
         spans = chunk_spans(block_edges(ids), step)
@@ -191,8 +199,9 @@ def _shared_queue(items):
 
 
 def _histogram_blocks(view, vocab_size: int, workers: int, count_block):
-    """Counts over an ``IdView`` whose blocks are decoded (not mapped): one block per task, as many
-    decoded at once as ``DECODE_BUDGET`` allows, so memory stays bounded by the largest block."""
+    """Counts over an ``IdView`` whose blocks are decoded (not mapped): one block per task, read in
+    the pieces its reader streams, as many at once as ``DECODE_BUDGET`` allows, so memory stays
+    bounded by what a worker holds reading one block (for parquet, one record batch)."""
     import numpy as np
 
     workers = block_workers(view, workers)
@@ -200,12 +209,12 @@ def _histogram_blocks(view, vocab_size: int, workers: int, count_block):
     blocks = range(view.lengths.size)
     if workers <= 1:
         for i in blocks:
-            total += count_block(view.fetch_block(i))
+            total += count_block(view.stream_block(i))
         return total
     with ThreadPoolExecutor(workers) as pool:
         pending = []
         for i in blocks:
-            pending.append(pool.submit(lambda k: count_block(view.fetch_block(k)), i))
+            pending.append(pool.submit(lambda k: count_block(view.stream_block(k)), i))
             if len(pending) >= workers * 2:
                 total += pending.pop(0).result()
         for future in pending:

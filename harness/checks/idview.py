@@ -28,6 +28,8 @@ class IdView:
         documents: bool = True,
         lazy: bool = False,
         head: Callable[[int], object] | None = None,
+        stream: Callable[[int], Iterator[object]] | None = None,
+        worker_bytes: int | None = None,
     ):
         import numpy as np
 
@@ -40,6 +42,11 @@ class IdView:
         self.lazy = lazy  # blocks are decoded, not mapped: read them in order
         self._fetch = fetch
         self._head = head
+        self._stream = stream
+        # what one worker holds while it reads a block: the block's ids (as int64) unless the
+        # reader says less (a parquet group read in record batches)
+        widest = int(self.lengths.max()) if self.lengths.size else 0
+        self.worker_bytes = worker_bytes if worker_bytes is not None else widest * 8
         self.has_documents = documents
         self._cache: OrderedDict[int, object] = OrderedDict()
         self._lock = threading.Lock()
@@ -67,7 +74,10 @@ class IdView:
     def blocks(self, lo: int, hi: int) -> IdView:
         """The view of blocks ``lo`` to ``hi`` alone (still lazy, nothing read): one engine task's
         share of a shard, cut at block boundaries so no block is decoded twice."""
-        return IdView(self.dtype, self.lengths[lo:hi], lambda i: self._fetch(lo + i), self.has_documents, self.lazy)
+        stream = (lambda i: self._stream(lo + i)) if self._stream is not None else None
+        return IdView(
+            self.dtype, self.lengths[lo:hi], lambda i: self._fetch(lo + i), self.has_documents, self.lazy, stream=stream, worker_bytes=self.worker_bytes
+        )
 
     def window(self, start: int, stop: int) -> IdView:
         """Ids ``start`` to ``stop`` as a view of the blocks they span, the first and last clipped:
@@ -107,6 +117,15 @@ class IdView:
     def fetch_block(self, i: int):
         """Block ``i``'s ids, fetched afresh (no cache): for workers that each read their own."""
         return self._fetch(i)[0]
+
+    def stream_block(self, i: int) -> Iterator[object]:
+        """Block ``i``'s ids in pieces, in order (no cache): a decoded block a worker reads without
+        holding it whole where the reader streams (a parquet row group, a record batch at a time),
+        else the block as one piece."""
+        if self._stream is not None:
+            yield from self._stream(i)
+        else:
+            yield self.fetch_block(i)
 
     def _block(self, i: int):
         if not self.lazy:

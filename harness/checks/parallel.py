@@ -25,9 +25,9 @@ def usable_cores() -> int:
 
 def block_workers(view, workers: int | None = None) -> int:
     """Workers decoding ``view``'s blocks at once: every core, as far as ``DECODE_BUDGET`` holds
-    the largest block (as int64) once per worker."""
-    widest = int(view.lengths.max()) if view.lengths.size else 0
-    return max(1, min(workers or usable_cores(), view.lengths.size or 1, DECODE_BUDGET // max(1, widest * 8)))
+    what one worker holds while it reads a block (``view.worker_bytes``: the largest block as
+    int64, or less for a reader that streams a block in pieces) once per worker."""
+    return max(1, min(workers or usable_cores(), view.lengths.size or 1, DECODE_BUDGET // max(1, view.worker_bytes)))
 
 
 def block_edges(ids) -> list[int]:

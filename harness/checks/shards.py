@@ -344,23 +344,25 @@ def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | 
         workers = block_workers(ids)
 
         def read(task):
-            return ids.fetch_block(task[1])
+            return ids.stream_block(task[1])  # in the pieces its reader decodes (parquet: record batches)
     else:
         tasks = chunk_spans(block_edges(ids), CHUNK)  # long blocks cut inside (no copy), short ones gathered
         workers = usable_cores()
 
         def read(task):
-            return ids[task[0] : task[1]]
+            return (ids[task[0] : task[1]],)
 
     def scan(task) -> str | None:
-        chunk = read(task)
-        if not chunk.size:
-            return None
-        top = int(chunk.max())
-        if top >= limit:
-            return f"{shard.path}: id {top} ≥ vocab size {limit} (first at position {offset + task[0] + int((chunk >= limit).argmax())})"
-        if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
-            return f"{shard.path}: negative id {int(chunk.min())}"
+        at = task[0]
+        for chunk in read(task):
+            if not chunk.size:
+                continue
+            top = int(chunk.max())
+            if top >= limit:
+                return f"{shard.path}: id {top} ≥ vocab size {limit} (first at position {offset + at + int((chunk >= limit).argmax())})"
+            if chunk.dtype.kind == "i" and int(chunk.min()) < 0:
+                return f"{shard.path}: negative id {int(chunk.min())}"
+            at += int(chunk.size)
         return None
 
     with ThreadPoolExecutor(max(1, min(workers, len(tasks)))) as pool:
