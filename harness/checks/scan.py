@@ -132,7 +132,9 @@ def count_shards(shards, limit: int, device: str = "cpu", engine: str | None = N
     tasks = plan(shards, task_ids)
     counts: list = [np.zeros(limit + 1, dtype=np.int64) for _ in shards]
     failures: list[str] = []
-    for task, found in run_tasks(count_range, tasks, (limit, None, "cpu", scan_ids), engine, address, local=lambda t: count_range(t, limit, shards[t.shard], device)):
+    for task, found in run_tasks(
+        count_range, tasks, (limit, None, "cpu", scan_ids), engine, address, local=lambda t: count_range(t, limit, shards[t.shard], device)
+    ):
         if isinstance(found, BaseException):
             if counts[task.shard] is not None:
                 failures.append(failure(task, found))
