@@ -16,6 +16,12 @@ library's own writer (``tests/format_writers.py``). Then, per format:
 
 The ratio is baseline time / harness time: ≥ 1 means the harness reads faster than the plain pass.
 
+First, numpy's own ceiling on this machine: ``np.bincount`` alone over the corpus's ids, already
+in memory and already cast to its own input type (intp), in 1 Mi-id chunks on every usable core —
+the harness's numpy counting without any of its reading, casting or integrity work — against a
+plain sum of the uint32 ids. ``bincount`` holds the GIL while it counts, so this ratio bounds every
+numpy-only counting pass from above, whatever its design.
+
 ``--documents``: the document built-ins over the Megatron corpus (``document_stats`` with hashes —
 duplicate-documents — and without — document-lengths), against the entropy pass.
 
@@ -156,6 +162,30 @@ def write(kind: str, folder: Path, docs) -> str:
         return fw.WRITERS[kind](folder, docs)
 
 
+def numpy_counting_ceiling(ids: np.ndarray, cores: int, repeat: int) -> tuple[float, float]:
+    """(seconds of a plain sum of ``ids``, seconds of ``np.bincount`` alone over them, cast to
+    intp beforehand, in 1 Mi-id chunks on ``cores`` threads): no numpy-only counting pass can go
+    faster here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunk = 1 << 20
+    as_intp = ids.astype(np.intp)
+    starts = list(range(0, ids.size, chunk))
+
+    def count(k: int) -> np.ndarray:
+        total = np.zeros(VOCAB + 1, dtype=np.int64)
+        for lo in starts[k::cores]:
+            total += np.bincount(as_intp[lo : lo + chunk], minlength=VOCAB + 1)
+        return total
+
+    def counted() -> np.ndarray:
+        with ThreadPoolExecutor(cores) as pool:
+            return sum(pool.map(count, range(cores)))
+
+    assert int(counted().sum()) == ids.size
+    return best_of(lambda: ids.sum(dtype=np.uint64), repeat), best_of(counted, repeat)
+
+
 def bench_formats(args, base: Path) -> None:
     """Each format written, then measured in fresh processes: one counting with numpy (torch not
     imported, as in a process that never loads it), one with torch imported first (as in a pytest
@@ -168,6 +198,11 @@ def bench_formats(args, base: Path) -> None:
     docs = corpus_documents(args.tokens)
     n = sum(d.size for d in docs)
     print(f"corpus: {n:,} ids in {len(docs):,} documents, {usable_cores()} usable cores")
+    summed, counted = numpy_counting_ceiling(np.concatenate(docs), usable_cores(), args.repeat)
+    print(
+        f"numpy's ceiling: np.bincount alone over these ids in memory as intp, {usable_cores()} threads, {counted:.3f} s "
+        f"against a plain sum's {summed:.3f} s = {summed / counted:.2f}× (bounds every numpy-only ratio below)"
+    )
     print(f"{'':<12} {'':>8} {'':>10} {'counting with numpy':^26} {'with torch':^15}")
     print(f"{'format':<12} {'write s':>8} {'baseline s':>10} {'stats s':>8} {'ratio':>6} {'integrity s':>11} {'ratio':>6} {'stats s':>8} {'ratio':>6}")
     for kind in args.formats:

@@ -31,7 +31,7 @@ VOCAB = 151_646
 
 
 def main() -> None:
-    from harness.checks.scan import count_shards
+    from harness.checks.scan import TASK_IDS, count_shards, default_task_ids
     from harness.checks.shards import describe_shards
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,6 +52,7 @@ def main() -> None:
         local, _ = count_shards(shards, VOCAB, engine="local")
         t_local = best_of(lambda: count_shards(shards, VOCAB, engine="local"), args.repeat)
         t_whole = best_of(lambda: count_shards(shards, VOCAB, engine="local", task_ids=1 << 40), args.repeat)  # one task per shard
+        t_fixed = best_of(lambda: count_shards(shards, VOCAB, engine="local", task_ids=TASK_IDS), args.repeat)  # 64 Mi ids whatever the cores
 
         import ray
 
@@ -65,8 +66,11 @@ def main() -> None:
         ray.shutdown()
     gb = args.tokens * 4 / 1e9
     print(f"{args.tokens:,} ids ({gb:.1f} GB) in {len(paths)} shards, {total} cores ({os.cpu_count()} on the machine)")
-    print(f"single process, {total} threads: {t_local:.2f} s ({gb / t_local:.1f} GB/s); one task per shard {t_whole:.2f} s")
-    print(f"Ray, {args.workers} tasks × {args.cores} cores:   {t_ray:.2f} s ({gb / t_ray:.1f} GB/s); cluster start-up {t_start:.1f} s")
+    print(
+        f"single process, {total} threads: {t_local:.2f} s ({gb / t_local:.1f} GB/s) in tasks of {default_task_ids(False) >> 20} Mi ids; "
+        f"in tasks of {TASK_IDS >> 20} Mi ids {t_fixed:.2f} s; one task per shard {t_whole:.2f} s"
+    )
+    print(f"Ray, {args.workers} tasks × {args.cores} cores:   {t_ray:.2f} s ({gb / t_ray:.1f} GB/s) in tasks of {default_task_ids(True) >> 20} Mi ids; cluster start-up {t_start:.1f} s")
     print(f"ratio (single / Ray): {t_local / t_ray:.2f}×  (counts identical)")
 
 

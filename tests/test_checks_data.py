@@ -234,6 +234,38 @@ def test_a_task_in_a_worker_process_counts_with_torch_when_the_whole_scan_pays(t
     assert np.array_equal(count_range(task, 1000, shards[0]), expected)
 
 
+def test_tasks_grow_with_the_cores_that_count_them_and_every_size_counts_the_same(tmp_path, monkeypatch):
+    """A task pays a thread pool and a histogram per thread and ends with its slowest thread: on
+    16 cores, 64 Mi-id tasks gave each thread one span, and the scan took 0.80 s against 0.47 s in
+    one task per shard. Tasks are sized to the cores counting them — this process's on the local
+    engine, one Ray task's on Ray — so each thread gets several spans; the counts never change."""
+    from harness.checks.scan import TASK_IDS, count_shards, default_task_ids, plan, range_problems, task_ids_for
+    from harness.checks.shards import CHUNK, describe_shards
+
+    for cores in (1, 2, 4, 16, 64, 128):
+        assert task_ids_for(cores) >= TASK_IDS and task_ids_for(cores) // CHUNK >= 4 * cores
+    monkeypatch.setattr("harness.checks.parallel.usable_cores", lambda: 16)  # a 16-core host
+    monkeypatch.setenv("HARNESS_RAY_CPUS_PER_TASK", "4")
+    assert default_task_ids(on_ray=False) == task_ids_for(16) > TASK_IDS
+    assert default_task_ids(on_ray=True) == task_ids_for(4)
+    monkeypatch.setattr("harness.checks.parallel.usable_cores", lambda: 2)
+    assert default_task_ids(on_ray=False) == TASK_IDS
+
+    ids = (np.arange(3_000_000, dtype=np.uint32) * 7919) % 1000
+    ids[2_345_678] = 5000  # out of the vocab: the last bin, and the range check's finding
+    np.save(tmp_path / "s.npy", ids)
+    shards, problems, _ = describe_shards([str(tmp_path / "s.npy")], 1000)
+    assert not problems
+    expected = np.bincount(np.minimum(ids, 1000), minlength=1001)
+    for task_ids in (None, 1 << 18, 1 << 20, 1 << 40):
+        if task_ids:
+            assert len(plan(shards, task_ids)) == -(-ids.size // task_ids)
+        (counts,), failures = count_shards(shards, 1000, engine="local", task_ids=task_ids)
+        assert not failures and np.array_equal(counts, expected)
+        (finding,) = range_problems(shards, 1000, engine="local", task_ids=task_ids)
+        assert "5000" in finding and "2345678" in finding.replace(",", "")
+
+
 @pytest.mark.parametrize(
     ("dtype", "strays"),
     [("uint32", [2**27, 2**31, 2**32 - 1]), ("int64", [2**31, 2**40, -1]), ("uint64", [2**63 + 5, 2**32 + 5]), ("int32", [-(2**31), -7])],

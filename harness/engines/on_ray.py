@@ -16,6 +16,12 @@ MAX_RETRIES = 3
 CPUS_ENV = "HARNESS_RAY_CPUS_PER_TASK"  # cores per task (default 1): fewer, wider tasks per host
 
 
+def cpus_per_task() -> int:
+    """The cores each Ray task asks for (``$HARNESS_RAY_CPUS_PER_TASK``, default 1)."""
+    value = os.environ.get(CPUS_ENV, "1") or "1"
+    return max(1, int(value)) if value.isdigit() else 1
+
+
 def _ray():
     try:
         import ray
@@ -61,7 +67,7 @@ def _in_task(fn: Callable, task, args: tuple):
 
 def run_on_ray(fn: Callable, tasks: list, args: tuple, address: str | None) -> Iterator[tuple[object, object]]:
     ray = connect(address)
-    cpus = max(1, int(os.environ.get(CPUS_ENV, "1") or 1))
+    cpus = cpus_per_task()
     remote = ray.remote(num_cpus=cpus, max_retries=MAX_RETRIES, retry_exceptions=False)(_in_task)
     shared = ray.put(args)
     window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)) // cpus)  # in flight at once: bounded driver memory
