@@ -70,7 +70,9 @@ def main() -> None:
         f"single process, {total} threads: {t_local:.2f} s ({gb / t_local:.1f} GB/s) in tasks of {default_task_ids(False) >> 20} Mi ids; "
         f"in tasks of {TASK_IDS >> 20} Mi ids {t_fixed:.2f} s; one task per shard {t_whole:.2f} s"
     )
-    print(f"Ray, {args.workers} tasks × {args.cores} cores:   {t_ray:.2f} s ({gb / t_ray:.1f} GB/s) in tasks of {default_task_ids(True) >> 20} Mi ids; cluster start-up {t_start:.1f} s")
+    print(
+        f"Ray, {args.workers} tasks × {args.cores} cores:   {t_ray:.2f} s ({gb / t_ray:.1f} GB/s) in tasks of {default_task_ids(True) >> 20} Mi ids; cluster start-up {t_start:.1f} s"
+    )
     print(f"ratio (single / Ray): {t_local / t_ray:.2f}×  (counts identical)")
 
 
