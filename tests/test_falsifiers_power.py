@@ -103,7 +103,8 @@ def outcomes(tmp_path_factory):
     from harness.subjects.encoders import TiktokenEncoder
 
     root = tmp_path_factory.mktemp("power")
-    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    # docs/ holds stdlib modules as documents, test suites among them (test_*.py): never collected
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\nnorecursedirs = ['docs']\n")
     (root / "conftest.py").write_text('pytest_plugins = ["harness.demo.fixtures"]\n')  # the demo's subjects, loaded as a project would
     pipeline = build_pipeline("healthy")
     (root / "vocab").mkdir()
