@@ -214,18 +214,32 @@ def prunable_runs(store, contracts, keep: int) -> list[Path]:
     never touched (their ledger is unknown). ``store`` is the snapshot's evidence of them."""
     doomed: list[Path] = []
     base = Path(store.root) / store.folder
+    root_real = os.path.realpath(store.root)
     for contract in contracts:
         folder = base / contract.key
-        if folder.is_symlink():
+        if not _plainly_inside(folder, Path(store.root), root_real):  # a symlinked evidence/ (or a part of the key) leads elsewhere
             continue
         pointed = {Path(os.path.normpath(f.evidence)).name for f in contract.falsifiers if isinstance(f.evidence, str) and f.evidence}
         if contract.key in store.latest:
             pointed.add(store.latest[contract.key])
         runs = sorted(store.run_dirs.get(contract.key, ()), reverse=True)
         for index, run in enumerate(runs):
-            if index >= keep and run not in pointed:
+            if index >= keep and run not in pointed and _plainly_inside(folder / run, Path(store.root), root_real):
                 doomed.append(folder / run)
     return doomed
+
+
+def _plainly_inside(path: Path, root: Path, root_real: str) -> bool:
+    """Whether ``path`` is where its name says, inside the project: no symlink on the way from the
+    root (``evidence/`` itself, a contract's folder, the run folder). Deleting follows names, so
+    a name that resolves elsewhere is never deleted through."""
+    try:
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    except ValueError:
+        return False
+    if relative.startswith(os.pardir):
+        return False
+    return os.path.realpath(path) == os.path.normpath(os.path.join(root_real, relative))
 
 
 def discard_run(directory: Path) -> None:

@@ -60,10 +60,33 @@ def cuda_evidence_problems(contract: Contract, snapshot) -> list[GateProblem]:
     return problems
 
 
-def judge_static(snapshot, contracts: list[Contract]) -> GateResult:
-    """The gate's checks that need no run: validate, lint (new findings against the baseline) and
-    CUDA evidence, over the snapshot."""
+def falsified_problems(contracts: list[Contract]) -> list[GateProblem]:
+    """A claim the ledger says is refuted: a merge that leaves it so is blocked (as Pact's
+    can-i-deploy blocks a failed verification), unless the team tracks it on purpose."""
+    from harness.status import FALSIFIED
+
+    return [
+        GateProblem(
+            c.key,
+            f.id,
+            "FALSIFIED: the claim is refuted on disk; fix the pipeline and re-run it, or track known-broken claims on purpose "
+            "(harness gate --allow-falsified, or the ini key harness_allow_falsified = true)",
+            check="falsified",
+        )
+        for c in contracts
+        for f in c.bound_falsifiers
+        if f.status == FALSIFIED
+    ]
+
+
+def judge_static(snapshot, contracts: list[Contract], allow_falsified: bool = False) -> GateResult:
+    """The gate's checks that need no run: validate, lint (new findings against the baseline),
+    CUDA evidence and refuted claims, over the snapshot."""
     result = GateResult(contracts=len(contracts))
+    falsified = falsified_problems(contracts)
+    if falsified and not allow_falsified:
+        result.problems.extend(falsified)
+    result.checks["falsified"] = "allowed" if falsified and allow_falsified else "fail" if falsified else "pass"
     validate_fail = False
     for finding in snapshot.findings:
         if finding.is_error:
@@ -98,6 +121,11 @@ def judge_run(claimed, report: dict | None, exit_code: int, output_tail: list[st
         problems.append(GateProblem(claim["contract"], claim["falsifier"], claim["reason"], check="run"))
     for error in report.get("errors", []):
         problems.append(GateProblem("-", None, error, check="run"))
+    for key, falsifiers in (report.get("results") or {}).items():  # a claim the gate's run could not judge is not backed either
+        for fid, seen in (falsifiers or {}).items():
+            if isinstance(seen, dict) and seen.get("outcome") == "error":
+                why = str(seen.get("message") or "")[:300]
+                problems.append(GateProblem(key, fid, f"could not be judged: it errored in the gate's own run ({why})", check="run"))
     named = {(p.contract, p.falsifier) for p in problems}
     for contract, f in claimed:  # whatever the plugin reported, a claim must have passed here
         seen = (report.get("results") or {}).get(contract.key, {}).get(f.id)

@@ -97,7 +97,7 @@ def _named(root: Path, path: Path) -> str:
 def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
     """Every file a declared subject names, by its path in the project: [size, sha256]; a glob
     that cannot be expanded is recorded with its error (the falsifier then errors too)."""
-    from harness.contract.subjects import SubjectError, as_list, expand
+    from harness.contract.subjects import SubjectError, as_list, expand, reader_inputs
 
     root = Path(root).absolute()
     files: dict[str, Any] = {}
@@ -109,15 +109,27 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
         path = root / vocab
         paths.append(path)
         paths += [path.parent / name for name in VOCAB_SIBLINGS if (path.parent / name).is_file()]
-    globs = [*as_list(spec.get("shards")), *as_list(spec.get("documents"))]
+    globs = [(p, True) for p in as_list(spec.get("shards"))] + [(p, False) for p in as_list(spec.get("documents"))]
     splits = spec.get("splits")
     if isinstance(splits, dict):
-        globs += [p for v in splits.values() if isinstance(v, (str, list)) for p in as_list(v)]
-    for pattern in globs:
+        globs += [(p, True) for v in splits.values() if isinstance(v, (str, list)) for p in as_list(v)]
+    for pattern, data in globs:
         try:
-            paths += expand(root, [pattern])
+            if data and "://" not in pattern and (root / f"{pattern}.bin").is_file():  # a Megatron data prefix
+                matched = [root / pattern]
+            else:
+                matched = expand(root, [pattern], folders=data)
         except SubjectError as exc:
             files[f"glob:{pattern}"] = f"error: {exc}"
+            continue
+        if not data:
+            paths += matched
+            continue
+        for path in matched:  # the files a reader opens: a folder's, a .bin's .idx and sidecar, an index.json
+            try:
+                paths += reader_inputs(path) if isinstance(path, Path) else [path]
+            except SubjectError as exc:
+                files[f"glob:{pattern}"] = f"error: {exc}"
     run = spec.get("run")
     if isinstance(run, str):
         location = root / run

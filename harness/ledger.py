@@ -93,8 +93,12 @@ def judge_result(f: Falsifier, result: RunResult):
     per_item = result.item_measurements or [result.measurements]
     judgements = [judge_measurements(f.plausible, m) for m in per_item]
     worst = next((j for j in judgements if j.suspect), judgements[0])
-    if result.suspicions:
-        worst = Judgement((*worst.implausible, *dict.fromkeys(result.suspicions)), worst.missing)
+    reasons = list(result.suspicions)
+    if f.full_scan and (f.params.get("sample") is not None or result.measurements.get("sampled")):
+        # the claim needs every id read: a verdict from a sample is never written as a discharge
+        reasons.append("the contract asks for a full scan (full_scan: true); this verdict was judged from a sample")
+    if reasons:
+        worst = Judgement((*worst.implausible, *dict.fromkeys(reasons)), worst.missing)
     return worst
 
 

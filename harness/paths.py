@@ -102,3 +102,25 @@ def is_under(relative: str, folder: str) -> bool:
 @lru_cache(maxsize=4096)
 def _parts(path: str) -> tuple[str, ...]:
     return Path(os.path.normpath(path)).parts
+
+
+def local_part(path) -> str | None:
+    """The local file a path names: itself, or a ``file://`` URL's path; None for a remote object."""
+    if isinstance(path, Path):
+        return os.fspath(path)
+    protocol = getattr(path, "protocol", None)
+    if protocol in ("file", "local") or (isinstance(protocol, tuple) and {"file", "local"} & set(protocol)):
+        return getattr(path, "path", None)
+    return None
+
+
+def confinement_problem(path, root: Path, allowed_roots: tuple[Path, ...] = ()) -> str | None:
+    """Why a file a reader would open for a contract's subject may not be opened: it lies, after
+    every symlink is resolved, outside the project and every allowed root. Checked on what the
+    readers really open (a folder's files, an index's listed shards, a ``file://`` glob's matches),
+    not only on the pattern the contract wrote."""
+    local = local_part(path)
+    if local is None:
+        return None
+    why = check_artifact_path(local, root, allowed_roots)
+    return f"{local} {why}" if why else None

@@ -145,7 +145,7 @@ def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     if vocab.name.endswith(".json") and vocab.name != "tokenizer.json" and not (vocab.parent / "merges.txt").is_file():
         why = f"{artifacts.vocab} has no merges.txt beside it, so no {artifacts.encoder} encoder can be built; add merges.txt (or give tokenizer.json)"
         needs = ["tokenizer-roundtrip"] if artifacts.documents else []
-        needs += ["vocab-id-agreement"] if artifacts.shards else []
+        needs += ["vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"] if artifacts.shards else []
         out |= dict.fromkeys(needs, why)
     return out
 
@@ -335,6 +335,7 @@ trainer = L.Trainer(..., callbacks=[HarnessCallback("{contract}", tokenizer=toke
 from harness.tripwires import Tripwire
 
 tripwire = Tripwire("{contract}")
+# a generator or iterator as loader: share it, train_loader = tripwire.watch(train_loader)
 tripwire.before_training(model=model, tokenizer=tokenizer, train_loader=train_loader, eval_loader=val_loader)
 for step, batch in enumerate(train_loader):
     if tripwire.should_stop:
@@ -347,8 +348,17 @@ tripwire.finish()                      # writes a FALSIFIED verdict to the contr
 }
 
 
+STOP_NOTE = """\
+# A falsified claim stops the run at once, before anything is saved as if trained: the verdict is
+# written to {contract} and evidence/, and the process ends with exit status 1 and this last line:
+#   harness tripwire FALSIFIED at step 0 (pipeline-v1): FALSIFY-LIVE-SHARD-ENTROPY-003: 0.0009 bits/token ... — the run was stopped (exit status 1)
+# on_falsified="raise" raises TripwireFalsified instead; "warn" only warns. A healthy run prints one line
+# at step 0 (checks passed, ids read, seconds) and one at the end.
+"""
+
+
 def tripwire_snippet(framework: str, contract: str) -> str:
-    return TRIPWIRE_SNIPPETS[framework].format(contract=contract)
+    return TRIPWIRE_SNIPPETS[framework].format(contract=contract) + STOP_NOTE.format(contract=contract)
 
 
 def _bind_batches(bind, splits: dict[str, tuple[str, ...]]) -> None:

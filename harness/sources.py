@@ -217,7 +217,31 @@ def search_path(root: Path, near: Path) -> tuple[Path, ...]:
             break
         here = here.parent
     folders += [root, root / "src"]
+    folders += [root / extra for extra in ini_pythonpath(root)]  # pytest's ``pythonpath`` ini key
     return tuple(dict.fromkeys(folders))
+
+
+def ini_pythonpath(root: Path) -> tuple[str, ...]:
+    """The folders pytest's ``pythonpath`` ini key puts on ``sys.path`` for this project (read
+    again when a config file changes)."""
+    from harness.snapshot.layout import CONFIG_FILES
+
+    stamps = []
+    for name in CONFIG_FILES:
+        try:
+            st = os.stat(os.path.join(root, name))
+        except OSError:
+            continue
+        stamps.append((name, st.st_mtime_ns, st.st_size))
+    return _pythonpath_of(str(root), tuple(stamps)) if stamps else ()
+
+
+@lru_cache(maxsize=64)
+def _pythonpath_of(root: str, stamps: tuple) -> tuple[str, ...]:
+    from harness.snapshot.layout import config_file
+
+    found = config_file(Path(root))
+    return tuple(found[1].get("pythonpath", "").split()) if found is not None else ()
 
 
 def _key_of(path: Path, root: Path) -> str | None:

@@ -67,7 +67,7 @@ def gate(repo: Path):
 def test_consistent_repo_passes(repo):
     result = gate(repo)
     assert result.passed, [p.render() for p in result.problems]
-    assert result.checks == {"validate": "pass", "lint": "pass", "cuda-evidence": "pass", "run": "pass"}
+    assert result.checks == {"falsified": "pass", "validate": "pass", "lint": "pass", "cuda-evidence": "pass", "run": "pass"}
 
 
 def test_discharged_falsifier_that_now_fails(repo):

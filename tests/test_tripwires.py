@@ -206,7 +206,12 @@ def hf_train(tmp_path, path, model, rows, tokenizer, *, pad_in_labels=False, ste
         processing_class=tokenizer,
         callbacks=[callback],
     )
-    trainer.train()
+    from harness.tripwires import TripwireStopped
+
+    try:
+        trainer.train()
+    except TripwireStopped as stopped:  # the default on a falsified run: it ends now, exit status 1, nothing saved
+        assert stopped.code == 1
     return trainer, callback.tripwire
 
 

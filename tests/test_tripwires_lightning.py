@@ -68,7 +68,12 @@ def fit(tmp_path, path, module, rows, tokenizer, *, pad_in_labels=False, steps=1
         default_root_dir=str(tmp_path),
     )
     val = loader_of(val_rows, tokenizer.pad_token_id) if val_rows else None
-    trainer.fit(module, train_dataloaders=loader_of(rows, tokenizer.pad_token_id, pad_in_labels=pad_in_labels), val_dataloaders=val)
+    from harness.tripwires import TripwireStopped
+
+    try:
+        trainer.fit(module, train_dataloaders=loader_of(rows, tokenizer.pad_token_id, pad_in_labels=pad_in_labels), val_dataloaders=val)
+    except TripwireStopped as stopped:  # the default on a falsified run: it ends now, exit status 1, nothing saved
+        assert stopped.code == 1
     return trainer, callback.tripwire
 
 

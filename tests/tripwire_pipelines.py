@@ -135,21 +135,26 @@ def run_loop(path, model, loader, tokenizer, *, steps=20, lr=3e-3, eval_loader=N
     """A nanoGPT-style loop with the tripwire's three calls; returns (tripwire, steps taken)."""
     from harness.tripwires import Tripwire
 
+    from harness.tripwires import TripwireStopped
+
     tw = Tripwire(path, **tripwire)
-    tw.before_training(model=model, tokenizer=tokenizer, train_loader=loader, eval_loader=eval_loader)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     taken = 0
-    for step, batch in enumerate(loader):
-        if tw.should_stop or step >= steps:
-            break
-        logits = model(batch["input_ids"])
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        taken += 1
-        tw.on_loss(step, float(loss))
-    tw.finish()
+    try:
+        tw.before_training(model=model, tokenizer=tokenizer, train_loader=loader, eval_loader=eval_loader)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        for step, batch in enumerate(loader):
+            if tw.should_stop or step >= steps:
+                break
+            logits = model(batch["input_ids"])
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            taken += 1
+            tw.on_loss(step, float(loss))
+        tw.finish()
+    except TripwireStopped as stopped:  # the default: a falsified run ends now, exit status 1
+        assert stopped.code == 1 and "FALSIFIED" in str(stopped)
     return tw, taken
 
 

@@ -202,6 +202,8 @@ def dataset_files(directory: Path) -> list[Path] | None:
             splits = json.loads((directory / "dataset_dict.json").read_text("utf-8")).get("splits") or []
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"{directory / 'dataset_dict.json'}: unreadable ({exc})") from None
+        if not isinstance(splits, list) or not all(_plain_name(v) for v in splits):
+            raise ArtifactError(f"{directory / 'dataset_dict.json'}: splits must be folder names inside it, not {splits!r}")
         return [f for split in splits for f in (dataset_files(directory / split) or [])]
     state = directory / "state.json"
     if not state.is_file():
@@ -210,4 +212,12 @@ def dataset_files(directory: Path) -> list[Path] | None:
         files = [entry["filename"] for entry in json.loads(state.read_text("utf-8")).get("_data_files", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"{state}: unreadable datasets state ({exc})") from None
+    bad = [name for name in files if not _plain_name(name)]
+    if bad:
+        raise ArtifactError(f"{state}: a data file must be a file name inside its folder, not {bad[0]!r}")
     return [directory / name for name in files]
+
+
+def _plain_name(name) -> bool:
+    """One file or folder name inside a dataset's folder: no separator, not ``.`` or ``..``."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\x00" not in name

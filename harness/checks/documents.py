@@ -36,8 +36,7 @@ def _recorded_bounds(shard):
 
     if shard.index is not None:
         index = shard.index
-        itemsize = np.dtype(index.dtype).itemsize
-        starts = np.asarray(index.pointers, dtype=np.int64) // itemsize
+        starts = index.sequence_starts()  # in the stream training reads, not the .bin's bytes
         ends = starts + np.asarray(index.lengths, dtype=np.int64)
         docs = np.asarray(index.document_ends, dtype=np.int64)
         first, last = docs[:-1], docs[1:]
@@ -85,6 +84,7 @@ class DocumentStats:
     lengths: list = field(default_factory=list)  # per document, separator excluded
     hashes: list = field(default_factory=list)  # 16-byte digests of non-empty documents
     sources: set = field(default_factory=set)
+    untold: list = field(default_factory=list)  # shards of a flat stream holding no separator: one run, not documents
 
     def length_array(self):
         import numpy as np
@@ -151,6 +151,7 @@ class ShardDocuments:
     hashes: list
     source: str
     read: int
+    untold: str | None = None  # the shard, when its documents cannot be told apart (a flat stream without a separator)
 
 
 def shard_documents(shard, separator: int | None, hash_documents: bool = True, budget: int | None = None) -> ShardDocuments:
@@ -159,6 +160,9 @@ def shard_documents(shard, separator: int | None, hash_documents: bool = True, b
 
     ids = shard.open()
     (starts, ends), source = document_bounds(shard, separator)
+    untold = None
+    if source.startswith("runs ending") and ends.size <= 1 and shard.count and int(np.asarray(ids[shard.count - 1 : shard.count])[0]) != separator:
+        untold = str(shard.path)  # no separator anywhere: the shard is one run of ids, not a document
     if budget is not None:
         keep = np.cumsum(ends - starts) <= budget
         starts, ends = starts[keep], ends[keep]
@@ -167,7 +171,7 @@ def shard_documents(shard, separator: int | None, hash_documents: bool = True, b
     if separator is not None and ends.size:
         lengths = lengths - (_last_ids(ids, ends, lengths) == separator)
     hashes = _hash_documents(ids, starts, lengths, np.dtype(shard.dtype).str) if hash_documents else []
-    return ShardDocuments(lengths.astype(np.int64), hashes, source, read)
+    return ShardDocuments(lengths.astype(np.int64), hashes, source, read, untold)
 
 
 def documents_of(task, separator: int | None, hash_documents: bool) -> ShardDocuments:
@@ -179,6 +183,8 @@ def documents_of(task, separator: int | None, hash_documents: bool) -> ShardDocu
 
 def _merge(stats: DocumentStats, found: ShardDocuments) -> int:
     stats.sources.add(found.source)
+    if found.untold is not None:
+        stats.untold.append(found.untold)
     stats.documents += int(found.lengths.size)
     stats.empty += int((found.lengths == 0).sum())
     stats.lengths.append(found.lengths)

@@ -75,6 +75,9 @@ def _fold_into(chunk, vocab_size: int, buf):
     if arr.dtype.kind == "i":
         arr = arr.view(f"u{arr.dtype.itemsize}")
     out = buf[: arr.shape[0]]
+    if vocab_size > np.iinfo(arr.dtype).max:  # a width narrower than the vocab: no id can reach it (numpy 2 refuses the bound)
+        np.copyto(out, arr, casting="unsafe")
+        return out
     np.minimum(arr, vocab_size, out=out, casting="unsafe")
     return out
 

@@ -23,9 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.checks import ArtifactError
+from harness.contract.subjects import METADATA_NAMES, reader_inputs  # noqa: F401 — re-exported: what a reader opens beside a shard
 from harness.contract.subjects import SHARD_FORMATS as FORMATS
 
-METADATA_NAMES = ("index.json", "state.json", "dataset_info.json", "dataset_dict.json")
 SHARD_SUFFIXES = (".bin", ".npy", ".arrow", ".parquet", ".mds")
 NPY_MAGIC = b"\x93NUMPY"
 

@@ -25,7 +25,25 @@ def record_offsets(raw, path: Path, kind: str, what: str, declared: int | None):
     offsets = raw[4 : 4 * (n + 2)].view("<u4").astype(np.int64)
     if n and int(offsets[-1]) > raw.size:
         raise ArtifactError(f"{path}: truncated: {raw.size} bytes, its offsets run to byte {int(offsets[-1])}")
+    if n and (np.diff(offsets) < 0).any():
+        k = int(np.flatnonzero(np.diff(offsets) < 0)[0])
+        raise ArtifactError(f"{path}: {what} {k} ends at byte {int(offsets[k + 1])}, before it starts at byte {int(offsets[k])}: the offsets are corrupt")
     return offsets
+
+
+def check_fields(path: Path, what: str, offsets, starts, nbytes) -> None:
+    """Each record's field lies inside the record: a size that runs past the record's end (or the
+    file's) is corrupt, never clipped to what is there."""
+    import numpy as np
+
+    ends = offsets[1:]
+    bad = (nbytes < 0) | (starts < offsets[:-1]) | (starts + nbytes > ends)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ArtifactError(
+            f"{path}: {what} {k} says its ids run from byte {int(starts[k])} for {int(nbytes[k])} bytes, past the record's end at byte {int(ends[k])}: "
+            "the sizes are corrupt (not clipped: the reader would read another record's bytes, or the file's end)"
+        )
 
 
 def field_sizes(raw, offsets, fields: int):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.checks import ArtifactError
 from harness.checks.columns import pick_column
-from harness.checks.framing import field_sizes, record_offsets
+from harness.checks.framing import check_fields, field_sizes, record_offsets
 
 # litdata.constants: _NUMPY_DTYPES_MAPPING (index into numpy's scalar types) and _TORCH_DTYPES_MAPPING
 NUMPY_CODES = {0: "int8", 1: "int16", 2: "int32", 3: "int64", 4: "uint8", 5: "uint16", 6: "uint32", 7: "uint64"}
@@ -83,6 +83,7 @@ def open_chunk(chunk: LitDataChunk, column: str | None = None):
         sizes = field_sizes(raw, offsets, leaves)
         starts = offsets[:-1] + 4 * leaves + sizes[:, :j].sum(axis=1)
         nbytes = sizes[:, j]
+    check_fields(path, "item", offsets, starts, nbytes)
     item = np.dtype(dtype).itemsize
     if (nbytes % item).any():
         raise ArtifactError(f"{path}: an item's {int(nbytes[(nbytes % item) != 0][0])} bytes are not whole {dtype} ids")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.checks import ArtifactError
 from harness.checks.columns import pick_column
-from harness.checks.framing import field_sizes, record_offsets
+from harness.checks.framing import check_fields, field_sizes, record_offsets
 
 NDARRAY_DTYPES = {8: "uint8", 9: "int8", 16: "uint16", 17: "int16", 32: "uint32", 33: "int32", 64: "uint64", 65: "int64"}
 SCALAR_DTYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"}
@@ -61,9 +61,11 @@ def open_mds(shard: MDSShard, column: str | None = None, dtype: str | None = Non
     )
     starts = offsets[:-1] + head + col_sizes[:, :j].sum(axis=1)
     nbytes = col_sizes[:, j].astype(np.int64)
+    check_fields(path, "sample", offsets, starts, nbytes)
     id_dtype, skip = _layout(path, name, encoding, dtype, raw, starts, nbytes)
     starts = starts + skip
     nbytes = nbytes - skip
+    check_fields(path, "sample", offsets, starts, nbytes)
     item = np.dtype(id_dtype).itemsize
     if (nbytes % item).any():
         raise ArtifactError(f"{path}: column {name!r}: a sample's {int(nbytes[(nbytes % item) != 0][0])} bytes are not whole {id_dtype} ids")

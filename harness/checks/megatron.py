@@ -33,13 +33,54 @@ class MegatronIndex:
     def count(self) -> int:
         return int(self.lengths.sum())
 
-    def document_bounds(self):
-        """(start, end) id offsets of each document in the ``.bin``, in order (contiguous
-        sequences, as the builder writes them)."""
+    def sequence_starts(self):
+        """Where each sequence starts in the stream training reads: the sequences in index order,
+        each ``lengths[i]`` ids read from byte ``pointers[i]`` (what ``IndexedDataset`` yields)."""
+        import numpy as np
+
+        lengths = np.asarray(self.lengths, dtype=np.int64)
+        return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths.size else np.zeros(0, dtype=np.int64)
+
+    def runs(self) -> list[tuple[int, int]]:
+        """The byte ranges training reads, as (first id's offset in the ``.bin`` in ids, id count):
+        consecutive sequences whose bytes follow each other are one run. One run from offset 0 is
+        the common case (Megatron's builder writes sequences back to back)."""
         import numpy as np
 
         itemsize = np.dtype(self.dtype).itemsize
         starts = np.asarray(self.pointers, dtype=np.int64) // itemsize
+        lengths = np.asarray(self.lengths, dtype=np.int64)
+        if not lengths.size:
+            return []
+        breaks = np.flatnonzero(starts[1:] != starts[:-1] + lengths[:-1]) + 1
+        edges = np.concatenate([[0], breaks, [lengths.size]])
+        csum = np.concatenate([[0], np.cumsum(lengths)])
+        return [(int(starts[a]), int(csum[b] - csum[a])) for a, b in itertools.pairwise(edges) if csum[b] > csum[a]]
+
+    def uncovered(self, file_bytes: int) -> list[tuple[int, int]]:
+        """Byte ranges ``[start, end)`` of the ``.bin`` that no sequence covers: bytes training never
+        reads (sequences filtered out of the index, or a ``.bin`` from another run)."""
+        import numpy as np
+
+        itemsize = np.dtype(self.dtype).itemsize
+        starts = np.asarray(self.pointers, dtype=np.int64)
+        ends = starts + np.asarray(self.lengths, dtype=np.int64) * itemsize
+        order = np.argsort(starts, kind="stable")
+        gaps, at = [], 0
+        for s, e in zip(starts[order].tolist(), ends[order].tolist()):
+            if s > at:
+                gaps.append((at, s))
+            at = max(at, e)
+        if at < file_bytes:
+            gaps.append((at, file_bytes))
+        return gaps
+
+    def document_bounds(self):
+        """(start, end) offsets of each document in the stream training reads (``sequence_starts``),
+        in order."""
+        import numpy as np
+
+        starts = self.sequence_starts()
         ends = starts + np.asarray(self.lengths, dtype=np.int64)
         docs = np.asarray(self.document_ends, dtype=np.int64)
         for first, last in itertools.pairwise(docs):

@@ -47,6 +47,10 @@ class Shard:
             return self.view
         if self.format == "npy" and not is_remote(self.path):
             return np.load(self.path, mmap_mode="r", allow_pickle=False)
+        if self.index is not None:
+            runs = self.index.runs()
+            if len(runs) > 1 or (runs and runs[0][0] != 0):
+                return _runs_view(self.path, self.dtype, runs)
         return id_map(self.path, self.dtype, self.offset, self.count)
 
     def document_bounds(self):
@@ -57,6 +61,23 @@ class Shard:
         if self.view is not None and self.view.has_documents:
             return _consecutive(self.view.document_ends())
         return None
+
+
+def _runs_view(path, dtype, runs):
+    """A Megatron ``.bin`` as training reads it when its sequences are not one run from byte 0:
+    each run of consecutive sequences a block, read where its pointers say."""
+    import numpy as np
+
+    from harness.checks.idview import IdView
+    from harness.checks.storage import id_map
+
+    item = np.dtype(dtype).itemsize
+
+    def fetch(i: int):
+        start, count = runs[i]
+        return id_map(path, dtype, start * item, count), None
+
+    return IdView(dtype, [count for _, count in runs], fetch, documents=False)
 
 
 def _consecutive(ends):
@@ -284,10 +305,18 @@ def _describe_megatron(path: Path, size: int, vocab_size: int | None) -> tuple[S
         return None, [str(exc)]
     itemsize = np.dtype(index.dtype).itemsize
     problems = []
-    end = int((np.asarray(index.pointers[-1:], dtype=np.int64) + np.asarray(index.lengths[-1:], dtype=np.int64) * itemsize).sum()) if index.lengths.size else 0
+    end = int((np.asarray(index.pointers, dtype=np.int64) + np.asarray(index.lengths, dtype=np.int64) * itemsize).max()) if index.lengths.size else 0
     if size < end:
         problems.append(f"{path}: {size} bytes, but its index {index.path.name} says the ids run to byte {end} (truncated .bin)")
         return None, problems
+    gaps = index.uncovered(size)
+    if gaps:
+        unread = sum(e - s for s, e in gaps)
+        where = ", ".join(f"[{s}, {e})" for s, e in gaps[:3]) + (" …" if len(gaps) > 3 else "")
+        problems.append(
+            f"{path}: {unread:,} of its {size:,} bytes lie in no sequence of {index.path.name} (bytes {where}): "
+            "training never reads them (sequences dropped from the index, or a .bin of another run)"
+        )
     shard = Shard(path, index.dtype, index.count, vocab_size, None, index, format="megatron")
     if shard.count == 0:
         problems.append(f"{path}: empty shard")
@@ -314,8 +343,7 @@ def describe_shards(paths: list[str | Path], vocab_size: int | None = None, opti
             unreadable.add(path)
             continue
         if shard.count:
-            ids = shard.open()
-            wider = width_mismatch(ids.head(WIDTH_PROBE) if hasattr(ids, "head") else ids[: min(shard.count, WIDTH_PROBE)])
+            wider = width_probe(shard)
             if wider:
                 problems.append(f"{path}: read as {shard.dtype}, {wider} (the sidecar's dtype or the writer's is wrong)")
                 unreadable.add(path)
@@ -367,6 +395,25 @@ def range_problem(shard: Shard, limit: int, ids=None, offset: int = 0) -> str | 
 
     with ThreadPoolExecutor(max(1, min(workers, len(tasks)))) as pool:
         return next((p for p in pool.map(scan, tasks) if p), None)
+
+
+WIDTH_PROBES = 8  # stretches probed across a shard: a shard concatenated from two widths shows it wherever the second part starts
+
+
+def width_probe(shard) -> str | None:
+    """``width_mismatch`` over stretches spread across the whole shard (its head, then evenly to
+    its end), not its head alone: a shard written at one width and appended at another is wrong
+    wherever the second part lies. The first stretch that shows it, named with where it starts."""
+    ids = shard.open()
+    count = shard.count
+    span = min(count, WIDTH_PROBE // 4 if count > WIDTH_PROBE else WIDTH_PROBE)
+    starts = sorted({0, *(int(k * (count - span) / (WIDTH_PROBES - 1)) for k in range(1, WIDTH_PROBES))}) if count > span else [0]
+    for start in starts:
+        part = ids.head(span) if start == 0 and hasattr(ids, "head") else ids[start : start + span]
+        wider = width_mismatch(part)
+        if wider:
+            return wider if start == 0 else f"from id {start:,}: {wider}"
+    return None
 
 
 def width_mismatch(ids, min_ids: int = 64) -> str | None:

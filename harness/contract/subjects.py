@@ -22,6 +22,7 @@ SUBJECT_KEYS = (
 
 SHARD_FORMATS = ("npy", "sidecar", "megatron", "hf-datasets", "parquet", "mds", "litdata", "raw")  # harness.checks.formats reads each
 ID_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int32", "int64")  # what token ids are stored as
+METADATA_NAMES = ("index.json", "state.json", "dataset_info.json", "dataset_dict.json")  # read beside a folder's shards
 
 
 class SubjectError(ValueError):
@@ -50,7 +51,14 @@ def expand(root: Path, patterns: list[str], folders: bool = False) -> list[Path]
             why = check_url(pattern, root, allowed)
             if why:
                 raise SubjectError(f"glob {pattern!r} {why}")
-            found.update(_expand_url(pattern))
+            matches = _expand_url(pattern)
+            from harness.paths import confinement_problem
+
+            for match in matches:  # a file:// glob obeys the local rules after its symlinks resolve
+                why = confinement_problem(match, root, allowed)
+                if why:
+                    raise SubjectError(f"glob {pattern!r} matches {why}")
+            found.update(matches)
             continue
         if folders and not any(ch in pattern for ch in "*?[") and (root / pattern).is_dir():
             why = check_artifact_path(pattern, root, allowed)
@@ -177,3 +185,38 @@ def size_problems(name: str, spec: dict) -> list[tuple[list, str, str]]:
             )
         )
     return problems
+
+
+COMPANION_SUFFIXES = (".idx", ".json")  # a Megatron index, a sidecar
+
+
+def reader_inputs(path: Path, limit: int = 100_000) -> list[Path]:
+    """Every local file a shard reader may open for ``path``: the files under a folder (a
+    ``datasets``, MDS or LitData dataset), else the file with what is read beside it — a Megatron
+    ``.idx``, a sidecar, the folder's ``index.json`` / ``state.json`` / ``dataset_info.json`` /
+    ``dataset_dict.json`` — and a Megatron data prefix's ``.bin`` and ``.idx``. What a verdict
+    stands on (``harness.identity``) and what must stay inside the project
+    (``harness.paths.confinement_problem``) are these files, not the name a glob matched."""
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        found: list[Path] = []
+        for here, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                found.append(Path(here) / name)
+                if len(found) > limit:
+                    raise SubjectError(f"{path}: more than {limit:,} files under this folder")
+            for name in dirs:
+                if (Path(here) / name).is_symlink():  # os.walk does not follow it: name it, so it is checked
+                    found.append(Path(here) / name)
+        return found
+    candidates = [path]
+    if not path.exists() and Path(f"{path}.bin").exists():  # a Megatron data prefix
+        candidates = [Path(f"{path}.bin"), Path(f"{path}.idx")]
+    for suffix in COMPANION_SUFFIXES:
+        candidates.append(path.with_suffix(suffix))
+    candidates.append(path.with_name(path.name + ".json"))
+    candidates += [path.parent / name for name in METADATA_NAMES]
+    return list(dict.fromkeys(c for c in candidates if c.exists() or c.is_symlink()))

@@ -178,6 +178,7 @@ def test_loss_mask(falsifier, subject):
         for inputs, targets, padding in iter_rows(subject, split, p["max_tokens"], scan, padding=True):
             counter.add(inputs, targets, padding)
     scan.report(falsifier, "max_tokens", p["max_tokens"])
+    scan.require_every_split(falsifier.id, p["splits"])
     got = counter.result()
     pad_source = got["source"]
     falsifier.attach("pad_source", pad_source)
@@ -218,6 +219,7 @@ def test_model_vocab_fit(falsifier, subject):
             seen += ids.size
             counts += np.bincount(in_vocab_or_oov(ids, vocab), minlength=vocab + 1)
     scan.report(falsifier, "max_tokens", p["max_tokens"])
+    scan.require_every_split(falsifier.id, p["splits"])
     falsifier.record("max_id", top)
     edge_share = falsifier.record("edge_share", int(counts[vocab - 1]) / seen if seen else 0.0)
     batch_top1 = falsifier.record("batch_top1_share", int(counts[:vocab].max()) / seen if seen else 0.0)
@@ -241,6 +243,11 @@ def test_model_vocab_fit(falsifier, subject):
                 if budget <= 0:
                     break
         total = int(shard_counts.sum())
+        beyond = int(shard_counts[vocab])
+        assert not beyond, (
+            f"{falsifier.id}: the shards hold {beyond:,} ids ≥ the model's {vocab} embedding rows (or negative), "
+            "which the batches read did not show: a loader that reads them feeds the model ids it cannot embed"
+        )
         if total:
             shard_top1 = falsifier.record("shard_top1_share", float(shard_counts.max()) / total)
             assert batch_top1 <= shard_top1 + p["top1_margin"], (
@@ -274,6 +281,7 @@ def test_target_alignment(falsifier, subject):
                 total[shift] += int(scored.sum())
                 agree[shift] += int(((tg == inputs[:, shift:]) & scored).sum())
     scan.report(falsifier, "max_tokens", p["max_tokens"])
+    scan.require_every_split(falsifier.id, p["splits"])
     shares = [float(a / n) if n else 0.0 for a, n in zip(agree, total)]
     for shift, share in enumerate(shares):
         falsifier.record(f"agreement_shift{shift}", share)

@@ -96,8 +96,11 @@ def test_document_boundaries(falsifier, subject):
             f"{falsifier.id}: the separator {text!r} (id {sep}) never occurs, but its text does, {in_text} times as ordinary tokens: "
             "the pipeline encodes the separator as text and documents run together"
         )
-        if not separators:
-            falsifier.suspect(f"no separator id {sep} in {read:,} ids and no documents to count: cannot tell whether documents are separated")
+        # a claim about each document needs documents to count: never a pass over none
+        falsifier.suspect(
+            f"{separators:,} separator id(s) {sep} in {read:,} ids, but no documents to count them against "
+            "(declare the subject's documents:, or use a format that records its documents): whether each document ends in one is not judged"
+        )
         return
     per_doc = falsifier.record("separators_per_document", separators / documents)
     assert in_text <= p["max_text_markers_per_document"] * documents, (
@@ -140,6 +143,14 @@ def _documents(falsifier, subject, hash_documents: bool):
     if falsifier.params["max_tokens"] is not None and read < sum(s.count for s in shards):
         falsifier.suspect(f"sampled: read {read:,} ids (max_tokens); the documents of the rest are unknown")
     assert stats.documents, f"{falsifier.id}: no document in {read:,} ids"
+    if stats.untold:
+        names = ", ".join(stats.untold[:3]) + (" …" if len(stats.untold) > 3 else "")
+        falsifier.suspect(
+            f"{len(stats.untold)} shard(s) hold no separator id {separator} ({names}): each is one run of ids whose documents cannot be told apart, "
+            "so its documents are not judged"
+        )
+    if stats.documents < 2:
+        falsifier.suspect(f"{stats.documents} document in {read:,} ids: nothing to compare it with")
     return stats
 
 

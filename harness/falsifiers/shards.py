@@ -76,9 +76,11 @@ def test_entropy_floor(falsifier, subject):
     unk_id = params["unk_token_id"] if params["unk_token_id"] is not None else getattr(subject, "unk_id", None)
     if params["sample"] is not None:
         return _sampled_entropy(falsifier, paths, vocab_size, options, unk_id)
-    stats, _problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options, **_engine(falsifier))
+    stats, problems = shard_stats(paths, vocab_size, unk_id=unk_id, options=options, **_engine(falsifier))
     for name in ("entropy_bits", "entropy_bits_mm", "top1_share", "unk_share", "oov_share", "distinct", "tokens"):
         falsifier.record(name, getattr(stats, name))
+    narrow = [p for p in problems if " holds ids up to " in p]  # ids stored narrower than the vocab wrapped: the histogram counts other ids
+    assert not narrow, f"{falsifier.id}: " + "; ".join(narrow[:3]) + " — ids above the width wrapped on the way to disk"
     if stats.tokens < params["min_tokens"]:
         raise InsufficientData(f"{stats.tokens} tokens is below min_tokens={params['min_tokens']}: the estimate would read low")
     assert stats.entropy_bits >= params["min_bits"], (
@@ -110,7 +112,10 @@ def _sampled_entropy(falsifier, paths, vocab_size, options, unk_id) -> None:
 
     p = falsifier.params
     n, seed, confidence = int(p["sample"]), int(p["seed"]), float(p["confidence"])
-    assert n > 0 and 0 < confidence < 1, f"{falsifier.id}: sample must be a positive count and confidence in (0, 1)"
+    if n <= 0 or not 0 < confidence < 1:  # a usage error: no verdict either way
+        raise ValueError(
+            f"{falsifier.id}: params: sample must be a positive count and confidence in (0, 1), not sample={p['sample']!r}, confidence={p['confidence']!r}"
+        )
     delta = 1 - confidence
     shards, problems, unreadable = describe_shards(paths, vocab_size, options)
     if unreadable:  # a sample drawn from part of the corpus is no verdict on all of it

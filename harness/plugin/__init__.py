@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_pv_rules", "pv's own rules: auto (for pv-shaped contracts), error, warning or off", default="auto")
     parser.addini("harness_engine", "where whole-corpus passes run: local (default) or ray (harness.engines)", default="local")
     parser.addini("harness_engine_address", "with harness_engine = ray: the cluster to join (auto, ray://host:10001); none starts one here", default="")
+    parser.addini(
+        "harness_allow_falsified", "harness gate passes with FALSIFIED claims on disk (known-broken contracts tracked on purpose)", type="bool", default=False
+    )
     parser.addini("harness_skip", "globs of non-contract YAML under the contracts directory (besides pv's own skip rules)", type="args", default=[])
 
 

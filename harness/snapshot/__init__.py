@@ -24,7 +24,7 @@ from harness.findings import Finding
 from harness.snapshot.contracts import ProjectContracts, load_contract, load_contracts
 from harness.snapshot.discovery import discover, find_project_root
 from harness.snapshot.evidence import EvidenceStore, empty_store, read_evidence
-from harness.snapshot.layout import Layout, read_layout
+from harness.snapshot.layout import Layout, contract_root, read_layout
 from harness.sources import TestInfo
 
 BASELINE_FILE = ".harness/lint-baseline.json"
@@ -35,6 +35,7 @@ __all__ = [
     "Layout",
     "ProjectContracts",
     "Snapshot",
+    "contract_root",
     "discover",
     "find_project_root",
     "load_contract",

@@ -65,6 +65,13 @@ class Scan:
     def __init__(self) -> None:
         self.truncated: list[str] = []  # the splits cut short
         self.tokens = 0
+        self.batches: dict[str, int] = {}  # batches read per split
+
+    def require_every_split(self, falsifier_id: str, splits) -> None:
+        """Zero batches is never a pass: every split the claim names must yield one (a loader
+        that drops every shard shorter than a window judges nothing of them)."""
+        empty = [s for s in splits if not self.batches.get(s)]
+        assert not empty, f"{falsifier_id}: the {', '.join(map(repr, empty))} split(s) yield no batch: nothing the model would see there was judged"
 
     def report(self, falsifier, cap_name: str, cap: int | None) -> None:
         """A scan that did not read everything may falsify, never discharge: say so."""
@@ -85,8 +92,12 @@ def iter_rows(subject: Any, split: str, max_tokens: int | None = None, scan: Sca
     ignore = getattr(subject, "ignore_index", DEFAULT_IGNORE_INDEX)
     seen = 0
     batches = iter(subject.batches(split))
+    if scan is not None:
+        scan.batches.setdefault(split, 0)
     for batch in batches:
         inputs, targets, pads = as_rows_with_padding(batch, ignore)
+        if scan is not None:
+            scan.batches[split] += 1
         yield (inputs, targets, pads) if padding else (inputs, targets)
         seen += inputs.size
         if scan is not None:

@@ -95,6 +95,11 @@ class ArtifactSubject:
             return int(self.spec["vocab_size"])
         tokens = self._vocab.tokens
         size = max(tokens.values()) + 1 if tokens else 0
+        if self._vocab.source_format == "tiktoken":  # a rank file holds no specials: the known encoding's follow its ranks
+            from harness.subjects.encoders import KNOWN_SPECIALS
+
+            specials = KNOWN_SPECIALS.get(size, (None, frozenset()))[1]
+            size = max(size, max(specials, default=-1) + 1)
         sibling = self.vocab_path.parent / "tokenizer.json"  # HF layout: added tokens live there
         if self._vocab.source_format != "tokenizer.json" and sibling.exists():
             from harness.checks.vocab import load_vocab
@@ -106,6 +111,8 @@ class ArtifactSubject:
     def unk_id(self) -> int | None:
         if "unk_id" in self.spec:
             return self.spec["unk_id"]
+        if not self.spec.get("vocab"):  # a subject declaring only vocab_size has no unknown token to count
+            return None
         tokens = self._vocab.tokens
         for candidate in ("<unk>", "[UNK]", "<|unk|>"):
             if candidate in tokens:
@@ -121,7 +128,27 @@ class ArtifactSubject:
         megatron = [
             f"{p}.bin" for p in patterns if "://" not in p and (self.root / f"{p}.bin").is_file() and (self.root / f"{p}.idx").is_file()
         ]  # a Megatron data prefix
-        return shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron, folders=True))
+        return self._confined(shard_files(expand(self.root, [p for p in patterns if f"{p}.bin" not in megatron] + megatron, folders=True)))
+
+    def _confined(self, paths: list) -> list:
+        """``paths`` when every file their readers open lies inside the project (or an allowed
+        root) after its symlinks resolve — a folder's files, an index's listed shards, a ``.bin``'s
+        ``.idx`` and sidecar; else a ``SubjectError`` naming the first that does not. The contract is
+        untrusted data: its globs are checked as written, these as they will be read."""
+        from harness.contract.subjects import reader_inputs
+        from harness.paths import artifact_roots_from_env, confinement_problem
+
+        allowed = artifact_roots_from_env()
+        for path in paths:
+            try:
+                inputs = reader_inputs(path) if isinstance(path, Path) else [path]
+            except SubjectError as exc:
+                raise SubjectError(f"subject {self.name!r}: {exc}") from None
+            for item in [path, *inputs]:
+                why = confinement_problem(item, self.root, allowed)
+                if why:
+                    raise SubjectError(f"subject {self.name!r}: a shard reader would open {why}")
+        return paths
 
     @property
     def shard_options(self):
@@ -188,7 +215,13 @@ class ArtifactSubject:
         splits = self.spec.get("splits") or {}
         if split not in splits:
             raise SubjectError(f"subject {self.name!r} declares no split {split!r} (splits: {', '.join(splits) or 'none'})")
-        paths = expand(self.root, as_list(splits[split]), folders=True)
+        from harness.checks import ArtifactError
+        from harness.checks.shards import shard_files
+
+        try:
+            paths = self._confined(shard_files(expand(self.root, as_list(splits[split]), folders=True)))
+        except ArtifactError as exc:
+            raise SubjectError(f"subject {self.name!r}: split {split!r}: {exc}") from None
         if not paths:
             raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
         sizes = size_problems(self.name, self.spec)

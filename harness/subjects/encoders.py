@@ -100,12 +100,27 @@ class HexByteEncoder:
 CL100K_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
+# A tiktoken rank file holds no special tokens; the known encodings' specials, by the rank count
+# of their file: (end-of-text id, every special id). Qwen2.5: 151,643 ranks, ``<|endoftext|>`` =
+# 151643 and 21 more specials after it (its embedding has 151,936 rows); cl100k_base: 100,256
+# ranks; GPT-2 / r50k: 50,256; o200k_base: 199,998.
+KNOWN_SPECIALS: dict[int, tuple[int, frozenset[int]]] = {
+    151643: (151643, frozenset(range(151643, 151665))),
+    100256: (100257, frozenset({100257, 100258, 100259, 100260, 100276})),
+    50256: (50256, frozenset({50256})),
+    199998: (199999, frozenset({199999, 200018})),
+}
+
+
 class TiktokenEncoder:
-    """A byte-level BPE from a tiktoken rank file (``<base64 token> <rank>`` per line)."""
+    """A byte-level BPE from a tiktoken rank file (``<base64 token> <rank>`` per line). The file
+    holds no special tokens: those of the known encodings are taken from ``KNOWN_SPECIALS`` (a
+    Qwen2.5 corpus with ``<|endoftext|>`` after each document is healthy), others may be declared
+    (``specials``: {token text: id})."""
 
     name = "byte_level"
 
-    def __init__(self, rank_file: Path, pattern: str = CL100K_PATTERN) -> None:
+    def __init__(self, rank_file: Path, pattern: str = CL100K_PATTERN, specials: dict[str, int] | None = None) -> None:
         import base64
 
         import tiktoken
@@ -115,10 +130,17 @@ class TiktokenEncoder:
             if line.strip():
                 token, rank = line.split()
                 ranks[base64.b64decode(token)] = int(rank)
-        self._enc = tiktoken.Encoding(name=Path(rank_file).stem, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        base = max(ranks.values()) + 1 if ranks else 0
+        eos, known = KNOWN_SPECIALS.get(base, (None, frozenset()))
+        if specials is None:
+            specials = {f"<|special_{i}|>": i for i in sorted(known)}
+            if eos is not None:
+                specials = {("<|endoftext|>" if i == eos else name): i for name, i in specials.items()}
+        self._enc = tiktoken.Encoding(name=Path(rank_file).stem, pat_str=pattern, mergeable_ranks=ranks, special_tokens=dict(specials))
+        self.special_ids = frozenset(specials.values())
         self.vocab_size = self._enc.n_vocab
         self.unk_id = None
-        self.eos_id = None
+        self.eos_id = specials.get("<|endoftext|>", eos)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return self._enc.encode_ordinary_batch(texts)

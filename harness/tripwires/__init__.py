@@ -5,6 +5,6 @@
 its own module.
 """
 
-from harness.tripwires.engine import Tripwire, TripwireFalsified
+from harness.tripwires.engine import Tripwire, TripwireFalsified, TripwireStopped
 
-__all__ = ["Tripwire", "TripwireFalsified"]
+__all__ = ["Tripwire", "TripwireFalsified", "TripwireStopped"]

@@ -50,12 +50,11 @@ def content_ids(batches: Iterable[Any]):
 
 def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:
     """shard-entropy on the ids the loader yields: unigram entropy and top-1 share."""
-    import torch
 
     n = int(ids.numel())
     if n < int(params.get("tripwire_min_tokens", 512)):
         return LiveVerdict("shard-entropy", None, f"only {n} ids in the batches read (tripwire_min_tokens)")
-    counts = torch.bincount(ids.long() - int(ids.min())).double()
+    counts = id_counts(ids).double()
     p = counts[counts > 0] / n
     bits = max(0.0, float(-(p * p.log2()).sum()))  # never "-0.0000 bits"
     top1 = float(p.max())
@@ -69,10 +68,58 @@ def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:
     return LiveVerdict("shard-entropy", True, "", m)
 
 
+DENSE_COUNT_LIMIT = 1 << 24  # ids spanning more than this are counted sparsely
+
+
+def id_counts(ids):
+    """How often each distinct id occurs, in memory bounded by the ids read, not by their values:
+    a dense ``bincount`` over a narrow range, else ``unique`` (one id of 2⁴⁰ once made the
+    tripwire ask for terabytes)."""
+    import torch
+
+    ids = ids.long().reshape(-1)
+    if not ids.numel():
+        return torch.zeros(0, dtype=torch.long)
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo < DENSE_COUNT_LIMIT:
+        counts = torch.bincount(ids - lo)
+        return counts[counts > 0]
+    return torch.unique(ids, return_counts=True)[1]
+
+
+def guarded(builtin: str, check) -> LiveVerdict:
+    """``check()``'s verdict; any exception it raises is "not run: <why>", never a crash of the
+    run it guards (a model whose forward needs other arguments, a tokenizer of another kind)."""
+    try:
+        return check()
+    except Exception as exc:  # the user's run must go on whatever a check meets
+        return LiveVerdict(builtin, None, f"the check could not run: {type(exc).__name__}: {str(exc)[:300]}")
+
+
 def _special_ids(tokenizer) -> set[int]:
     ids = set(getattr(tokenizer, "all_special_ids", None) or ())
     unk = getattr(tokenizer, "unk_token_id", None)
+    if hasattr(tokenizer, "special_tokens_set") and hasattr(tokenizer, "encode_single_token"):  # a tiktoken Encoding
+        ids |= {tokenizer.encode_single_token(t) for t in tokenizer.special_tokens_set}
     return ids | ({unk} if unk is not None else set())
+
+
+def token_strings(tokenizer, ids: list[int]) -> list:
+    """Each id's token as a string: a Hugging Face tokenizer's ``convert_ids_to_tokens``, a tiktoken
+    ``Encoding``'s bytes of the token (None for an id it does not hold)."""
+    convert = getattr(tokenizer, "convert_ids_to_tokens", None)
+    if callable(convert):
+        return convert(ids)
+    single = getattr(tokenizer, "decode_single_token_bytes", None)
+    if callable(single):
+        out = []
+        for i in ids:
+            try:
+                out.append(single(i).decode("latin-1"))
+            except (KeyError, ValueError):
+                out.append(None)
+        return out
+    raise TypeError(f"a {type(tokenizer).__name__} gives no token strings (neither convert_ids_to_tokens nor decode_single_token_bytes)")
 
 
 def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "vocab-format") -> LiveVerdict:
@@ -87,7 +134,7 @@ def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "voca
     flat = ids.tolist()
     special_share = sum(1 for i in flat if i in specials) / n
     text = [i for i in flat[:20000] if i not in specials]
-    tokens = tokenizer.convert_ids_to_tokens(text) if text else []
+    tokens = token_strings(tokenizer, text) if text else []
     hex_share = sum(1 for t in tokens if isinstance(t, str) and _HEX_PAIR.match(t)) / max(len(tokens), 1)
     m = {"unk_share": special_share, "hex_pair_share": hex_share}
     max_unk = float(params.get("max_unk_share", 0.05))

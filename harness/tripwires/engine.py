@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,16 @@ class TripwireFalsified(RuntimeError):
     """A tripwire's falsifier failed and ``on_falsified="raise"``."""
 
 
+class TripwireStopped(SystemExit):
+    """A tripwire's falsifier failed and ``on_falsified="stop"`` (the default): the run ends now, as a
+    failure to the shell and to CI (exit status 1), before it saves anything as if trained; the
+    verdicts are already in the ledger. Its message is the last line the process prints."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Tripwire:
     def __init__(
         self,
@@ -38,13 +49,14 @@ class Tripwire:
         no_learning_steps: int = 50,
         framework: str = "loop",
         write: bool = True,
+        forward=None,
     ) -> None:
         if on_falsified not in ON_FALSIFIED:
             raise ValueError(f"on_falsified must be one of {', '.join(ON_FALSIFIED)}, not {on_falsified!r}")
-        from harness.snapshot import find_project_root, load_contract, read_layout
+        from harness.snapshot import contract_root, load_contract, read_layout
 
         path = Path(contract).absolute()
-        self.layout = read_layout(find_project_root(path.parent))
+        self.layout = read_layout(contract_root(path))
         loaded, findings = load_contract(
             path, root=self.layout.root, falsifiers_dir=self.layout.falsifiers, evidence_dir=self.layout.evidence, contracts_dir=self.layout.contracts_dir
         )
@@ -56,12 +68,22 @@ class Tripwire:
         self.eval_judged = False
         self.tokenizer = None
         self.framework, self.write = framework, write
+        self.forward = forward  # how to get (B, T, V) logits from the model, when no common convention fits: forward(model, ids)
         self.verdicts: dict[str, tuple[LiveVerdict, int]] = {}  # falsifier id → (verdict, step) on this rank
         self.losses: list[float] = []
         self.step = 0
         self.said: set[str] = set()
         self.tripped = False
         self.finished = False
+        self._recorded: set[str] = set()  # falsifier ids whose failure this rank has had written
+        self._written: set[tuple[str, int]] = set()  # (falsifier id, rank) written to the ledger (rank 0)
+
+    def watch(self, loader):
+        """A one-shot loader (a generator, an iterator) the run and the tripwire can share:
+        ``loader = tripwire.watch(loader)`` before ``before_training``, then iterate ``loader``. The
+        batches the step-0 checks read are kept and handed to the run first, so it sees every
+        batch it would have."""
+        return WatchedLoader(loader)
 
     # ------------------------------------------------------------------ what the contract binds
     def _bound(self, builtin: str):
@@ -73,9 +95,17 @@ class Tripwire:
         run's own iteration starts where it would have) and the model, before any optimizer step."""
         from harness.tripwires import checks
 
-        train = _first(train_loader, self.batches)
-        evals = _first(eval_loader, self.eval_batches)
+        started = time.perf_counter()
+        one_shot = [name for name, loader in (("train", train_loader), ("eval", eval_loader)) if _one_shot(loader)]
+        train = [] if "train" in one_shot else _first(train_loader, self.batches)
+        evals = [] if "eval" in one_shot else _first(eval_loader, self.eval_batches)
         batches = train + evals
+        unread = (
+            f"the {' and '.join(one_shot)} loader is a one-shot iterator: the tripwire takes no batch the run would not get back "
+            "(share it: loader = tripwire.watch(loader))"
+            if one_shot and not train
+            else None
+        )
         # each loader's ids judged on their own: healthy eval rows must not dilute a broken train stream
         streams = [ids for ids in (checks.content_ids(train), checks.content_ids(evals)) if ids.numel()]
         ids = checks.content_ids(batches)
@@ -86,22 +116,42 @@ class Tripwire:
         results = []
         for f in self.contract.bound_falsifiers:
             p = dict(f.params)
-            if f.builtin in ("vocab-format", "tokenizer-roundtrip"):
-                results.append(self._judge(f, _worst(checks.vocab_format(s, tokenizer, p, f.builtin) for s in streams or [ids])))
+            if unread and f.builtin in STEP0_BUILTINS:
+                results.append(self._judge(f, LiveVerdict(f.builtin, None, unread)))
+            elif f.builtin in ("vocab-format", "tokenizer-roundtrip"):
+                results.append(
+                    self._judge(
+                        f, checks.guarded(f.builtin, lambda p=p, f=f: _worst(checks.vocab_format(s, tokenizer, p, f.builtin) for s in streams or [ids]))
+                    )
+                )
             elif f.builtin == "shard-entropy":
-                results.append(self._judge(f, _worst(checks.entropy(s, p) for s in streams or [ids])))
+                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: _worst(checks.entropy(s, p) for s in streams or [ids]))))
             elif f.builtin == "loss-mask":
-                results.append(self._judge(f, checks.loss_mask(batches, pad_id, p)))
+                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: checks.loss_mask(batches, pad_id, p))))
             elif f.builtin == "model-vocab-fit":
-                results.append(self._judge(f, checks.vocab_fit(ids, rows)))
+                results.append(self._judge(f, checks.guarded(f.builtin, lambda: checks.vocab_fit(ids, rows))))
             elif f.builtin == "causal-mask" and model is not None and batches:
                 from harness.tripwires.probe import causal_mask
 
-                results.append(self._judge(f, causal_mask(model, batches[0], p, rows or int(ids.max()) + 1)))
-        if eval_loader is not None:
+                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: causal_mask(model, batches[0], p, rows or int(ids.max()) + 1, self.forward))))
+        if eval_loader is not None and "eval" not in one_shot:
             results += self._judge_eval_batches(evals)
+        self._say_step0(results, int(ids.numel()), time.perf_counter() - started)
         self._decide()
         return results
+
+    def _say_step0(self, results: list[LiveVerdict], ids: int, seconds: float) -> None:
+        """One visible line at step 0, so a healthy run shows the tripwire ran and what it saw."""
+        if self.rank != 0:
+            return
+        ran = [v for v in results if v.passed is not None]
+        failed = sum(1 for v in ran if v.passed is False)
+        unrun = len(results) - len(ran)
+        print(
+            f"harness tripwire ({self.contract.key}): step 0 — {len(ran) - failed} check(s) passed, {failed} falsified, {unrun} not run; "
+            f"{ids:,} ids read in {seconds:.2f} s",
+            file=sys.stderr,
+        )
 
     def on_eval_loader(self, eval_loader) -> list[LiveVerdict]:
         """Judge an eval loader met after step 0 (Hugging Face builds it at the first evaluate):
@@ -125,8 +175,13 @@ class Tripwire:
         results = []
         for f in self.contract.bound_falsifiers:
             if f.builtin in ("vocab-format", "tokenizer-roundtrip", "shard-entropy"):
-                verdict = (
-                    checks.entropy(ids, dict(f.params)) if f.builtin == "shard-entropy" else checks.vocab_format(ids, self.tokenizer, dict(f.params), f.builtin)
+                verdict = checks.guarded(
+                    f.builtin,
+                    lambda f=f: (
+                        checks.entropy(ids, dict(f.params))
+                        if f.builtin == "shard-entropy"
+                        else checks.vocab_format(ids, self.tokenizer, dict(f.params), f.builtin)
+                    ),
                 )
                 if verdict.passed is False:
                     results.append(self._judge(f, verdict))
@@ -139,9 +194,9 @@ class Tripwire:
         eval_rows = checks.content_rows(evals)
         results = []
         for f in self._bound("split-overlap"):
-            results.append(self._judge(f, checks.split_overlap(self.train_rows, eval_rows, dict(f.params))))
+            results.append(self._judge(f, checks.guarded(f.builtin, lambda f=f: checks.split_overlap(self.train_rows, eval_rows, dict(f.params)))))
         for f in self._bound("eval-coverage"):
-            results.append(self._judge(f, checks.eval_coverage(eval_rows, dict(f.params))))
+            results.append(self._judge(f, checks.guarded(f.builtin, lambda f=f: checks.eval_coverage(eval_rows, dict(f.params)))))
         return results
 
     def on_loss(self, step: int, loss: float) -> None:
@@ -190,12 +245,17 @@ class Tripwire:
         return [(fid, v, step) for fid, (v, step) in self.verdicts.items() if v.passed is False]
 
     def _decide(self) -> None:
-        failing = bool(self.failed())
-        failing = _any_rank(failing)
-        if not failing or self.tripped:
-            self.tripped = self.tripped or failing
+        """A failure is recorded when it happens, not at the end: a run that later crashes (or
+        whose loop never calls ``finish``) still leaves its FALSIFIED verdict in the ledger. Every
+        rank calls this after each check, so the agreement and the gather are collectives."""
+        fresh = bool({fid for fid, _, _ in self.failed()} - self._recorded)
+        if not _any_rank(fresh):
             return
+        first = not self.tripped
         self.tripped = True
+        self._record(_gather_failures(self.failed()))
+        if not first:
+            return
         summary = "; ".join(f"{fid}: {v.message}" for fid, v, _ in self.failed()) or "another rank's falsifier failed"
         message = f"harness tripwire FALSIFIED at step {self.step} ({self.contract.key}): {summary}"
         log.error(message)
@@ -204,8 +264,9 @@ class Tripwire:
         elif self.on_falsified == "raise":
             self.finish()
             raise TripwireFalsified(message)
-        else:
-            print(message, file=sys.stderr)
+        else:  # stop: now, before anything is saved as if trained, and as a failure the shell and CI see
+            self.finish()
+            raise TripwireStopped(f"{message} — the run was stopped (exit status 1); its verdicts are in {self.path.name}")
 
     # ------------------------------------------------------------------ the ledger
     def finish(self, *, gather: bool = True) -> str | None:
@@ -218,9 +279,26 @@ class Tripwire:
             return None
         self.finished = True
         failures = _gather_failures(self.failed()) if gather else [(fid, v, step, self.rank) for fid, v, step in self.failed()]
-        if not self.write or self.rank != 0:
+        written = self._record(failures)
+        if self.rank == 0 and not self.tripped:
+            unrun = sorted({v.builtin for v, _ in self.verdicts.values() if v.passed is None})
+            print(
+                f"harness tripwire ({self.contract.key}): finished at step {self.step} — no claim falsified"
+                + (f"; not run: {', '.join(unrun)}" if unrun else ""),
+                file=sys.stderr,
+            )
+        return written
+
+    def _record(self, failures: list) -> str | None:
+        """Write ``failures`` (every rank's, gathered) unless each was written already."""
+        self._recorded |= {fid for fid, _, _ in self.failed()}
+        keys = {(fid, rank) for fid, _, _, rank in failures}
+        if not self.write or self.rank != 0 or not keys or keys <= self._written:
             return None
-        return write_verdicts(self, failures)
+        written = write_verdicts(self, failures)
+        if written is not None:
+            self._written |= keys
+        return written
 
 
 def _gather_failures(local: list[tuple[str, LiveVerdict, int]]) -> list[tuple[str, LiveVerdict, int, int]]:
@@ -298,6 +376,44 @@ def write_verdicts(tripwire: Tripwire, failures: list[tuple[str, LiveVerdict, in
     return recorded.evidence_rel
 
 
+# the step-0 checks that read the loaders' batches
+STEP0_BUILTINS = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask")
+
+
+class WatchedLoader:
+    """A one-shot loader shared by the run and the tripwire (``Tripwire.watch``): ``peek`` reads
+    ahead into a buffer, and iterating yields the buffer first, then the rest."""
+
+    def __init__(self, loader) -> None:
+        self._source = iter(loader)
+        self._buffer: list = []
+
+    def peek(self, count: int) -> list:
+        while len(self._buffer) < count:
+            try:
+                self._buffer.append(next(self._source))
+            except StopIteration:
+                break
+        return list(self._buffer[:count])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._buffer:
+            return self._buffer.pop(0)
+        return next(self._source)
+
+
+def _one_shot(loader) -> bool:
+    """A loader that hands out its batches once (a generator, an iterator): reading ahead would
+    take batches from the run. A ``WatchedLoader`` and any re-iterable (a ``DataLoader``, a list)
+    are not."""
+    if loader is None or isinstance(loader, WatchedLoader):
+        return False
+    return hasattr(loader, "__next__")  # never iter(loader) here: a shuffling DataLoader's iterator draws from the RNG
+
+
 def _worst(verdicts) -> LiveVerdict:
     """The first failed verdict, else the first (the train loader's)."""
     verdicts = list(verdicts)
@@ -310,6 +426,8 @@ def _first(loader, count: int) -> list:
     find as it was."""
     if loader is None:
         return []
+    if isinstance(loader, WatchedLoader):
+        return loader.peek(count)
     from harness.tripwires.checks import rng_kept
 
     with rng_kept():

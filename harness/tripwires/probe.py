@@ -23,13 +23,63 @@ def untouched(model):
         model.train(was_training)
 
 
-def _logits(model, ids):
-    out = model(ids)
+def as_logits(out):
+    """The (B, T, V) logits in what a model returns: a Hugging Face ``ModelOutput.logits``, a mapping's
+    ``logits``, the first 3-D tensor of a tuple (nanoGPT's ``(logits, loss)``), or the tensor itself."""
+    import torch
+
     out = getattr(out, "logits", out)
-    return out[0] if isinstance(out, (tuple, list)) else out
+    if isinstance(out, dict):
+        out = out.get("logits")
+    if isinstance(out, (tuple, list)):
+        out = next((o for o in out if torch.is_tensor(o) and o.dim() == 3), out[0] if out else None)
+    return out
 
 
-def causal_mask(model, batch: Any, params: dict, vocab_rows: int) -> LiveVerdict:
+TARGET_NAMES = ("targets", "target", "labels", "y")
+
+
+def _target_param(model) -> tuple[str | None, bool]:
+    """(the name of forward's targets parameter, whether it is required): nanoGPT's
+    ``forward(idx, targets=None)``, Lightning's demo ``forward(inputs, target)``."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None, False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for p in positional[1:]:
+        if p.name in TARGET_NAMES or p.default is inspect.Parameter.empty:
+            return p.name, p.default is inspect.Parameter.empty
+    return None, False
+
+
+def forward_call(model, sample_ids, forward=None):
+    """How to get full-sequence logits from this model: ``forward(model, ids)`` when the user
+    declares it; else ``model(ids)``, with the targets a forward needs (or one that returns only
+    the last position without them) passed as the ids themselves. Returns (call, why-not)."""
+    if forward is not None:
+        return (lambda ids: as_logits(forward(model, ids))), None
+    name, required = _target_param(model)
+    plain = lambda ids: as_logits(model(ids))  # noqa: E731
+    with_targets = (lambda ids: as_logits(model(ids, **{name: ids}))) if name else None
+    t = sample_ids.shape[1]
+    tried = []
+    for call in ([with_targets] if required else [plain, with_targets]):
+        if call is None:
+            continue
+        out = call(sample_ids)
+        if getattr(out, "dim", lambda: 0)() == 3 and out.shape[1] == t:
+            return call, None
+        tried.append(tuple(getattr(out, "shape", ())))
+    return None, (
+        f"the model returns logits of shape {tried} for ids of shape {tuple(sample_ids.shape)}, not one row per position "
+        "(declare how to call it: Tripwire(..., forward=lambda model, ids: model(ids, ids)[0]))"
+    )
+
+
+def causal_mask(model, batch: Any, params: dict, vocab_rows: int, forward=None) -> LiveVerdict:
     """Change the tokens at positions ≥ T/2 and require the logits before T/2 unchanged; first
     check the probe's premise (two identical forwards agree), so nondeterminism is not read as a
     leak."""
@@ -44,16 +94,22 @@ def causal_mask(model, batch: Any, params: dict, vocab_rows: int) -> LiveVerdict
     if t < 4:
         return LiveVerdict("causal-mask", None, f"sequences of {t} tokens are too short to probe")
     k = t // 2
+    top = int(ids.max())
+    if top >= vocab_rows or int(ids.min()) < 0:
+        return LiveVerdict("causal-mask", None, f"id {top} is beyond the model's {vocab_rows} embedding rows (model-vocab-fit names it): nothing to probe")
     with untouched(model):
-        raw = _logits(model, ids)
+        call, why = forward_call(model, ids, forward)
+        if call is None:
+            return LiveVerdict("causal-mask", None, why)
+        raw = call(ids)
         low_precision = raw.dtype in (torch.float16, torch.bfloat16)
         base = raw.float()
-        again = _logits(model, ids).float()
+        again = call(ids).float()
         if not torch.equal(base, again) and float((base - again).abs().max()) > 1e-4 * float(base.abs().max()):
             return LiveVerdict("causal-mask", None, "two identical forwards in eval mode disagree: the probe's premise fails (nondeterministic model)")
         changed = ids.clone()
         changed[:, k:] = (ids[:, k:] + 1 + torch.arange(t - k, device=device)) % vocab_rows
-        moved = (_logits(model, changed).float() - base).abs()
+        moved = (call(changed).float() - base).abs()
     leak, signal = float(moved[:, :k].max()), float(moved[:, k:].max())
     m = {"leak": leak, "signal": signal, "leak_ratio": leak / signal if signal else 0.0}
     if signal <= 0:
