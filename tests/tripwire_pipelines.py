@@ -133,9 +133,7 @@ def tiny_lm(vocab_size: int, causal: bool = True):
 
 def run_loop(path, model, loader, tokenizer, *, steps=20, lr=3e-3, eval_loader=None, **tripwire):
     """A nanoGPT-style loop with the tripwire's three calls; returns (tripwire, steps taken)."""
-    from harness.tripwires import Tripwire
-
-    from harness.tripwires import TripwireStopped
+    from harness.tripwires import Tripwire, TripwireStopped
 
     tw = Tripwire(path, **tripwire)
     taken = 0

@@ -133,7 +133,9 @@ class Tripwire:
             elif f.builtin == "causal-mask" and model is not None and batches:
                 from harness.tripwires.probe import causal_mask
 
-                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: causal_mask(model, batches[0], p, rows or int(ids.max()) + 1, self.forward))))
+                results.append(
+                    self._judge(f, checks.guarded(f.builtin, lambda p=p: causal_mask(model, batches[0], p, rows or int(ids.max()) + 1, self.forward)))
+                )
         if eval_loader is not None and "eval" not in one_shot:
             results += self._judge_eval_batches(evals)
         self._say_step0(results, int(ids.numel()), time.perf_counter() - started)

@@ -66,7 +66,7 @@ def forward_call(model, sample_ids, forward=None):
     with_targets = (lambda ids: as_logits(model(ids, **{name: ids}))) if name else None
     t = sample_ids.shape[1]
     tried = []
-    for call in ([with_targets] if required else [plain, with_targets]):
+    for call in [with_targets] if required else [plain, with_targets]:
         if call is None:
             continue
         out = call(sample_ids)
