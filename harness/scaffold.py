@@ -29,6 +29,12 @@ class Artifacts:
     format: str | None = None  # the shards' format: declared (--format), else recognised from the files
     dtype: str | None = None  # a raw memmap's id dtype
     column: str | None = None  # the token column when not input_ids
+    vocab_size: int | None = None  # --vocab-size: the ids' bound, where no vocab file says it (or a char-level meta.pkl)
+
+    @property
+    def char_level(self) -> bool:
+        """nanoGPT's char-level ``meta.pkl`` (vocab_size, stoi, itos): sizes, no BPE encoder."""
+        return bool(self.vocab) and self.vocab.endswith(".pkl")
 
     @property
     def empty(self) -> bool:
@@ -75,7 +81,7 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
         problems.append(f"--encoder {artifacts.encoder}: not one of {', '.join(ENCODER_KINDS)} or 'package.module:factory'")
     if artifacts.vocab and not (root / artifacts.vocab).exists():
         problems.append(f"--vocab {artifacts.vocab}: no such file")
-    if (artifacts.vocab or artifacts.documents) and not artifacts.encoder:
+    if (artifacts.vocab or artifacts.documents) and not artifacts.encoder and not artifacts.char_level:
         problems.append("--encoder is needed with --vocab (the format the pipeline's encoder emits)")
     if artifacts.documents and not artifacts.vocab:
         problems.append("--documents needs --vocab and --encoder (they are encoded to check the round trip)")
@@ -88,11 +94,13 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
             problems.append(f"--split {name}={pattern}: matches no file")
     if artifacts.run and not (root / artifacts.run).exists():
         problems.append(f"--run {artifacts.run}: no such folder or file")
-    if artifacts.shards and not artifacts.vocab:
-        problems.append("--shards needs --vocab (ids are checked against the vocab size)")
+    if artifacts.shards and not artifacts.vocab and not artifacts.vocab_size:
+        problems.append("--shards needs --vocab or --vocab-size (ids are checked against the vocab size)")
+    if artifacts.vocab_size is not None and artifacts.vocab_size < 1:
+        problems.append(f"--vocab-size {artifacts.vocab_size}: a vocab holds at least one id")
     if artifacts.format == "raw" and not artifacts.dtype:
         problems.append("--format raw needs --dtype (the ids' width: nanoGPT writes uint16)")
-    if artifacts.splits and not artifacts.vocab:
+    if artifacts.splits and not artifacts.vocab and not artifacts.vocab_size:
         problems.append("--split needs --vocab (batch ids are checked against the vocab, and a split's subject is built from it)")
     return problems
 
@@ -135,6 +143,9 @@ def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     an end-of-text token in the vocab to split a flat stream at. ``init`` binds only what can run
     (an unrunnable binding only errors or stays METHODOLOGY_SUSPECT)."""
     out: dict[str, str] = {}
+    if artifacts.char_level:
+        why = f"{artifacts.vocab} is a char-level meta.pkl: ids map to characters, there is no BPE encoder to check (the size checks run)"
+        return dict.fromkeys(("vocab-format", "tokenizer-roundtrip", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"), why)
     if artifacts.shards and artifacts.vocab:
         why = _no_documents(artifacts, root)
         if why:
@@ -250,6 +261,8 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
             lines.append(f"    vocab: {_yaml_str(artifacts.vocab)}")
         if artifacts.encoder:
             lines.append(f"    encoder: {_yaml_str(artifacts.encoder)}")
+        if artifacts.vocab_size:
+            lines.append(f"    vocab_size: {int(artifacts.vocab_size)}")
         if artifacts.shards:
             lines.append(f"    shards: {_list(artifacts.shards)}")
             if artifacts.format:

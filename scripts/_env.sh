@@ -7,16 +7,25 @@ VENV=${HARNESS_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-stamp="$VENV/.harness-installed"
+# HARNESS_STACK: "main" (the demo: the harness and its [ml] extra) or "test" (the whole test stack).
+STACK=${HARNESS_STACK:-test}
+stamp="$VENV/.harness-installed-$STACK"
+if [ "$STACK" = main ] && [ -f "$VENV/.harness-installed-test" ] && [ ! pyproject.toml -nt "$VENV/.harness-installed-test" ]; then
+  stamp="$VENV/.harness-installed-test"  # the test stack holds the main job's
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   # torch is pinned to the CPU build (an unpinned torch pulls several GB of CUDA packages).
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[ml,test]"
-  # The MDS and LitData writers the format tests write with. Without --no-deps they pull
-  # torchvision, whose PyPI build brings a CUDA torch; these are the modules they import.
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-    "mosaicml-streaming>=0.9" "litdata>=0.2.40" brotli python-snappy cramjam zstd catalogue boto3 botocore s3transfer jmespath
+  if [ "$STACK" = main ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[ml]"
+  else
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[ml,test]"
+    # The MDS and LitData writers the format tests write with. Without --no-deps they pull
+    # torchvision, whose PyPI build brings a CUDA torch; these are the modules they import.
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+      "mosaicml-streaming>=0.9" "litdata>=0.2.40" brotli python-snappy cramjam zstd catalogue boto3 botocore s3transfer jmespath
+  fi
   touch "$stamp"
 fi
 case "$VENV" in

@@ -164,7 +164,10 @@ def test_the_builtins_judge_every_format(kind, variant, project):
         flat = kind in ("npy", "raw")
         wrong = {b: s for b, s in got.items() if s != ("METHODOLOGY_SUSPECT" if flat and b == "document-boundaries" else "DISCHARGED")}
     else:
-        wrong = {b: got[b] for b in EXPECTED_RED[variant] if got[b] != "FALSIFIED"}
+        # a cap seen in the ids alone is at most METHODOLOGY_SUSPECT (chunking writes one too);
+        # the documents these contracts do not declare are what would show the text lost
+        expected = "METHODOLOGY_SUSPECT" if variant == "truncated" else "FALSIFIED"
+        wrong = {b: got[b] for b in EXPECTED_RED[variant] if got[b] != expected}
     assert not wrong, (kind, variant, got, run.stdout[-4000:])
 
 

@@ -166,6 +166,39 @@ def _load_sentencepiece(path: Path) -> Vocab:
     return Vocab(str(path), "sentencepiece", tokens, special, None, "sentencepiece")
 
 
+class _PlainUnpickler:
+    """A pickle reader that builds only plain data (dicts, lists, strings, numbers): a ``meta.pkl``
+    that names any class or function is refused, never imported (a contract is untrusted data)."""
+
+    @staticmethod
+    def load(path: Path):
+        import pickle
+
+        class Plain(pickle.Unpickler):
+            def find_class(self, module, name):
+                raise ArtifactError(f"{path}: the pickle names {module}.{name}; a vocab pickle holds plain data only (vocab_size, stoi, itos)")
+
+        with open(path, "rb") as handle:
+            try:
+                return Plain(handle).load()
+            except ArtifactError:
+                raise
+            except Exception as exc:  # a truncated or foreign pickle: whatever its reader raises
+                raise ArtifactError(f"{path}: not a readable vocab pickle ({type(exc).__name__}: {exc})") from None
+
+
+def _load_char_meta(path: Path) -> Vocab:
+    """nanoGPT's char-level ``meta.pkl``: ``{"vocab_size": V, "stoi": {char: id}, "itos": {id: char}}``."""
+    data = _PlainUnpickler.load(path)
+    if not isinstance(data, dict) or not isinstance(data.get("stoi"), dict):
+        raise ArtifactError(f"{path}: a vocab pickle is nanoGPT's meta.pkl: a dict with vocab_size, stoi and itos")
+    tokens = {str(k): int(v) for k, v in data["stoi"].items()}
+    size = data.get("vocab_size")
+    if isinstance(size, int) and tokens and size < max(tokens.values()) + 1:
+        raise ArtifactError(f"{path}: vocab_size {size} is smaller than its largest id {max(tokens.values())}")
+    return Vocab(str(path), "char-meta", tokens, [], None, "char")
+
+
 def load_vocab(path: str | Path) -> Vocab:
     """Read a vocab in any supported format; malformed input raises ArtifactError naming the file."""
     path = Path(path)
@@ -184,6 +217,8 @@ def load_vocab(path: str | Path) -> Vocab:
         raise ArtifactError(f"{path}: empty file")
     if path.suffix == ".model":
         return _load_sentencepiece(path)
+    if path.suffix == ".pkl" or head[:1] == b"\x80":
+        return _load_char_meta(path)
     if head.lstrip().startswith(b"{"):
         data_is_hf = b'"model"' in head or path.name.endswith("tokenizer.json")
         if data_is_hf:

@@ -8,7 +8,8 @@ from harness.contract.subjects import ID_DTYPES, SHARD_FORMATS
 
 def register(sub, add) -> None:
     p = add("init", "Write contracts/<name>.yaml binding the built-in falsifiers to your artifacts (a commented template without arguments).")
-    p.add_argument("--vocab", help="tokenizer.json, vocab.json (+ merges.txt beside it) or a .tiktoken rank file")
+    p.add_argument("--vocab", help="tokenizer.json, vocab.json (+ merges.txt beside it), a .tiktoken rank file, or nanoGPT's char-level meta.pkl")
+    p.add_argument("--vocab-size", type=int, metavar="N", help="the vocab's size where no vocab file gives it (nanoGPT's meta.pkl does: --vocab data/meta.pkl)")
     p.add_argument("--encoder", help="the format your encoder emits: byte_level, hex_byte, byte_fallback, or package.module:factory")
     p.add_argument(
         "--shards",
@@ -60,6 +61,7 @@ def cmd_init(args) -> int:
             format=args.format,
             dtype=args.dtype,
             column=args.column,
+            vocab_size=args.vocab_size,
         )
     except ScaffoldError as exc:
         return fail("init", str(exc))

@@ -194,7 +194,8 @@ def test_document_lengths(falsifier, subject):
     falsifier.record("mean_length", float(nonempty.mean()) if nonempty.size else 0.0)
     longest = int(p["max_length"]) if p["max_length"] is not None else (int(lengths.max()) if lengths.size else 0)
     falsifier.record("max_length", longest)
-    at_max = falsifier.record("at_max_length", int((lengths == longest).sum()) if longest else 0)
+    at_max = int((lengths == longest).sum()) if longest else 0
+    falsifier.record("at_max_length", at_max)
     share = falsifier.record("truncated_share", at_max / stats.documents)
     empty_share = stats.empty / stats.documents
     assert empty_share <= p["max_empty_share"], (
@@ -204,7 +205,33 @@ def test_document_lengths(falsifier, subject):
     if stats.documents < p["min_documents"]:
         falsifier.suspect(f"{stats.documents} documents: too few to tell a truncation length from chance (min_documents {p['min_documents']})")
         return
-    assert at_max <= 1 or share <= p["max_truncated_share"], (
-        f"{falsifier.id}: {at_max:,} of {stats.documents:,} documents ({share:.1%}) are exactly {longest} ids long, the maximum: "
-        "documents are silently truncated at that length"
+    if at_max <= 1 or share <= p["max_truncated_share"]:
+        return
+    seen = f"{at_max:,} of {stats.documents:,} documents ({share:.1%}) are exactly {longest} ids long, the maximum"
+    lost = _text_lost(subject, stats)
+    if lost is None:  # from ids alone a cap is a cap: chunking writes one too, and loses nothing
+        falsifier.suspect(
+            f"{seen}: a cap at {longest} ids — truncation loses text, chunking does not; declare the subject's documents: to tell them apart"
+        )
+        return
+    encoded, stored = lost
+    falsifier.record("source_ids", encoded)
+    assert stored >= 0.98 * encoded, (
+        f"{falsifier.id}: {seen}, and the shards hold {stored:,} text ids where the subject's documents encode to {encoded:,} "
+        f"({1 - stored / encoded:.1%} lost): documents are silently truncated at {longest} ids"
     )
+
+
+def _text_lost(subject, stats) -> tuple[int, int] | None:
+    """(ids the subject's own documents encode to, text ids the shards hold), or None when the
+    subject declares no documents to compare with: truncation is text lost, chunking is not."""
+    try:
+        texts = [text for _, text in subject.documents()]
+        encoder = subject.encoder()
+    except Exception:  # no documents declared, no encoder: the comparison cannot be made
+        return None
+    if not texts:
+        return None
+    encode = encoder.encode_batch if hasattr(encoder, "encode_batch") else (lambda ts: [encoder.encode(t) for t in ts])
+    encoded = sum(len(ids) for ids in encode(texts))
+    return encoded, int(stats.length_array().sum())

@@ -93,6 +93,15 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "duplicate-documents": ("shard_paths",),  # encoder: its end-of-text id, used when present
     "document-lengths": ("shard_paths",),  # encoder: its end-of-text id, used when present
 }
+# Optional members a built-in reads when present: only these (and what it needs) must be of the right kind.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "vocab-id-agreement": ("documents",),
+    "shard-entropy": ("unk_id",),
+    "document-boundaries": ("documents",),
+    "duplicate-documents": ("encoder",),
+    "document-lengths": ("encoder",),
+    "model-vocab-fit": ("shard_paths",),
+}
 CALLABLE = frozenset({"shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"})
 
 
@@ -105,7 +114,10 @@ def missing_members(subject: Any, kind: str, builtin: str | None = None) -> list
         return []  # a run folder is read as a declarative run
     needed = NEEDS.get(builtin or "", _MEMBERS[kind])
     problems = [name for name in needed if not hasattr(subject, name)]
-    for name in sorted(CALLABLE & set(_MEMBERS[kind] + ("shard_paths",))):
+    # a member of the wrong kind is refused only where it is read: a loader with a shard_paths list
+    # is a fine subject for the batch built-ins that never read it
+    read = set(needed) | set(OPTIONAL.get(builtin or "", ())) if builtin else set(_MEMBERS[kind] + ("shard_paths",))
+    for name in sorted(CALLABLE & read):
         if hasattr(subject, name) and not callable(getattr(subject, name)):
             problems.append(f"{name} (a {type(getattr(subject, name)).__name__}, where a method is called)")
     return problems

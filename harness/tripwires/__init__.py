@@ -5,6 +5,6 @@
 its own module.
 """
 
-from harness.tripwires.engine import Tripwire, TripwireFalsified, TripwireStopped
+from harness.tripwires.engine import Tripwire, TripwireFalsified, TripwireStopped, batches_from
 
-__all__ = ["Tripwire", "TripwireFalsified", "TripwireStopped"]
+__all__ = ["Tripwire", "TripwireFalsified", "TripwireStopped", "batches_from"]

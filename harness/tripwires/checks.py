@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 IGNORE_INDEX = -100
+MIN_TOKENS = 512  # tripwire_min_tokens: fewer ids than this read at step 0 and the entropy check says "could not judge"
 _HEX_PAIR = re.compile(r"^[0-9a-f]{2}$")
 
 
@@ -52,8 +53,12 @@ def entropy(ids, params: Mapping[str, Any]) -> LiveVerdict:
     """shard-entropy on the ids the loader yields: unigram entropy and top-1 share."""
 
     n = int(ids.numel())
-    if n < int(params.get("tripwire_min_tokens", 512)):
-        return LiveVerdict("shard-entropy", None, f"only {n} ids in the batches read (tripwire_min_tokens)")
+    if n < int(params.get("tripwire_min_tokens", MIN_TOKENS)):
+        return LiveVerdict(
+            "shard-entropy",
+            None,
+            f"could not judge: only {n} ids in every batch the loader yields at step 0 (tripwire_min_tokens = {params.get('tripwire_min_tokens', MIN_TOKENS)})",
+        )
     counts = id_counts(ids).double()
     p = counts[counts > 0] / n
     bits = max(0.0, float(-(p * p.log2()).sum()))  # never "-0.0000 bits"

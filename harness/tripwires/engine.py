@@ -97,7 +97,8 @@ class Tripwire:
 
         started = time.perf_counter()
         one_shot = [name for name, loader in (("train", train_loader), ("eval", eval_loader)) if _one_shot(loader)]
-        train = [] if "train" in one_shot else _first(train_loader, self.batches)
+        wanted = max([int(f.params.get("tripwire_min_tokens", checks.MIN_TOKENS)) for f in self.contract.bound_falsifiers] or [checks.MIN_TOKENS])
+        train = [] if "train" in one_shot else _first(train_loader, self.batches, lambda got: checks.content_ids(got).numel() >= wanted)
         evals = [] if "eval" in one_shot else _first(eval_loader, self.eval_batches)
         batches = train + evals
         unread = (
@@ -382,6 +383,19 @@ def write_verdicts(tripwire: Tripwire, failures: list[tuple[str, LiveVerdict, in
 STEP0_BUILTINS = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask")
 
 
+class batches_from:  # lower case: used like a function, train_loader=batches_from(lambda: get_batch("train"))
+    """A loader for a loop that has none: each batch is ``draw()`` (nanoGPT's ``get_batch``). The
+    tripwire reads its step-0 batches with the RNG streams saved and restored, so the run's own
+    draws are the ones it would have made."""
+
+    def __init__(self, draw) -> None:
+        self.draw = draw
+
+    def __iter__(self):
+        while True:
+            yield self.draw()
+
+
 class WatchedLoader:
     """A one-shot loader shared by the run and the tripwire (``Tripwire.watch``): ``peek`` reads
     ahead into a buffer, and iterating yields the buffer first, then the rest."""
@@ -422,18 +436,36 @@ def _worst(verdicts) -> LiveVerdict:
     return next((v for v in verdicts if v.passed is False), verdicts[0])
 
 
-def _first(loader, count: int) -> list:
+READ_AHEAD_CAP = 64  # times ``batches``: how far past its first batches a step-0 check reads to have enough ids
+
+
+def _first(loader, count: int, enough=None) -> list:
     """The first ``count`` batches of a fresh iterator over ``loader``, the RNG streams kept: a
     shuffling loader draws its order from the global RNG, which the run's own iteration must
     find as it was."""
     if loader is None:
         return []
     if isinstance(loader, WatchedLoader):
-        return loader.peek(count)
+        got = loader.peek(count)
+        while enough is not None and not enough(got) and len(got) < count * READ_AHEAD_CAP:
+            more = loader.peek(len(got) * 2)
+            if len(more) == len(got):
+                break
+            got = more
+        return got
     from harness.tripwires.checks import rng_kept
 
     with rng_kept():
-        return list(itertools.islice(iter(loader), count))
+        iterator = iter(loader)
+        got = list(itertools.islice(iterator, count))
+        # small batches (batch size 1): read on from the same fresh iterator until the checks have
+        # enough ids to judge, never from the run's own
+        while enough is not None and len(got) >= count and not enough(got) and len(got) < count * READ_AHEAD_CAP:
+            more = list(itertools.islice(iterator, len(got)))
+            if not more:
+                break
+            got += more
+        return got
 
 
 def _embedding_rows(model) -> int | None:
