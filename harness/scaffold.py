@@ -145,7 +145,9 @@ def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     if artifacts.char_level:
         why = f"{artifacts.vocab} is a char-level meta.pkl: ids map to characters, there is no BPE encoder to check (the size checks run)"
-        return dict.fromkeys(("vocab-format", "tokenizer-roundtrip", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"), why)
+        return dict.fromkeys(
+            ("vocab-format", "tokenizer-roundtrip", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"), why
+        )
     if artifacts.shards and artifacts.vocab:
         why = _no_documents(artifacts, root)
         if why:

@@ -171,3 +171,90 @@ def test_nanogpt_openwebtext_pattern_with_eos_is_healthy_and_the_incident_stops_
     assert not (root / "out" / "ckpt.pt").exists()
     assert not re.search(r"iter \d+: loss", stopped.stdout)  # stopped before the first optimizer step
     assert "FALSIFIED" in statuses(root).values()
+
+
+# ---------------------------------------------------------------------------------------------
+# Real vocabularies and data as they are (#39, items 2, 6-9)
+
+
+def test_init_reads_nanogpts_char_level_meta_pkl_and_binds_the_size_checks(tmp_path):
+    root = project(tmp_path / "nanogpt")
+    (root / "data" / "shakespeare_char" / "input.txt").write_text(stdlib_text(100_000))
+    assert subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=root, capture_output=True).returncode == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "--root", str(root), "init", "--name", "chars", "--vocab", "data/shakespeare_char/meta.pkl",
+         "--shards", "data/shakespeare_char/*.bin", "--format", "raw", "--dtype", "uint16"],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = (root / "contracts" / "chars.yaml").read_text()
+    assert "builtin:shard-integrity" in text and "builtin:shard-entropy" in text and "builtin:vocab-id-agreement" not in text
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--contract=chars"], cwd=root, capture_output=True, text=True)
+    from harness.snapshot import load_contract
+
+    contract = load_contract(root / "contracts" / "chars.yaml", root=root)[0]
+    got = {f.builtin: f.status for f in contract.falsifiers}
+    assert got["shard-integrity"] == "DISCHARGED" and got["shard-entropy"] == "DISCHARGED", (got, run.stdout[-2000:])
+
+
+def test_a_pickle_naming_code_is_refused_as_a_vocab(tmp_path):
+    from harness.checks import ArtifactError
+    from harness.checks.vocab import load_vocab
+
+    with open(tmp_path / "meta.pkl", "wb") as f:
+        pickle.dump({"vocab_size": 3, "stoi": {"a": 0}, "hook": os.system}, f)
+    with pytest.raises(ArtifactError, match="plain data only"):
+        load_vocab(tmp_path / "meta.pkl")
+
+
+def test_a_qwen_corpus_in_uint16_is_a_verdict_naming_the_width(tmp_path):
+    from harness.checks.formats import ShardOptions
+    from harness.checks.passes import shard_stats
+
+    ids = np.random.default_rng(0).integers(0, 151_000, 300_000).astype(np.uint16)  # wrapped on the way to disk
+    ids.tofile(tmp_path / "train.bin")
+    _, problems = shard_stats([tmp_path / "train.bin"], 151_665, options=ShardOptions(format="raw", dtype="uint16"))
+    assert any("uint16 holds ids up to 65535" in p for p in problems), problems
+
+
+def test_small_batches_are_read_until_there_is_enough_and_the_run_sees_the_same(tmp_path):
+    import torch
+
+    from harness.tripwires import Tripwire
+
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "c.yaml").write_text(
+        "metadata:\n  version: 1.0.0\nfalsification_tests:\n- id: F-E\n  test: builtin:shard-entropy\n  subject: training_run\n"
+    )
+    g = torch.Generator().manual_seed(0)
+    rows = [{"input_ids": torch.randint(0, 5000, (1, 35), generator=g)} for _ in range(200)]  # batch size 1, 35 ids
+    tw = Tripwire(tmp_path / "contracts" / "c.yaml", write=False)
+    tw.before_training(train_loader=torch.utils.data.DataLoader(rows, batch_size=None))
+    verdict = tw.verdicts["F-E"][0]
+    assert verdict.passed is True and verdict.measurements["tokens"] >= 512, verdict
+
+
+def test_a_tiktoken_encoding_is_a_tokenizer_the_tripwire_reads(tmp_path):
+    import torch
+
+    from harness.demo.qwen_vocab import qwen_tiktoken_path
+    from harness.subjects.encoders import TiktokenEncoder
+    from harness.tripwires import Tripwire
+
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "c.yaml").write_text(
+        "metadata:\n  version: 1.0.0\nfalsification_tests:\n- id: F-V\n  test: builtin:vocab-format\n  subject: training_run\n"
+    )
+    encoding = TiktokenEncoder(qwen_tiktoken_path())._enc
+    ids = [i for t in stdlib_texts_small() for i in [*encoding.encode_ordinary(t), encoding.eot_token]]
+    batch = torch.tensor(ids[: 16 * 64]).reshape(16, 64)
+    tw = Tripwire(tmp_path / "contracts" / "c.yaml", write=False)
+    tw.before_training(tokenizer=encoding, train_loader=[{"input_ids": batch}])
+    verdict = tw.verdicts["F-V"][0]
+    assert verdict.passed is True, verdict
+
+
+def stdlib_texts_small() -> list[str]:
+    from harness.demo.corpus import stdlib_documents
+
+    return [t for _, t in stdlib_documents(60_000)]

@@ -210,9 +210,7 @@ def test_document_lengths(falsifier, subject):
     seen = f"{at_max:,} of {stats.documents:,} documents ({share:.1%}) are exactly {longest} ids long, the maximum"
     lost = _text_lost(subject, stats)
     if lost is None:  # from ids alone a cap is a cap: chunking writes one too, and loses nothing
-        falsifier.suspect(
-            f"{seen}: a cap at {longest} ids — truncation loses text, chunking does not; declare the subject's documents: to tell them apart"
-        )
+        falsifier.suspect(f"{seen}: a cap at {longest} ids — truncation loses text, chunking does not; declare the subject's documents: to tell them apart")
         return
     encoded, stored = lost
     falsifier.record("source_ids", encoded)

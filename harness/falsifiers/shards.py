@@ -85,7 +85,8 @@ def test_entropy_floor(falsifier, subject):
         raise InsufficientData(f"{stats.tokens} tokens is below min_tokens={params['min_tokens']}: the estimate would read low")
     assert stats.entropy_bits >= params["min_bits"], (
         f"{falsifier.id}: {stats.entropy_bits:.4f} bits/token is below the floor of {params['min_bits']} "
-        f"(top token id {stats.top1_id} holds {stats.top1_share:.2%}" + (f"; the unknown token, id {unk_id}, {stats.unk_share:.2%})" if unk_id is not None else ")")
+        f"(top token id {stats.top1_id} holds {stats.top1_share:.2%}"
+        + (f"; the unknown token, id {unk_id}, {stats.unk_share:.2%})" if unk_id is not None else ")")
     )
     assert stats.top1_share <= params["max_top1_share"], f"{falsifier.id}: token {stats.top1_id} holds {stats.top1_share:.2%} of all tokens"
     assert unk_id is None or stats.unk_share <= params["max_unk_share"], (
