@@ -17,12 +17,51 @@ from harness.lint import lint_contract, split_new
 
 @dataclass(frozen=True)
 class GateProblem(Claim):
-    """A claim not backed, and which of the gate's checks found it."""
+    """A claim not backed, and which of the gate's checks found it; where it is (the contract file
+    and line a CI annotation points at) and a stable rule id, once located."""
 
-    check: str = "run"  # validate | lint | cuda-evidence | run
+    check: str = "run"  # validate | lint | cuda-evidence | falsified | run
+    path: str | None = None
+    line: int = 0
+    rule: str = ""
 
     def render(self) -> str:
         return f"[{self.check}] {super().render()}"
+
+
+LOCATION_FIELDS = ("path", "line", "rule")  # kept out of --json: its shape is a published interface
+
+
+def located(problems: list[GateProblem], contracts: list[Contract]) -> list[GateProblem]:
+    """Each problem with the file and line it concerns: a finding's own, else the falsifier's entry
+    in its contract (the contract's first line without one); the rule id ``harness/<lint rule>``
+    or ``harness/<falsifier id>``, stable across commits."""
+    import dataclasses
+    import re
+
+    by_key = {c.key: c for c in contracts}
+    out = []
+    for p in problems:
+        if p.path is not None:
+            out.append(p)
+            continue
+        contract = by_key.get(p.contract)
+        if contract is not None:
+            f = contract.falsifier(p.falsifier) if p.falsifier else None
+            line = contract.line_of(f) if f is not None else 1
+            out.append(dataclasses.replace(p, path=contract.display_path, line=line, rule=f"harness/{p.falsifier or p.check}"))
+            continue
+        where = re.match(r"^(?P<path>[^:]+?)(?::(?P<line>\d+))?(?::\d+)?$", p.contract or "")
+        rule = re.search(r"\[([A-Za-z0-9_.-]+)\]$", p.reason)
+        out.append(
+            dataclasses.replace(
+                p,
+                path=where.group("path") if where and p.contract not in ("-", "") else None,
+                line=int(where.group("line") or 0) if where else 0,
+                rule=f"harness/{rule.group(1) if rule else p.check}",
+            )
+        )
+    return out
 
 
 @dataclass
@@ -31,6 +70,7 @@ class GateResult:
     problems: list[GateProblem] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)  # check → "pass" | "fail" | "skipped"
     pytest_exit: int | None = None
+    judged: list = field(default_factory=list, repr=False)  # the contracts judged (for summaries; not in --json)
 
     @property
     def passed(self) -> bool:
@@ -41,7 +81,7 @@ class GateResult:
             "passed": self.passed,
             "contracts": self.contracts,
             "checks": self.checks,
-            "problems": [asdict(p) for p in self.problems],
+            "problems": [{k: v for k, v in asdict(p).items() if k not in LOCATION_FIELDS} for p in self.problems],
             "pytest_exit": self.pytest_exit,
         }
 

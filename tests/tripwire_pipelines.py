@@ -152,7 +152,7 @@ def run_loop(path, model, loader, tokenizer, *, steps=20, lr=3e-3, eval_loader=N
             tw.on_loss(step, float(loss))
         tw.finish()
     except TripwireStopped as stopped:  # the default: a falsified run ends now, exit status 1
-        assert stopped.code == 1 and "FALSIFIED" in str(stopped)
+        assert "FALSIFIED" in str(stopped)  # its code is the message: printed last, exit status 1
     return tw, taken
 
 

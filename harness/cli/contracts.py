@@ -16,6 +16,8 @@ def register(sub, add) -> None:
     p.add_argument("paths", nargs="*", help="contract files or directories (default: contracts/)")
     p.add_argument("--update-baseline", action="store_true", help="accept every current finding as known")
     p.add_argument("--no-baseline", action="store_true", help="report known findings as failures too")
+    p.add_argument("--sarif", metavar="FILE", help="also write the new findings as SARIF 2.1.0 (code scanning)")
+    p.add_argument("--format", choices=("auto", "text", "github"), default="auto", help="github: workflow-command annotations too (auto under GitHub Actions)")
     p.set_defaults(func=cmd_lint)
 
     p = add("status", "One row per contract and per falsifier: status, last evidence, stale or not.")
@@ -55,6 +57,7 @@ def cmd_lint(args) -> int:
         return EXIT_OK
     baseline = set() if args.no_baseline else loaded.snapshot.baseline
     new, known = split_new(findings, baseline)
+    _annotate(args, new)
     if args.json:
         print_json({"new": [f.as_json() for f in new], "known": [f.as_json() for f in known]})
     else:
@@ -63,6 +66,22 @@ def cmd_lint(args) -> int:
     if loaded.unreadable:
         return EXIT_USAGE
     return EXIT_FINDINGS if has_errors(new) else EXIT_OK
+
+
+def _annotate(args, findings) -> None:
+    """lint's findings as SARIF (``--sarif``) and GitHub annotations (``--format github``)."""
+    import os
+
+    from harness.cli.annotations import github_commands, sarif_log, write_json
+    from harness.gate import GateProblem
+
+    problems = [GateProblem(f.path, None, f.message, check="lint", path=f.path, line=f.line, rule=f"harness/{f.rule}") for f in findings]
+    if getattr(args, "sarif", None):
+        write_json(args.sarif, sarif_log(problems, tool="harness lint"))
+    fmt = getattr(args, "format", "auto")
+    if not args.json and (fmt == "github" or (fmt == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")):
+        for line in github_commands(problems):
+            print(line)
 
 
 def cmd_status(args) -> int:

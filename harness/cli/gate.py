@@ -28,6 +28,15 @@ def register(sub, add) -> None:
         help="pass with FALSIFIED claims on disk (known-broken contracts tracked on purpose; ini: harness_allow_falsified)",
     )
     p.add_argument("--junitxml", default=None, metavar="PATH", help="JUnit XML of the falsifier run, for CI systems")
+    p.add_argument(
+        "--format",
+        choices=("auto", "table", "github", "gitlab"),
+        default="auto",
+        help="table (people), github (workflow-command annotations on the diff, then the table), gitlab (Code Quality JSON on stdout); "
+        "auto: github under GitHub Actions, else table",
+    )
+    p.add_argument("--sarif", metavar="FILE", help="also write the problems as SARIF 2.1.0 (code scanning)")
+    p.add_argument("--summary", metavar="FILE", help="also write a Markdown run summary (default under GitHub Actions: $GITHUB_STEP_SUMMARY)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gate)
 
@@ -63,12 +72,20 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
     result = judge_static(snapshot, contracts, allow_falsified)
     if not run_falsifiers:
         result.checks["run"] = "skipped"
-        return result
+        return _locate(result, contracts)
     report, exit_code, tail = _check_lane(snapshot.layout, [c.key for c in contracts] if names else [], junitxml)
     result.pytest_exit = exit_code
     problems = judge_run(claimed_on_cpu(contracts), report, exit_code, tail)
     result.problems.extend(problems)
     result.checks["run"] = "fail" if problems else "pass"
+    return _locate(result, contracts)
+
+
+def _locate(result, contracts):
+    from harness.gate import located
+
+    result.problems = located(result.problems, contracts)
+    result.judged = contracts
     return result
 
 
@@ -99,9 +116,21 @@ def cmd_gate(args) -> int:
     except ValueError as exc:
         print(f"harness gate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _write_reports(args, result)
     if args.json:
         print_json(result.as_json())
         return EXIT_OK if result.passed else EXIT_FINDINGS
+    fmt = args.format if args.format != "auto" else ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "table")
+    if fmt == "gitlab":
+        from harness.cli.annotations import gitlab_code_quality
+
+        print(json.dumps(gitlab_code_quality(result.problems), indent=2))
+        return EXIT_OK if result.passed else EXIT_FINDINGS
+    if fmt == "github":
+        from harness.cli.annotations import github_commands
+
+        for line in github_commands(result.problems):
+            print(line)
     from rich.table import Table
 
     con = console()
@@ -117,3 +146,16 @@ def cmd_gate(args) -> int:
     verdict = "PASSED: every claim on disk is backed by this run and its evidence" if result.passed else f"FAILED: {failure_summary(result)}"
     con.print(f"[bold green]{verdict}[/]" if result.passed else f"[bold red]{verdict}[/]")
     return EXIT_OK if result.passed else EXIT_FINDINGS
+
+
+def _write_reports(args, result) -> None:
+    """SARIF (``--sarif``) and the Markdown summary (``--summary``, else ``$GITHUB_STEP_SUMMARY``
+    under GitHub Actions), beside whatever is printed."""
+    from harness.cli.annotations import sarif_log, summary_markdown, write_json
+
+    if args.sarif:
+        write_json(args.sarif, sarif_log(result.problems))
+    summary = args.summary or (os.environ.get("GITHUB_STEP_SUMMARY") if os.environ.get("GITHUB_ACTIONS") == "true" else None)
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:  # GitHub's summary file is appended to by every step
+            out.write(summary_markdown(result, result.judged))

@@ -185,7 +185,7 @@ class ArtifactSubject:
 
                 return encoders.HFTokenizerEncoder(Tokenizer.from_file(str(path)), name=kind)
             if self._vocab.source_format == "tiktoken":
-                return encoders.TiktokenEncoder(path, self.spec.get("pattern") or encoders.CL100K_PATTERN)
+                return encoders.TiktokenEncoder(path, self.spec.get("pattern"))
             merges = path.parent / "merges.txt"
             if path.suffix == ".json" and merges.exists():
                 return encoders.HFTokenizerEncoder(encoders.tokenizer_for_vocab_files(path, merges), name=kind)

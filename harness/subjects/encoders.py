@@ -95,9 +95,12 @@ class HexByteEncoder:
         return out.decode("utf-8", errors="replace")
 
 
-# The pre-tokenization pattern of OpenAI's cl100k_base (also Qwen2.5's); a tiktoken rank file
-# does not carry its own, so a declarative subject may give another with ``pattern``.
+# The pre-tokenization pattern of OpenAI's cl100k_base; a tiktoken rank file does not carry its
+# own, so a declarative subject may give another with ``pattern`` (a known file's is taken by default).
 CL100K_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+# Qwen2.5's own pre-tokenizer: cl100k's, but digits one at a time (``\p{N}``, not ``\p{N}{1,3}``).
+QWEN_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+PATTERNS_BY_RANKS = {151643: QWEN_PATTERN}  # a known rank file's own pattern; others default to cl100k's
 
 
 # A tiktoken rank file holds no special tokens; the known encodings' specials, by the rank count
@@ -120,7 +123,7 @@ class TiktokenEncoder:
 
     name = "byte_level"
 
-    def __init__(self, rank_file: Path, pattern: str = CL100K_PATTERN, specials: dict[str, int] | None = None) -> None:
+    def __init__(self, rank_file: Path, pattern: str | None = None, specials: dict[str, int] | None = None) -> None:
         import base64
 
         import tiktoken
@@ -131,6 +134,7 @@ class TiktokenEncoder:
                 token, rank = line.split()
                 ranks[base64.b64decode(token)] = int(rank)
         base = max(ranks.values()) + 1 if ranks else 0
+        pattern = pattern or PATTERNS_BY_RANKS.get(base, CL100K_PATTERN)
         eos, known = KNOWN_SPECIALS.get(base, (None, frozenset()))
         if specials is None:
             specials = {f"<|special_{i}|>": i for i in sorted(known)}

@@ -30,8 +30,9 @@ class TripwireFalsified(RuntimeError):
 
 class TripwireStopped(SystemExit):
     """A tripwire's falsifier failed and ``on_falsified="stop"`` (the default): the run ends now, as a
-    failure to the shell and to CI (exit status 1), before it saves anything as if trained; the
-    verdicts are already in the ledger. Its message is the last line the process prints."""
+    failure to the shell and to CI, before it saves anything as if trained; the verdicts are already
+    in the ledger. Its ``code`` is its message, so an uncaught one is what the interpreter prints
+    last, and the process exits with status 1 (``SystemExit`` with a text)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
