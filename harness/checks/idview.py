@@ -30,6 +30,7 @@ class IdView:
         head: Callable[[int], object] | None = None,
         stream: Callable[[int], Iterator[object]] | None = None,
         worker_bytes: int | None = None,
+        peek: Callable[[int, int], object] | None = None,
     ):
         import numpy as np
 
@@ -42,6 +43,7 @@ class IdView:
         self.lazy = lazy  # blocks are decoded, not mapped: read them in order
         self._fetch = fetch
         self._head = head
+        self._peek = peek
         self._stream = stream
         # what one worker holds while it reads a block: the block's ids (as int64) unless the
         # reader says less (a parquet group read in record batches)
@@ -67,6 +69,13 @@ class IdView:
         object) so that a probe of a few ids does not fetch, and the scan fetch again, a whole block."""
         n = min(int(n), self.shape[0])
         return self._head(n) if self._head is not None else self[0:n]
+
+    def stretch(self, start: int, n: int):
+        """Ids ``start`` to ``start + n``, read apart where the reader can (one short ranged read of
+        a remote object, not its whole block): a probe across a shard costs what it reads."""
+        start = max(0, min(int(start), self.shape[0]))
+        n = min(int(n), self.shape[0] - start)
+        return self._peek(start, n) if self._peek is not None else self[start : start + n]
 
     def block(self, i: int):
         return self._block(i)[0]

@@ -406,10 +406,12 @@ def width_probe(shard) -> str | None:
     wherever the second part lies. The first stretch that shows it, named with where it starts."""
     ids = shard.open()
     count = shard.count
-    span = min(count, WIDTH_PROBE // 4 if count > WIDTH_PROBE else WIDTH_PROBE)
+    span = min(count, WIDTH_PROBE // WIDTH_PROBES if count > WIDTH_PROBE else WIDTH_PROBE)  # WIDTH_PROBE ids read in all
     starts = sorted({0, *(int(k * (count - span) / (WIDTH_PROBES - 1)) for k in range(1, WIDTH_PROBES))}) if count > span else [0]
+    if getattr(ids, "lazy", False) and getattr(ids, "_peek", None) is None:
+        starts = [0]  # decoded blocks (parquet): their width is the column's type, and a probe would decode a row group each
     for start in starts:
-        part = ids.head(span) if start == 0 and hasattr(ids, "head") else ids[start : start + span]
+        part = ids.stretch(start, span) if hasattr(ids, "stretch") else ids[start : start + span]
         wider = width_mismatch(part)
         if wider:
             return wider if start == 0 else f"from id {start:,}: {wider}"

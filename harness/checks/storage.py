@@ -86,7 +86,15 @@ def id_map(path, dtype, offset: int, count: int):
             raise ArtifactError(f"{path}: a read of {lengths[i] * item} bytes at {start} returned {len(data)} (the object changed or was cut)")
         return np.frombuffer(data, dtype=dtype), None
 
-    return IdView(dtype, lengths, fetch, documents=False, lazy=True, head=lambda n: typed_region(path, dtype, offset, n))
+    return IdView(
+        dtype,
+        lengths,
+        fetch,
+        documents=False,
+        lazy=True,
+        head=lambda n: typed_region(path, dtype, offset, n),
+        peek=lambda s, n: typed_region(path, dtype, offset + s * item, n),
+    )
 
 
 def npy_header(path) -> tuple[str, tuple, int]:

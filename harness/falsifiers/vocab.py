@@ -97,10 +97,7 @@ def test_vocab_id_agreement(falsifier, subject):
        tokenizer's ids, read as these, spell text this tokenizer would encode otherwise (healthy
        Qwen2.5 shards: 100%; cl100k ids under Qwen2.5: 0.3%)."""
 
-    import numpy as np
-
     from harness.checks.shards import subject_shards
-    from harness.checks.windows import mark_found, window_hashes
     from harness.contract.subjects import SubjectError
 
     p = falsifier.params
@@ -115,22 +112,7 @@ def test_vocab_id_agreement(falsifier, subject):
         docs = sample_documents(subject.documents(), p["sample_docs"])
     except (SubjectError, AttributeError, OSError):  # a subject that declares no documents: the id check alone decides
         docs = []
-    presence = None
-    if docs:
-        n = p["ngram"]
-        wanted = np.concatenate([window_hashes(np.asarray([encode(text)], dtype=np.int64), n, stride=n) for _, text in docs])
-        unique = np.unique(wanted)
-        found = np.zeros(unique.size, dtype=bool)
-        budget = p["max_scan_tokens"]
-        for shard in shards:
-            ids = shard.open()
-            for start in range(0, min(shard.count, budget), 1 << 20):
-                part = np.asarray(ids[max(0, start - n + 1) : start + (1 << 20)], dtype=np.int64)[None, :]
-                mark_found(unique, window_hashes(part, n), found)
-            budget -= shard.count
-            if budget <= 0 or found.all():
-                break
-        presence = falsifier.record("doc_presence", float(np.isin(wanted, unique[found]).mean()) if wanted.size else 1.0)
+    presence = falsifier.record("doc_presence", _doc_presence(shards, docs, encode, p)) if docs else None
 
     if p["windows"] < 1 or p["window"] <= 2 * p["edge"]:
         raise ValueError(f"{falsifier.id}: windows must be ≥ 1 and window > 2·edge (windows {p['windows']}, window {p['window']}, edge {p['edge']})")
@@ -149,7 +131,35 @@ def test_vocab_id_agreement(falsifier, subject):
         )
     compared = f"decoding the shards' ids with the subject's encoder ({_encoder_name(encoder)}) and encoding the text again"
     assert agreement >= p["min_agreement"], f"{falsifier.id}: {compared} gives back {agreement:.1%} of them: the shards were made by another tokenizer"
-    # the windows are a sample: the share is judged through its confidence interval, never at the line
+    _judge_canonical(falsifier, p, canonical, judged, canonical_share, compared)
+
+
+def _doc_presence(shards, docs, encode, p) -> float:
+    """The share of the documents' ``ngram``-id windows (encoded with the subject's encoder) found
+    in the shards, reading at most ``max_scan_tokens`` ids."""
+    import numpy as np
+
+    from harness.checks.windows import mark_found, window_hashes
+
+    n = p["ngram"]
+    wanted = np.concatenate([window_hashes(np.asarray([encode(text)], dtype=np.int64), n, stride=n) for _, text in docs])
+    unique = np.unique(wanted)
+    found = np.zeros(unique.size, dtype=bool)
+    budget = p["max_scan_tokens"]
+    for shard in shards:
+        ids = shard.open()
+        for start in range(0, min(shard.count, budget), 1 << 20):
+            part = np.asarray(ids[max(0, start - n + 1) : start + (1 << 20)], dtype=np.int64)[None, :]
+            mark_found(unique, window_hashes(part, n), found)
+        budget -= shard.count
+        if budget <= 0 or found.all():
+            break
+    return float(np.isin(wanted, unique[found]).mean()) if wanted.size else 1.0
+
+
+def _judge_canonical(falsifier, p, canonical: int, judged: int, canonical_share: float, compared: str) -> None:
+    """The windows are a sample: the canonical share is judged through its confidence interval,
+    never at the line."""
     from harness.checks.bounds import share_interval
 
     if not 0 < p["confidence"] < 1:
