@@ -186,10 +186,30 @@ def lint_contract(contract: Contract, snapshot) -> list[Finding]:
             continue
         recorded.update(test.records)
         findings += _verdict_findings(contract, f, snapshot)
+    findings += _path_edit_findings(contract, snapshot)
     findings += _external_builtin_findings(contract)
     findings += _scan_findings(contract)
     findings += _status_findings(contract, snapshot)
     return findings + _promotion_findings(contract, recorded)
+
+
+def _path_edit_findings(contract: Contract, snapshot) -> list[Finding]:
+    """A conftest that edits ``sys.path`` at run time: the modules found through it cannot be
+    resolved statically, so a verdict's fingerprint does not follow them (pytest's ``pythonpath``
+    ini key can be, and is)."""
+    edits = getattr(snapshot, "path_edits", None) or {}
+    return [
+        _at(
+            contract,
+            ["falsification_tests", f.index],
+            "unfingerprinted-import-path",
+            f"{f.id}: {', '.join(edits[(contract.key, f.id)][:3])} changes sys.path at run time; modules found through it are not in this "
+            "verdict's fingerprint — use pytest's pythonpath ini key instead",
+            severity=Severity.WARNING,
+        )
+        for f in contract.bound_falsifiers
+        if (contract.key, f.id) in edits
+    ]
 
 
 def _scan_findings(contract: Contract) -> list[Finding]:

@@ -397,3 +397,35 @@ def _plugin_refs(conftest: Path) -> set[ImportRef]:
         return set()
     plugins = [n for n in tree.body if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in n.targets)]
     return set(_imports_of(plugins, str(conftest)))
+
+
+_PATH_EDITS = ("insert", "append", "extend")
+
+
+def syspath_edits(path: Path) -> tuple[int, ...]:
+    """The lines of ``path`` that change the import path at run time (``sys.path.insert`` /
+    ``append`` / ``extend``, ``site.addsitedir``): a module found through one is imported by the
+    run but cannot be resolved statically, so it is not in a verdict's fingerprint."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return _syspath_edits(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=512)
+def _syspath_edits(path: str, mtime_ns: int, size: int) -> tuple[int, ...]:
+    module = _parse(path, mtime_ns, size)
+    if module is None:
+        return ()
+    lines = []
+    for node in ast.walk(module):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        target = node.func.value
+        edits_sys_path = (
+            node.func.attr in _PATH_EDITS and isinstance(target, ast.Attribute) and target.attr == "path" and getattr(target.value, "id", None) == "sys"
+        )
+        if edits_sys_path or (node.func.attr == "addsitedir" and getattr(target, "id", None) == "site"):
+            lines.append(node.lineno)
+    return tuple(sorted(lines))

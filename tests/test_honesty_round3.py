@@ -580,3 +580,17 @@ def test_the_gate_fails_when_its_own_run_could_not_judge_a_claim(tmp_path):
     result = run_gate(repo)
     assert not result.passed
     assert any("could not be judged" in p.reason for p in result.problems), [p.render() for p in result.problems]
+
+
+def test_a_conftest_that_edits_sys_path_is_named_by_lint(tmp_path):
+    """Where the harness cannot resolve imports the way the run does (a conftest's sys.path
+    insert), lint says so (route 7's other half)."""
+    root = new_project(tmp_path)
+    (root / "conftest.py").write_text("import sys\nsys.path.insert(0, 'vendor')\n")
+    (root / "falsifiers" / "test_m.py").write_text("def test_m(falsifier):\n    assert True\n")
+    (root / "contracts" / "c.yaml").write_text(
+        "metadata:\n  version: 1.0.0\n  status: DRAFT\nfalsification_tests:\n- id: F-1\n  test: falsifiers/test_m.py::test_m\n"
+    )
+    proc = cli(root, "lint")
+    assert "unfingerprinted-import-path" in proc.stdout and "conftest.py:2" in proc.stdout, proc.stdout
+    assert proc.returncode == 0  # a warning: it says what the fingerprint cannot follow, it backs no claim

@@ -61,6 +61,7 @@ class Snapshot:
     tests: Mapping[tuple[str, str], TestInfo] = field(default_factory=lambda: _EMPTY)
     fingerprints: Mapping[tuple[str, str], str | None] = field(default_factory=lambda: _EMPTY)  # (contract key, falsifier id) → now
     subject_problems: Mapping[tuple[str, str], tuple] = field(default_factory=lambda: _EMPTY)  # (contract key, subject) → problems
+    path_edits: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=lambda: _EMPTY)  # (contract key, falsifier id) → "conftest.py:12", …
     fixtures: frozenset[str] | None = None  # fixture names the project defines (None: not read)
     baseline: frozenset[str] = frozenset()
     sources_read: bool = False
@@ -127,12 +128,13 @@ def read_baseline(root: Path) -> frozenset[str]:
 def _read_sources(snapshot: Snapshot, contracts: list[Contract]) -> dict:
     from harness.contract.subjects import artifact_problems
     from harness.fingerprint import current_fingerprint
-    from harness.sources import find_test, known_fixtures
+    from harness.sources import conftest_files, find_test, known_fixtures, syspath_edits
 
     root = snapshot.root
     tests = dict(snapshot.tests)
     fingerprints = dict(snapshot.fingerprints)
     problems = dict(snapshot.subject_problems)
+    edits = dict(snapshot.path_edits)
     wants_fixtures = False
     memo: dict = {}  # code closures shared by the falsifiers bound to one test
     for contract in contracts:
@@ -144,6 +146,10 @@ def _read_sources(snapshot: Snapshot, contracts: list[Contract]) -> dict:
                 tests[where] = find_test(root, *where)
             if isinstance(f.subject, str) and f.subject not in contract.subjects:
                 wants_fixtures = True
+            test_dir = root if f.builtin or not tests[where].path else Path(tests[where].path).parent
+            found = [f"{c.relative_to(root).as_posix()}:{line}" for c in conftest_files(root, test_dir) for line in syspath_edits(c)]
+            if found:
+                edits[(contract.key, f.id)] = tuple(found)
             if f.status not in (None, "OPEN"):  # only a verdict on disk needs its current fingerprint
                 fingerprints[(contract.key, f.id)] = current_fingerprint(root, contract, f, tests[where], memo) if tests[where].exists else None
     fixtures = snapshot.fixtures
@@ -153,6 +159,7 @@ def _read_sources(snapshot: Snapshot, contracts: list[Contract]) -> dict:
         "tests": MappingProxyType(tests),
         "fingerprints": MappingProxyType(fingerprints),
         "subject_problems": MappingProxyType(problems),
+        "path_edits": MappingProxyType(edits),
         "fixtures": fixtures,
         "sources_read": True,
     }
