@@ -16,18 +16,11 @@ import pytest
 
 from harness.snapshot import load_contract
 from tests.redgreen import check, run_cases
+from tests.test_honesty_round2 import new_project
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness", "--root", str(cwd), *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def new_project(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
-    (root / "contracts").mkdir(exist_ok=True)
-    (root / "falsifiers").mkdir(exist_ok=True)
-    return root
 
 
 def qwen_ids(texts: list[str], eos: bool = False) -> list[list[int]]:
