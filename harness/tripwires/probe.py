@@ -36,6 +36,15 @@ def as_logits(out):
     return out
 
 
+def per_position(out, ids):
+    """Logits flattened to (B·T, V), as a model that feeds ``nll_loss`` directly returns them
+    (Lightning's demo ``Transformer``), back to (B, T, V); any other shape as it is."""
+    b, t = ids.shape
+    if getattr(out, "dim", lambda: 0)() == 2 and out.shape[0] == b * t and t > 1:
+        return out.reshape(b, t, out.shape[1])
+    return out
+
+
 TARGET_NAMES = ("targets", "target", "labels", "y")
 
 
@@ -62,8 +71,8 @@ def forward_call(model, sample_ids, forward=None):
     if forward is not None:
         return (lambda ids: as_logits(forward(model, ids))), None
     name, required = _target_param(model)
-    plain = lambda ids: as_logits(model(ids))  # noqa: E731
-    with_targets = (lambda ids: as_logits(model(ids, **{name: ids}))) if name else None
+    plain = lambda ids: per_position(as_logits(model(ids)), ids)  # noqa: E731
+    with_targets = (lambda ids: per_position(as_logits(model(ids, **{name: ids})), ids)) if name else None
     t = sample_ids.shape[1]
     tried = []
     for call in [with_targets] if required else [plain, with_targets]:
