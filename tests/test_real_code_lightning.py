@@ -27,7 +27,7 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from tests.test_real_code import QWEN_ROWS, qwen_corpus, statuses  # noqa: E402
+from tests.test_real_code import QWEN_ROWS, qwen_corpus, statuses
 
 UPSTREAM = Path(__file__).parent / "upstream" / "lightning"
 
