@@ -96,7 +96,11 @@ def contracts_lock(directory: Path, timeout: float = 120.0) -> Iterator[None]:
         raise WriteError(f"{directory}: {exc.strerror or exc}") from None
     if not mode & 0o222:
         raise WriteError(f"{directory}: read-only (mode {mode:04o}); no contract rewritten — this run's changes are in the summary above")
-    lock = FileLock(str(Path(directory) / ".harness.lock"), timeout=timeout)
+    if _flock_directory_works():
+        with _directory_flock(Path(directory), timeout):
+            yield
+        return
+    lock = FileLock(str(Path(directory) / ".harness.lock"), timeout=timeout)  # Windows: a lock file beside the contracts
     try:
         with lock:
             yield
@@ -104,3 +108,40 @@ def contracts_lock(directory: Path, timeout: float = 120.0) -> Iterator[None]:
         raise WriteError(f"{directory}: another harness session held the contracts lock for {timeout:.0f}s") from None
     except OSError as exc:
         raise WriteError(f"{directory}: cannot take the contracts lock ({exc.strerror or exc}); is the folder read-only?") from None
+
+
+def _flock_directory_works() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _directory_flock(directory: Path, timeout: float) -> Iterator[None]:
+    """flock on the contracts folder itself (POSIX): the lock leaves no file behind in the user's
+    tree (a lock file would show up in ``git status`` after every run) and dies with its holder."""
+    import fcntl
+    import time
+
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise WriteError(f"{directory}: cannot take the contracts lock ({exc.strerror or exc})") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriteError(f"{directory}: another harness session held the contracts lock for {timeout:.0f}s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -88,6 +88,7 @@ def test_lock_is_released_when_its_holder_dies(tmp_path):
     holder.wait(timeout=10)
     with contracts_lock(tmp_path, timeout=5):
         pass
+    assert list(tmp_path.iterdir()) == []  # the lock leaves nothing in the user's tree (#39: a lock file in git status)
 
 
 EXTRA = """

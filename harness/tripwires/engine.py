@@ -18,6 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
+from harness.builtins import tripwire_builtins
 from harness.tripwires.checks import LiveVerdict
 
 log = logging.getLogger("harness.tripwires")
@@ -286,9 +287,11 @@ class Tripwire:
         written = self._record(failures)
         if self.rank == 0 and not self.tripped:
             unrun = sorted({v.builtin for v, _ in self.verdicts.values() if v.passed is None})
+            unjudged = sorted({f.builtin for f in self.contract.bound_falsifiers if f.builtin in tripwire_builtins() and f.id not in self.verdicts})
             print(
                 f"harness tripwire ({self.contract.key}): finished at step {self.step} — no claim falsified"
-                + (f"; not run: {', '.join(unrun)}" if unrun else ""),
+                + (f"; not run: {', '.join(unrun)}" if unrun else "")
+                + (f"; not judged yet: {', '.join(unjudged)}" if unjudged else ""),
                 file=sys.stderr,
             )
         return written
