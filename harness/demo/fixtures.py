@@ -121,6 +121,8 @@ def _loader_fixture(kind: str):
 stdlib_loader_packed = _loader_fixture("packed")
 stdlib_loader_documents = _loader_fixture("documents")
 stdlib_loader_val_from_train = _loader_fixture("val_from_train")
+stdlib_loader_random_rows = _loader_fixture("random_rows")
+stdlib_loader_random_rows_val_from_train = _loader_fixture("random_rows_val_from_train")
 stdlib_loader_repeated_eval = _loader_fixture("repeated_eval")
 stdlib_loader_clamping = _loader_fixture("clamping")
 stdlib_loader_unmasked_padding = _loader_fixture("unmasked_padding")

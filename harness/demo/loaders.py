@@ -67,6 +67,37 @@ class ValFromTrainLoader(PackedLoader):
         return train[-max(1, len(super().windows("val"))) :]
 
 
+class RandomRowsLoader(PackedLoader):
+    """nanoGPT's ``get_batch``: each train row is ``seq_len + 1`` ids at a random offset of the
+    training stream (seeded), drawn until the rows cover ``draws`` of it (a short run); val is
+    read in order. ``split_stream(split)`` gives the stream the rows are drawn from."""
+
+    draws = 0.3
+
+    def split_stream(self, split: str):
+        return self.split_ids(split)
+
+    def windows(self, split: str):
+        import numpy as np
+
+        if split != "train":
+            return super().windows(split)
+        ids = self.split_ids(split)
+        span = self.seq_len + 1
+        starts = np.random.default_rng(0).integers(0, ids.size - span, max(1, int(self.draws * ids.size / span)))
+        return self.to_model(np.stack([ids[s : s + span] for s in starts]))
+
+
+class RandomRowsValFromTrainLoader(RandomRowsLoader):
+    """Defect: validation is the training stream's tail, read in order, while training draws its
+    rows from the whole stream — val carved from train, where random rows seldom hold a whole
+    val window (#40 item 5)."""
+
+    def split_ids(self, split: str):
+        train = super().split_ids("train")
+        return train if split == "train" else train[-min(train.size // 10, super().split_ids("val").size) :]
+
+
 class RepeatedEvalLoader(PackedLoader):
     """Defect: eval re-creates its iterator every step and so sees the first batch over and over."""
 
@@ -141,6 +172,8 @@ LOADERS = {
     "packed": PackedLoader,
     "documents": DocumentLoader,
     "val_from_train": ValFromTrainLoader,
+    "random_rows": RandomRowsLoader,
+    "random_rows_val_from_train": RandomRowsValFromTrainLoader,
     "repeated_eval": RepeatedEvalLoader,
     "clamping": ClampingLoader,
     "unmasked_padding": UnmaskedPaddingLoader,

@@ -58,56 +58,107 @@ def _auto_window(inputs, bits: float, longest: int) -> int:
 @accepts(
     train_split="train", val_split="val", window=None, window_bits=320, max_overlap_share=0.05, max_window_top1=0.5, max_val_tokens=None, max_train_tokens=None
 )
-@records("overlap_share", "window", "val_windows", "degenerate_val_windows", "train_tokens_scanned", "val_tokens")
+@records("overlap_share", "window", "piece", "train_stream", "val_windows", "degenerate_val_windows", "val_tokens", "train_tokens_scanned")
 def test_split_overlap(falsifier, subject):
-    """Validation windows (at stride ``window``) found anywhere in the training batches (every
-    offset, across row joins too) stay under ``max_overlap_share``: val drawn from train (a slice, a
-    shared shard, an off-by-one split) reads near 100%; independent text shares only boilerplate.
-    ``window`` ids, or (unset) as many as carry ``window_bits`` bits at the val ids' entropy. A
-    window one id fills ``max_window_top1`` or more of (padding, zeros from ids read at the wrong
-    width) is not evidence of shared text: it is left out and counted."""
+    """Validation windows (at stride ``window``) found in the training data stay under
+    ``max_overlap_share``: val drawn from train (a slice, a shared shard, an off-by-one split) reads
+    near 100%; independent text shares only boilerplate. ``window`` ids, or (unset) as many as carry
+    ``window_bits`` bits at the val ids' entropy. A window one id fills ``max_window_top1`` or more
+    of (padding, zeros from ids read at the wrong width) is not evidence of shared text: it is left
+    out and counted.
+
+    Where the subject gives the stream its training rows are drawn from (``split_stream(split)``),
+    every window of that stream is indexed: found whatever the row lengths and however the rows were
+    drawn. Else the train batches are read (every offset, across row joins too), and a val window is
+    found when each of its pieces (half a window: ``piece``) occurs in them — rows drawn at random
+    offsets (nanoGPT's ``get_batch``) seldom hold a whole window, but they hold its halves."""
     import numpy as np
 
     from harness.checks.windows import top1_counts
 
     p = falsifier.params
     val_scan, train_scan = Scan(), Scan()
-    val, degenerate, n = [], 0, p["window"]
+    val_rows, informative_rows, degenerate, n = [], [], 0, p["window"]
     for inputs, _ in iter_rows(subject, p["val_split"], p["max_val_tokens"], val_scan):
         n = n or _auto_window(inputs, p["window_bits"], inputs.shape[1])
-        hashes = window_hashes(inputs, n, stride=n)
+        if inputs.shape[1] < n:
+            continue
         informative = top1_counts(inputs, n, stride=n) < p["max_window_top1"] * n
         degenerate += int((~informative).sum())
-        val.append(hashes[informative])
+        val_rows.append(inputs)
+        informative_rows.append(informative)
     n = int(falsifier.record("window", n or 32))
-    val_hashes = np.concatenate(val) if val else np.zeros(0, dtype=np.uint64)
+    windows = int(sum(int(i.sum()) for i in informative_rows))
     falsifier.record("degenerate_val_windows", degenerate)
-    falsifier.record("val_tokens", int(val_hashes.size * n))
-    if degenerate and degenerate >= val_hashes.size:
+    falsifier.record("val_tokens", windows * n)
+    if degenerate and degenerate >= windows:
         falsifier.suspect(
-            f"{degenerate} of the {degenerate + val_hashes.size} {p['val_split']} windows of {n} ids are half or more one id "
+            f"{degenerate} of the {degenerate + windows} {p['val_split']} windows of {n} ids are half or more one id "
             "(padding, or ids read at the wrong width): too little real text to judge a leak"
         )
-        if not val_hashes.size:
+        if not windows:
             return
-    assert val_hashes.size, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
-    unique_val = np.unique(val_hashes)
-    found = np.zeros(unique_val.size, dtype=bool)
-    scanned, previous = 0, None
-    for inputs, targets in iter_rows(subject, p["train_split"], p["max_train_tokens"], train_scan):
-        hashes, previous = _train_hashes(inputs, targets, n, previous)
-        mark_found(unique_val, hashes, found)
-        scanned += inputs.size
+    assert windows, f"{falsifier.id}: the {p['val_split']!r} split yields no window of {n} ids"
+    stream = getattr(subject, "split_stream", None)
+    source = "stream" if falsifier.record("train_stream", 1.0 if callable(stream) else 0.0) else "batches"
+    m = int(falsifier.record("piece", n if source == "stream" else min(n, max(16, math.ceil(n / 2)))))
+    wanted = np.unique(np.concatenate([window_hashes(rows, m) for rows in val_rows]))
+    found = np.zeros(wanted.size, dtype=bool)
+    scanned = 0
+    if source == "stream":
+        for ids in _stream_pieces(stream(p["train_split"]), m, p["max_train_tokens"], train_scan):
+            mark_found(wanted, window_hashes(ids[None, :], m), found)
+            scanned += ids.size - (m - 1)
+    else:
+        previous = None
+        for inputs, targets in iter_rows(subject, p["train_split"], p["max_train_tokens"], train_scan):
+            hashes, previous = _train_hashes(inputs, targets, m, previous)
+            mark_found(wanted, hashes, found)
+            scanned += inputs.size
+    hit, total = 0, 0
+    for rows, informative in zip(val_rows, informative_rows):
+        pieces = np.isin(window_hashes(rows, m), wanted[found]).reshape(rows.shape[0], -1)  # every m-gram of each row
+        missing = np.concatenate([np.zeros((rows.shape[0], 1), dtype=np.int64), np.cumsum(~pieces, axis=1)], axis=1)
+        starts = np.arange(0, rows.shape[1] - n + 1, n)
+        whole = (missing[:, starts + n - m + 1] - missing[:, starts]) == 0  # no m-gram of the window missing
+        hit += int(whole.reshape(-1)[informative].sum())
+        total += int(informative.sum())
     val_scan.report(falsifier, "max_val_tokens", p["max_val_tokens"])
     train_scan.report(falsifier, "max_train_tokens", p["max_train_tokens"])
-    falsifier.record("train_tokens_scanned", scanned)
-    falsifier.record("val_windows", int(val_hashes.size))
-    share = falsifier.record("overlap_share", float(np.isin(val_hashes, unique_val[found]).mean()))
-    assert scanned, f"{falsifier.id}: the {p['train_split']!r} split yields no batch"
+    falsifier.record("train_tokens_scanned", max(scanned, 0))
+    falsifier.record("val_windows", total)
+    share = falsifier.record("overlap_share", hit / total if total else 0.0)
+    assert scanned > 0, f"{falsifier.id}: the {p['train_split']!r} split yields no {'stream' if source == 'stream' else 'batch'}"
     assert share <= p["max_overlap_share"], (
-        f"{falsifier.id}: {share:.1%} of {p['val_split']} windows ({n} ids) also occur in the {p['train_split']} batches: "
-        "validation is drawn from training data"
+        f"{falsifier.id}: {share:.1%} of {p['val_split']} windows ({n} ids) also occur in the {p['train_split']} "
+        f"{'stream' if source == 'stream' else 'batches'}: validation is drawn from training data"
     )
+
+
+def _stream_pieces(stream, m: int, max_tokens: int | None, scan: Scan, chunk: int = 1 << 22):
+    """The 1-D id arrays of a split's stream (one array, or an iterable of them: a shard each), in
+    chunks that overlap by ``m - 1`` ids so no window is lost at a chunk's edge; ``max_tokens`` caps
+    the read (and ``scan`` learns that it did)."""
+    import numpy as np
+
+    pieces = [stream] if hasattr(stream, "shape") else stream
+    read = 0
+    for piece in pieces:
+        if max_tokens is not None and read >= max_tokens:
+            scan.truncated.append("the train stream")
+            return
+        ids = piece.numpy() if hasattr(piece, "numpy") else piece
+        size = int(ids.shape[0])
+        scan.batches["stream"] = scan.batches.get("stream", 0) + 1
+        for start in range(0, max(size - m + 1, 0), chunk):
+            natural = min(size, start + chunk + m - 1)
+            end = natural if max_tokens is None else min(natural, start + (max_tokens - read) + m - 1)
+            yield np.asarray(ids[start:end], dtype=np.int64)
+            read += end - start
+            scan.tokens += end - start
+            if end < natural or (max_tokens is not None and read >= max_tokens and natural < size):
+                scan.truncated.append("the train stream")
+                return
 
 
 @accepts(split="val", min_distinct_share=0.9, loss_sd=3.0, tolerance=0.05, max_tokens=None)

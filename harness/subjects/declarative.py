@@ -207,11 +207,20 @@ class ArtifactSubject:
 
     ignore_index = -100
 
-    def batches(self, split: str):
-        """Packed (inputs, targets) windows of ``seq_len + 1`` ids over the split's shards, in order:
-        what a packed loader hands the model."""
-        from harness.subjects.batching import packed_batches
+    def split_stream(self, split: str):
+        """The ids of each of the split's shards, in order: the stream its batches are cut from
+        (split-overlap indexes every window of it)."""
+        from harness.checks.shards import describe_shard
 
+        for path in self._split_paths(split):
+            shard, problems = describe_shard(path, options=self.shard_options)
+            if shard is None:
+                from harness.checks import ArtifactError
+
+                raise ArtifactError("; ".join(problems) or f"{path}: unreadable")
+            yield shard.open()
+
+    def _split_paths(self, split: str) -> list:
         splits = self.spec.get("splits") or {}
         if split not in splits:
             raise SubjectError(f"subject {self.name!r} declares no split {split!r} (splits: {', '.join(splits) or 'none'})")
@@ -224,6 +233,14 @@ class ArtifactSubject:
             raise SubjectError(f"subject {self.name!r}: split {split!r}: {exc}") from None
         if not paths:
             raise SubjectError(f"subject {self.name!r}: split {split!r} matches no shard")
+        return paths
+
+    def batches(self, split: str):
+        """Packed (inputs, targets) windows of ``seq_len + 1`` ids over the split's shards, in order:
+        what a packed loader hands the model."""
+        from harness.subjects.batching import packed_batches
+
+        paths = self._split_paths(split)
         sizes = size_problems(self.name, self.spec)
         if sizes:
             raise SubjectError(sizes[0][2])

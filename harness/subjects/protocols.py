@@ -101,8 +101,11 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "duplicate-documents": ("encoder",),
     "document-lengths": ("encoder",),
     "model-vocab-fit": ("shard_paths",),
+    "split-overlap": ("split_stream",),
 }
-CALLABLE = frozenset({"shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"})
+CALLABLE = frozenset(
+    {"split_stream", "shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"}
+)
 
 
 def missing_members(subject: Any, kind: str, builtin: str | None = None) -> list[str]:
@@ -118,7 +121,7 @@ def missing_members(subject: Any, kind: str, builtin: str | None = None) -> list
     # is a fine subject for the batch built-ins that never read it
     read = set(needed) | set(OPTIONAL.get(builtin or "", ())) if builtin else set(_MEMBERS[kind] + ("shard_paths",))
     for name in sorted(CALLABLE & read):
-        if hasattr(subject, name) and not callable(getattr(subject, name)):
+        if getattr(subject, name, None) is not None and not callable(getattr(subject, name)):  # None: not given
             problems.append(f"{name} (a {type(getattr(subject, name)).__name__}, where a method is called)")
     return problems
 
