@@ -86,6 +86,13 @@ BUILTINS: dict[str, Builtin] = {
             "causal-mask", "harness.falsifiers.eval_batch", "test_causal_mask", "trainer", "a model that sees future tokens (no causal mask)", tripwire=True
         ),
         Builtin("metric-plausibility", "harness.falsifiers.metrics", "test_metric_plausibility", "run", "impossible val/train losses", tripwire=True),
+        Builtin(
+            "learns-beyond-unigram",
+            "harness.falsifiers.metrics",
+            "test_learns_beyond_unigram",
+            "run",
+            "a run whose held-out loss is no better than the data's own token frequencies (targets apart from their inputs, a model that learns nothing)",
+        ),
         Builtin("split-overlap", "harness.falsifiers.batches", "test_split_overlap", "batches", "validation windows drawn from training data", tripwire=True),
         Builtin(
             "eval-coverage",

@@ -70,6 +70,24 @@ def trained_run(qwen_stdlib_pipeline, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_run_with_data(trained_run, demo_training_batches):
+    """The healthy run with the streams it trained and was evaluated on."""
+    from harness.demo.training import TrainedRun
+
+    return TrainedRun(trained_run, demo_training_batches)
+
+
+@pytest.fixture(scope="session")
+def position_only_run_with_data(qwen_stdlib_pipeline, demo_training_batches, tmp_path_factory):
+    """Planted: the same run of a model whose forward overwrites the token embedding with the
+    positional one (``build_tiny_lm(tokens=False)``): it sees no id."""
+    from harness.demo.training import TrainedRun, run_training
+
+    run = run_training(qwen_stdlib_pipeline.shard_paths(), tmp_path_factory.mktemp("run-position-only"), steps=150, kind="position_only")
+    return TrainedRun(run, demo_training_batches)
+
+
+@pytest.fixture(scope="session")
 def demo_training_batches(qwen_stdlib_pipeline):
     """The batches the demo's tiny-LM run trains and evaluates on (its compact vocab, its eval)."""
     from harness.demo.training import TrainingBatches

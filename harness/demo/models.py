@@ -30,9 +30,11 @@ def _torch():
     return torch
 
 
-def build_tiny_lm(config: TinyConfig, seed: int, causal: bool = True):
+def build_tiny_lm(config: TinyConfig, seed: int, causal: bool = True, tokens: bool = True):
     """The tiny causal LM; ``causal=False`` is the planted defect of a forward that forgets the
-    attention mask (every position sees the whole window, the future included)."""
+    attention mask (every position sees the whole window, the future included); ``tokens=False``
+    the one of a forward whose token embedding is overwritten by the positional one (the model
+    sees no id: it can learn only the ids' frequencies)."""
     torch = _torch()
     nn = torch.nn
 
@@ -49,6 +51,8 @@ def build_tiny_lm(config: TinyConfig, seed: int, causal: bool = True):
         def forward(self, ids):
             t = ids.shape[1]
             x = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))
+            if not tokens:  # the refactor's slip: `x = self.pos(...)` where it meant `x = x + self.pos(...)`
+                x = self.pos(torch.arange(t, device=ids.device)).expand(ids.shape[0], t, -1)
             if not causal:
                 return self.head(self.norm(self.blocks(x)))
             mask = torch.nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
@@ -250,6 +254,8 @@ def tiny_trainer(kind: str = "healthy", config: TinyConfig | None = None, device
     config = config or TinyConfig()
     if kind == "no_causal_mask":  # a model defect, not a trainer one: the forward drops the mask
         return ReferenceTrainer(lambda seed: build_tiny_lm(config, seed, causal=False), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
+    if kind == "position_only":  # a model defect: the token embedding is overwritten by the positions'
+        return ReferenceTrainer(lambda seed: build_tiny_lm(config, seed, tokens=False), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
     cls = ReferenceTrainer if kind == "healthy" else DEFECTS[kind]
     return cls(lambda seed: build_tiny_lm(config, seed), config.vocab_size, device=device, lr=lr, max_seq=config.max_seq)
 

@@ -108,3 +108,29 @@ def run_training(
             }
             (out_dir / f"epoch-{epoch:03d}.metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out_dir
+
+
+class TrainedRun:
+    """A finished demo run with the data it trained on: its epochs (``RunSubject``) and the id
+    streams of its splits (``split_stream``), so a built-in can compare what the model reached with
+    what the data alone allows (``learns-beyond-unigram``)."""
+
+    def __init__(self, run_dir: Path, data: TrainingBatches) -> None:
+        self.run_dir, self.data = Path(run_dir), data
+        self.vocab_size = data.vocab_size
+
+    def epochs(self) -> list[dict]:
+        from harness.subjects.runs import read_run
+
+        return read_run(self.run_dir)
+
+    def split_stream(self, split: str):
+        """The train stream, and for val exactly the targets the run's val_loss scores."""
+        import numpy as np
+
+        if split == "train":
+            return self.data.train
+        return np.concatenate([w[:, 1:].reshape(-1) for w in self.data.windows("val")])
+
+    def __str__(self) -> str:
+        return str(self.run_dir)

@@ -36,3 +36,50 @@ def test_metric_plausibility(falsifier, subject):
     falsifier.record("val_train_ratio", float(last["val_loss"]) / float(last["train_loss"]) if float(last["train_loss"]) > 0 else math.inf)
     falsifier.record("val_perplexity", math.exp(min(float(last["val_loss"]), 50.0)))
     assert not problems, f"{falsifier.id}: {run_dir}: " + "; ".join(problems)
+
+
+@accepts(train_split="train", val_split="val", min_steps=100, margin=0.0, alpha=1.0, max_tokens=None)
+@records("val_loss", "unigram_loss", "gap", "steps", "val_tokens")
+def test_learns_beyond_unigram(falsifier, subject):
+    """A trained model's held-out loss must beat the data's own unigram baseline: the cross-entropy
+    (nats per token) of the val stream under the train stream's id frequencies (add-``alpha``).
+    Karpathy's recipe and every serious training codebase check this: a model that reaches no
+    better than the frequencies learned nothing from context — labels taken apart from their
+    inputs, a frozen body, a learning rate of zero. Premises, checked first: the run trained at
+    least ``min_steps`` steps (else METHODOLOGY_SUSPECT: too early to expect it), its ``val_loss`` is
+    a mean per-token cross-entropy in nats over the same ids."""
+    import numpy as np
+
+    p = falsifier.params
+    epochs = subject.epochs()
+    last = epochs[-1]
+    val_loss = falsifier.record("val_loss", float(last["val_loss"]))
+    steps = last.get("step")
+    if steps is not None:
+        falsifier.record("steps", int(steps))
+    streams = {}
+    for split in (p["train_split"], p["val_split"]):
+        stream = subject.split_stream(split)
+        pieces = [stream] if hasattr(stream, "shape") else list(stream)
+        ids = np.concatenate(
+            [np.asarray(piece.numpy() if hasattr(piece, "numpy") else piece, dtype=np.int64).reshape(-1) for piece in pieces] or [np.zeros(0, np.int64)]
+        )
+        streams[split] = ids if p["max_tokens"] is None else ids[: p["max_tokens"]]
+    train, val = streams[p["train_split"]], streams[p["val_split"]]
+    assert train.size and val.size, f"{falsifier.id}: the {p['train_split']!r} or {p['val_split']!r} stream holds no id: no baseline to beat"
+    vocab = int(getattr(subject, "vocab_size", 0) or 0) or int(max(train.max(), val.max())) + 1
+    counts = np.bincount(train, minlength=vocab)[:vocab].astype(np.float64)
+    prob = (counts + p["alpha"]) / (counts.sum() + p["alpha"] * vocab)
+    inside = val[(val >= 0) & (val < vocab)]
+    baseline = falsifier.record("unigram_loss", float(-np.log(prob[inside]).mean()))
+    falsifier.record("val_tokens", int(inside.size))
+    gap = falsifier.record("gap", baseline - val_loss)
+    if steps is not None and int(steps) < p["min_steps"]:
+        falsifier.suspect(f"the run trained {int(steps)} steps (< min_steps={p['min_steps']}): too early to expect it to beat the unigram baseline")
+        if gap <= p["margin"]:
+            return
+    assert gap > p["margin"], (
+        f"{falsifier.id}: held-out loss {val_loss:.4g} nats is no better than the data's own unigram baseline {baseline:.4g} "
+        f"(the val ids under the train ids' frequencies): the model learned nothing from context — targets apart from their inputs, "
+        "a frozen model, a learning rate of zero"
+    )

@@ -92,6 +92,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "document-boundaries": ("shard_paths", "encoder"),  # documents: used when present
     "duplicate-documents": ("shard_paths",),  # encoder: its end-of-text id, used when present
     "document-lengths": ("shard_paths",),  # encoder: its end-of-text id, used when present
+    "learns-beyond-unigram": ("epochs", "split_stream"),  # vocab_size: used when present
 }
 # Optional members a built-in reads when present: only these (and what it needs) must be of the right kind.
 OPTIONAL: dict[str, tuple[str, ...]] = {
