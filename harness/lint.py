@@ -244,8 +244,11 @@ BACKING_RULES = frozenset(
 
 
 def split_new(findings: list[Finding], baseline: set[str]) -> tuple[list[Finding], list[Finding]]:
-    """(new, known) against the baseline; a finding of ``BACKING_RULES`` is always new."""
-    known_keys = {baseline_key(f) for f in findings if f.rule not in BACKING_RULES and baseline_key(f) in baseline}
+    """(new, known) against the baseline (the harness's keys and pv's fingerprints of
+    ``.pv/lint-previous.json``); a finding of ``BACKING_RULES`` is always new."""
+    from harness.pv_baseline import finding_fingerprint
+
+    known_keys = {baseline_key(f) for f in findings if f.rule not in BACKING_RULES and (baseline_key(f) in baseline or finding_fingerprint(f) in baseline)}
     new = [f for f in findings if baseline_key(f) not in known_keys]
     known = [f for f in findings if baseline_key(f) in known_keys]
     return new, known

@@ -109,6 +109,45 @@ def test_lint_baseline_reports_only_new_findings(project, capsys):
     assert main(["--root", str(project), "lint", "--no-baseline"]) == 1
 
 
+def test_pvs_siphash_fingerprint_is_rusts_default_hasher():
+    """pv's fingerprint hashes with Rust's DefaultHasher (SipHash-1-3, zero keys); CPython's keyed
+    hash is the same function: checked against it on random inputs of every tail length."""
+    import _imp
+    import random
+
+    from harness.pv_baseline import pv_fingerprint, siphash13
+
+    rng = random.Random(0)
+    for n in [*range(0, 33), 100, 4097]:
+        data = rng.randbytes(n)
+        for key in (0, 1, 2**62 + 12345):
+            assert siphash13(data, key, 0) == int.from_bytes(_imp.source_hash(key, data), "little")
+    rule, file, message = "PV-VAL-001", "contracts/x-v1.yaml", "Missing proof_obligations"
+    expected = int.from_bytes(_imp.source_hash(0, b"PV-VAL-001\xffcontracts/x-v1.yaml\xffMissing proof_obligations\xff"), "little")
+    assert pv_fingerprint(rule, file, message) == f"PV-VAL-001:contracts/x-v1.yaml:{expected:016x}"
+
+
+def test_lint_reads_and_writes_pvs_baseline_keeping_pvs_own_entries(project, capsys):
+    import json
+
+    path = write(project)
+    path.write_text(path.read_text().replace("    value: 3", "    value: 3\n    typo: 1"))
+    assert main(["--root", str(project), "lint"]) == 1  # a new finding: no baseline yet
+    (project / ".pv").mkdir()
+    pv_own = "PV-VAL-001:contracts/other-v1.yaml:6004b3249effc262"
+    (project / ".pv" / "lint-previous.json").write_text(json.dumps([pv_own]))
+    assert main(["--root", str(project), "lint", "--update-baseline"]) == 0
+    written = (project / ".pv" / "lint-previous.json").read_text()
+    entries = json.loads(written)
+    assert pv_own in entries and any(e.startswith("harness/") for e in entries) and " " not in written  # compact, as pv writes it
+    (project / ".harness" / "lint-baseline.json").unlink()  # pv's file alone keeps the finding known
+    capsys.readouterr()
+    assert main(["--root", str(project), "lint"]) == 0
+    assert "0 new finding(s), 1 known" in capsys.readouterr().out
+    (project / ".pv" / "lint-previous.json").write_text(json.dumps([pv_own]))  # pv rewrote it with only its own
+    assert main(["--root", str(project), "lint"]) == 1
+
+
 def test_lint_baseline_never_quiets_a_backing_finding(project, capsys):
     """A status that does not follow from its falsifiers decides whether a claim is backed: a baseline cannot hold it."""
     write(project, status="ACTIVE_RUNTIME")

@@ -54,6 +54,12 @@ def cmd_lint(args) -> int:
     if args.update_baseline:
         path = save_baseline(loaded.root, findings)
         print(f"baseline: {len(findings)} finding(s) recorded in {path.relative_to(loaded.root)}")
+        from harness.pv_baseline import PV_STATE, write_pv_baseline
+
+        contracts_dir = loaded.snapshot.layout.contracts_dir
+        if (contracts_dir.parent / PV_STATE).is_dir():  # a repository pv lints too: one baseline for both
+            pv = write_pv_baseline(contracts_dir, findings)
+            print(f"baseline: the same finding(s) recorded in pv's {pv.relative_to(loaded.root) if pv.is_relative_to(loaded.root) else pv} (pv's own kept)")
         return EXIT_OK
     baseline = set() if args.no_baseline else loaded.snapshot.baseline
     new, known = split_new(findings, baseline)

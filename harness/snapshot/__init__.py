@@ -106,13 +106,20 @@ def read_snapshot(root: Path | Layout, paths: list[Path] | None = None, *, evide
         files=tuple(project.files),
         contracts=tuple(project.contracts),
         findings=tuple(project.findings),
-        baseline=read_baseline(layout.root) if baseline else frozenset(),
+        baseline=(read_baseline(layout.root) | read_pv_baseline(layout.contracts_dir)) if baseline else frozenset(),
     )
     if evidence:
         snapshot = snapshot.with_evidence()
     if sources:
         snapshot = snapshot.with_sources()
     return snapshot
+
+
+def read_pv_baseline(contracts_dir: Path) -> frozenset[str]:
+    """pv's ``.pv/lint-previous.json`` beside the contracts: its fingerprints count as known too."""
+    from harness.pv_baseline import read_pv_baseline as read
+
+    return read(contracts_dir)
 
 
 def read_baseline(root: Path) -> frozenset[str]:
