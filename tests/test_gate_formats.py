@@ -113,3 +113,24 @@ def test_the_json_output_keeps_its_shape(repo):
     data = json.loads(gate(repo, "--json").stdout)
     assert set(data) == {"passed", "contracts", "checks", "problems", "pytest_exit"}
     assert all(set(p) == {"contract", "falsifier", "reason", "check"} for p in data["problems"])
+
+
+def test_the_summary_says_what_changed_against_the_base_branch_and_the_refuted_measurements(tmp_path):
+    (tmp_path / "r").mkdir()
+    repo = make_value_repo(tmp_path / "r", CONTRACT)  # run once: DISCHARGED
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"], ["branch", "base"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
+    (repo / "data" / "value.txt").write_text("30")  # the claim is refuted on this branch
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "falsifiers"], cwd=repo, capture_output=True, check=False)
+    (repo / "contracts" / "e-v1.yaml").write_text(MISSING)  # and a contract the base does not have
+    summary = tmp_path / "summary.md"
+    gate(repo, "--summary", str(summary), "--base", "base")
+    text = summary.read_text()
+    assert "**Changed since `base`**" in text
+    assert "`c-v1::F-VALUE-001`: DISCHARGED → **FALSIFIED**" in text, text
+    assert "`e-v1`: new contract" in text
+    refuted = text.split("**Refuted claims**")[1]
+    assert "F-VALUE-001" in refuted and "value = 30" in refuted, refuted  # its measurement, from the evidence
+    gate(repo, "--summary", str(summary), env={"GITHUB_BASE_REF": "no-such-branch"})
+    assert "not compared — no such revision 'origin/no-such-branch'" in summary.read_text()

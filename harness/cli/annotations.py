@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from harness import __version__
 
@@ -107,9 +109,86 @@ def write_json(path: str, data) -> None:
     Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def summary_markdown(result, contracts) -> str:
+def base_ref_from_env() -> str | None:
+    """The branch a pull / merge request goes into, as CI names it: GitHub's ``GITHUB_BASE_REF``,
+    GitLab's ``CI_MERGE_REQUEST_TARGET_BRANCH_NAME`` (as ``origin/<branch>``)."""
+    branch = os.environ.get("GITHUB_BASE_REF") or os.environ.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
+    return f"origin/{branch}" if branch else None
+
+
+def base_statuses(contracts, ref: str) -> dict[str, dict[str, str | None] | None] | str:
+    """Each contract's falsifier statuses at ``ref`` (``git show ref:path``): {key: {id: status}},
+    None for a contract the base does not have; a string saying why when git cannot tell."""
+    import subprocess
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    out: dict[str, dict[str, str | None] | None] = {}
+    for c in contracts:
+        try:
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=c.path.parent, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"git is not available ({exc})"
+        if top.returncode:
+            return "not a git checkout"
+        rel = c.path.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+        shown = subprocess.run(["git", "show", f"{ref}:{rel}"], cwd=top.stdout.strip(), capture_output=True, text=True, timeout=30)
+        if shown.returncode:
+            known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=top.stdout.strip(), capture_output=True, text=True, timeout=30)
+            if known.returncode:
+                return f"no such revision {ref!r} (fetch it: git fetch origin <branch>)"
+            out[c.key] = None
+            continue
+        try:
+            doc = yaml.load(shown.stdout) or {}
+        except Exception:  # the base's file is not ours to judge: say it changed shape
+            out[c.key] = {}
+            continue
+        tests = doc.get("falsification_tests") if isinstance(doc, dict) else None
+        out[c.key] = {str(t.get("id")): t.get("status") for t in tests or [] if isinstance(t, dict)}
+    return out
+
+
+def changes_markdown(contracts, base: dict | str, ref: str) -> list[str]:
+    if isinstance(base, str):
+        return ["", f"**Against `{ref}`**: not compared — {base}"]
+    lines = []
+    for c in contracts:
+        before = base.get(c.key)
+        if before is None:
+            lines.append(f"- `{c.key}`: new contract ({len(c.bound_falsifiers)} falsifier(s))")
+            continue
+        for f in c.bound_falsifiers:
+            old, new = before.get(f.id, "—"), f.status or "OPEN"
+            if f.id not in before:
+                lines.append(f"- `{c.key}::{f.id}`: new claim, {new}")
+            elif (old or "OPEN") != new:
+                lines.append(f"- `{c.key}::{f.id}`: {old or 'OPEN'} → **{new}**")
+        lines += [f"- `{c.key}::{fid}`: removed (was {old or 'OPEN'})" for fid, old in before.items() if fid not in {f.id for f in c.falsifiers}]
+    return ["", f"**Changed since `{ref}`**", "", *(lines or ["No claim changed status."])]
+
+
+def _measurements(contract, falsifier) -> str:
+    """The refuted claim's measurements, from its evidence record (up to six)."""
+    import json
+
+    if not falsifier.evidence:
+        return ""
+    from harness.snapshot import contract_root
+
+    try:
+        record = json.loads((contract_root(Path(contract.path)) / falsifier.evidence / "results.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return ""
+    m = ((record.get("falsifiers") or {}).get(falsifier.id) or {}).get("measurements") or {}
+    return "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in list(m.items())[:6])
+
+
+def summary_markdown(result, contracts, base_ref: str | None = None) -> str:
     """The run summary a pull-request reader scans in ten seconds: the verdict, each contract's
-    status, the refuted claims with their measurements, every problem with its place."""
+    status, what changed against the base branch's contracts, the refuted claims with their
+    measurements, every problem with its place."""
     from harness.status import FALSIFIED
 
     head = "### ✅ harness gate passed" if result.passed else "### ❌ harness gate failed"
@@ -120,13 +199,16 @@ def summary_markdown(result, contracts) -> str:
         for f in c.bound_falsifiers:
             counts[f.effective_status] = counts.get(f.effective_status, 0) + 1
         lines.append(f"| `{c.key}` | {c.status or '—'} | " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + " |")
+    if base_ref:
+        lines += changes_markdown(contracts, base_statuses(contracts, base_ref), base_ref)
     refuted = [(c, f) for c in contracts for f in c.bound_falsifiers if f.status == FALSIFIED]
     if refuted:
         lines += ["", "**Refuted claims**", ""]
         for c, f in refuted:
             where = f"{c.display_path}:{c.line_of(f)}"
             evidence = f" — evidence `{f.evidence}`" if f.evidence else ""
-            lines.append(f"- `{c.key}::{f.id}` ({f.test}) at `{where}`{evidence}")
+            measured = _measurements(c, f)
+            lines.append(f"- `{c.key}::{f.id}` ({f.test}) at `{where}`{evidence}" + (f" — {measured}" if measured else ""))
     if result.problems:
         lines += ["", "**Problems**", ""]
         for p in result.problems:

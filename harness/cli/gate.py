@@ -37,6 +37,9 @@ def register(sub, add) -> None:
     )
     p.add_argument("--sarif", metavar="FILE", help="also write the problems as SARIF 2.1.0 (code scanning)")
     p.add_argument("--summary", metavar="FILE", help="also write a Markdown run summary (default under GitHub Actions: $GITHUB_STEP_SUMMARY)")
+    p.add_argument(
+        "--base", metavar="REF", help="in the summary, what changed against this revision's contracts (default: the pull / merge request's target branch)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gate)
 
@@ -158,4 +161,6 @@ def _write_reports(args, result) -> None:
     summary = args.summary or (os.environ.get("GITHUB_STEP_SUMMARY") if os.environ.get("GITHUB_ACTIONS") == "true" else None)
     if summary:
         with open(summary, "a", encoding="utf-8") as out:  # GitHub's summary file is appended to by every step
-            out.write(summary_markdown(result, result.judged))
+            from harness.cli.annotations import base_ref_from_env
+
+            out.write(summary_markdown(result, result.judged, args.base or base_ref_from_env()))
