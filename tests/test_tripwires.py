@@ -11,7 +11,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.tripwire_pipelines import collate, healthy_rows, incident_rows, loader_of, project, qwen_tokenizer, run_loop, statuses, stdlib_texts, tiny_lm  # noqa: E402
+from tests.tripwire_pipelines import (  # noqa: E402
+    collate,
+    gpt2_rows,
+    healthy_rows,
+    incident_rows,
+    loader_of,
+    project,
+    qwen_tokenizer,
+    run_loop,
+    statuses,
+    stdlib_texts,
+    tiny_lm,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +50,18 @@ def test_loop_stops_the_incident_before_its_first_step(tmp_path, tokenizer, text
     assert got["FALSIFY-CAUSAL-MASK-005"] is None  # passed in this run: a tripwire never discharges
     evidence = sorted((tmp_path / "evidence" / "pipeline-v1").glob("*/dispatch.txt"))
     assert evidence and "tripwire: loop" in evidence[0].read_text()
+
+
+def test_loop_stops_another_tokenizers_ids_that_every_count_accepts(tmp_path, tokenizer, texts):
+    """GPT-2's ids fed to a Qwen2.5-vocab model (#40 item 6): below the vocab, no <unk>, no hex,
+    healthy entropy — only decoding and encoding them again shows another tokenizer made them."""
+    path = project(tmp_path)
+    tw, taken = run_loop(path, tiny_lm(len(tokenizer)), loader_of(gpt2_rows(texts), tokenizer.pad_token_id), tokenizer)
+    assert taken == 0
+    verdict = tw.verdicts["FALSIFY-VOCAB-FORMAT-001"][0]
+    assert verdict.passed is False and "another tokenizer made these ids" in verdict.message, verdict
+    assert verdict.measurements["unk_share"] < 0.01 and verdict.measurements["reencode_agreement"] < 0.2
+    assert statuses(path)["FALSIFY-SHARD-ENTROPY-002"] is None  # the counts saw nothing wrong
 
 
 def test_loop_stops_a_collator_that_leaves_padding_in_labels(tmp_path, tokenizer, texts):

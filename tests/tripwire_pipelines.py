@@ -81,6 +81,20 @@ def healthy_rows(tokenizer, texts):
     return _rows([i for text in texts for i in tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]])
 
 
+def gpt2_rows(texts):
+    """Another tokenizer's ids for the same text: GPT-2's (its real rank file, from the openai-whisper
+    sdist, tests/data/gpt2), all below Qwen2.5's vocab size, so no count or bound sees them."""
+    import base64
+
+    import tiktoken
+
+    lines = (Path(__file__).parent / "data" / "gpt2" / "gpt2.tiktoken").read_text().split("\n")
+    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in lines if line)}
+    pattern = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    enc = tiktoken.Encoding("gpt2", pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 50256})
+    return _rows([i for text in texts for i in [*enc.encode_ordinary(text), enc.eot_token]])
+
+
 def incident_rows(tokenizer, texts):
     """The incident's encoder: text → hex-byte strings ("def" → "64","65","66"), looked up in the
     byte-level Qwen vocab, a miss mapped to the unk id."""

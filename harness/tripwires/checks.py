@@ -127,7 +127,50 @@ def token_strings(tokenizer, ids: list[int]) -> list:
     raise TypeError(f"a {type(tokenizer).__name__} gives no token strings (neither convert_ids_to_tokens nor decode_single_token_bytes)")
 
 
-def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "vocab-format") -> LiveVerdict:
+def _codec(tokenizer):
+    """(decode, encode-without-specials) of a Hugging Face tokenizer or a tiktoken ``Encoding``; None
+    when it offers neither."""
+    if hasattr(tokenizer, "encode_ordinary") and hasattr(tokenizer, "decode"):  # tiktoken
+        return tokenizer.decode, tokenizer.encode_ordinary
+    if hasattr(tokenizer, "decode") and hasattr(tokenizer, "encode"):
+        # the text as the ids spell it: no "clean-up" of spaces before punctuation (GPT-2's HF default once)
+        return (lambda ids: tokenizer.decode(ids, clean_up_tokenization_spaces=False)), (lambda text: tokenizer.encode(text, add_special_tokens=False))
+    return None
+
+
+def reencode_agreement(rows: list, tokenizer, specials: set[int], *, segments: int = 48, length: int = 48, edge: int = 8):
+    """(segments whose interior the tokenizer reproduces, segments judged): stretches of ``length``
+    ids inside rows, never spanning a special id, decoded with the run's tokenizer and encoded again.
+    The tokenizer that made them gives its own ids back (all but a stretch's edges, where the cut
+    split a word); ids another tokenizer made decode to text this one encodes otherwise (GPT-2's
+    ids under a Qwen2.5 model)."""
+    codec = _codec(tokenizer)
+    if codec is None:
+        return 0, 0
+    decode, encode = codec
+    stretches = []
+    for row in rows:
+        run: list[int] = []
+        for i in [*row.tolist(), None]:
+            if i is None or i in specials:
+                stretches += [run[k : k + length] for k in range(0, len(run) - length + 1, length)]
+                run = []
+            else:
+                run.append(int(i))
+    if len(stretches) > segments:  # spread over the rows read, not their head
+        stretches = [stretches[int(k * len(stretches) / segments)] for k in range(segments)]
+    agree = 0
+    for ids in stretches:
+        try:
+            again = list(encode(decode(ids)))
+        except Exception:  # ids the tokenizer cannot decode: not its own
+            continue
+        inner = ids[edge:-edge]
+        agree += any(again[k : k + len(inner)] == inner for k in range(len(again) - len(inner) + 1))
+    return agree, len(stretches)
+
+
+def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "vocab-format", rows: list | None = None) -> LiveVerdict:
     """The ids are the tokenizer's text tokens: few are <unk>/special (the incident: 99.99%), and
     the text tokens are not the hex-byte strings a hex encoder emits into a byte-level vocab."""
     if tokenizer is None:
@@ -154,6 +197,18 @@ def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "voca
         return LiveVerdict(
             builtin, False, f"{hex_share:.2%} of the text tokens are two-character hex strings: a hex-byte encoder feeding a byte-level vocab", m
         )
+    agree, judged = reencode_agreement(rows or [], tokenizer, specials)
+    if judged >= int(params.get("min_reencoded", 8)):
+        share = m["reencode_agreement"] = agree / judged
+        bound = float(params.get("min_reencode_agreement", 0.5))
+        if share < bound:
+            return LiveVerdict(
+                builtin,
+                False,
+                f"the run's tokenizer gives back only {share:.0%} of {judged} stretches of the loader's ids when it decodes and encodes them "
+                f"(bound {bound:.0%}): another tokenizer made these ids",
+                m,
+            )
     return LiveVerdict(builtin, True, "", m)
 
 

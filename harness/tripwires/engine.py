@@ -111,6 +111,7 @@ class Tripwire:
         )
         # each loader's ids judged on their own: healthy eval rows must not dilute a broken train stream
         streams = [ids for ids in (checks.content_ids(train), checks.content_ids(evals)) if ids.numel()]
+        stream_rows = [rows for rows in (checks.content_rows(train), checks.content_rows(evals)) if rows]
         ids = checks.content_ids(batches)
         pad_id = pad_id if pad_id is not None else getattr(tokenizer, "pad_token_id", None)
         self.tokenizer = tokenizer
@@ -124,7 +125,13 @@ class Tripwire:
             elif f.builtin in ("vocab-format", "tokenizer-roundtrip"):
                 results.append(
                     self._judge(
-                        f, checks.guarded(f.builtin, lambda p=p, f=f: _worst(checks.vocab_format(s, tokenizer, p, f.builtin) for s in streams or [ids]))
+                        f,
+                        checks.guarded(
+                            f.builtin,
+                            lambda p=p, f=f: _worst(
+                                checks.vocab_format(s, tokenizer, p, f.builtin, rows) for s, rows in zip(streams or [ids], stream_rows or [[]])
+                            ),
+                        ),
                     )
                 )
             elif f.builtin == "shard-entropy":
