@@ -223,6 +223,19 @@ def bytes_targets_unshifted():
     return TupleUnshifted()
 
 
+class TupleReversed(PackedBytes):
+    """The planted defect: each row's targets run backwards (a collate that flips its labels)."""
+
+    def batches(self, split):
+        for inputs, targets in super().batches(split):
+            yield inputs, targets[:, ::-1].copy()
+
+
+@pytest.fixture(scope="session")
+def bytes_targets_reversed():
+    return TupleReversed()
+
+
 def _tiny(seed: int):
     from harness.demo.models import TinyConfig, build_tiny_lm
 

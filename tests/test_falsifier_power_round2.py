@@ -36,6 +36,7 @@ CASES: dict[str, tuple[str, str, dict]] = {
     "alignment-green-padded-docs": ("target-alignment", "docs_padded_healthy", {}),
     "alignment-red-hf-shifted-twice": ("target-alignment", "hf_labels_shifted_twice", {}),
     "alignment-red-unshifted": ("target-alignment", "bytes_targets_unshifted", {}),
+    "alignment-red-reversed": ("target-alignment", "bytes_targets_reversed", {}),
     # overfit-one-batch: a model that does not learn
     "overfit-green-tiny": ("overfit-one-batch", "tiny_module_trainer", {}),
     "overfit-green-gru-mc-dropout": ("overfit-one-batch", "gru_mc_dropout", {}),
@@ -124,6 +125,12 @@ def test_labels_shifted_twice_or_never_are_named(outcomes):
     m = check(outcomes, "alignment-red-hf-shifted-twice", "FALSIFIED", "labels shifted twice")
     assert m["best_shift"] == 2
     check(outcomes, "alignment-red-unshifted", "FALSIFIED", "labels never shifted")
+
+
+def test_reversed_labels_are_named_as_no_shift_not_as_shifted_twice(outcomes):
+    """#40 item 6: reversed labels were reported as "labels shifted twice"; no shift lines them up."""
+    m = check(outcomes, "alignment-red-reversed", "FALSIFIED", "no shift lines the targets up with the inputs")
+    assert max(m["agreement_shift0"], m["agreement_shift1"], m["agreement_shift2"]) < 0.5
 
 
 @pytest.mark.parametrize("case", ["overfit-red-zero-grad-before-step", "overfit-red-lr-zero"])

@@ -351,7 +351,9 @@ def test_target_alignment(falsifier, subject):
         0: "the targets are the inputs themselves: labels never shifted (the model learns to copy)",
         2: "the targets are the inputs two positions on: labels shifted twice (the loader shifts and the model shifts again)",
     }
-    assert best == 1, f"{falsifier.id}: {shares[best]:.1%} of scored targets equal the input {best} position(s) on, {shares[1]:.1%} the next one: {why[best]}"
-    assert shares[1] >= p["min_agreement"], (
-        f"{falsifier.id}: only {shares[1]:.1%} of scored targets are the next input id: the targets are not the inputs shifted by one"
+    # a shift is named as the cause only when it really lines the targets up; else no shift does
+    assert shares[best] >= p["min_agreement"] or shares[1] >= p["min_agreement"], (
+        f"{falsifier.id}: no shift lines the targets up with the inputs (equal to the input 0, 1, 2 positions on: "
+        f"{shares[0]:.1%}, {shares[1]:.1%}, {shares[2]:.1%}): the targets are not these inputs' next ids — reversed, shuffled, or another row's"
     )
+    assert best == 1, f"{falsifier.id}: {shares[best]:.1%} of scored targets equal the input {best} position(s) on, {shares[1]:.1%} the next one: {why[best]}"
