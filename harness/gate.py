@@ -71,6 +71,7 @@ class GateResult:
     checks: dict[str, str] = field(default_factory=dict)  # check → "pass" | "fail" | "skipped"
     pytest_exit: int | None = None
     judged: list = field(default_factory=list, repr=False)  # the contracts judged (for summaries; not in --json)
+    measurements: dict = field(default_factory=dict, repr=False)  # (contract key, falsifier id) → a refuted claim's measurements
 
     @property
     def passed(self) -> bool:

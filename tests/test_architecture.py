@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "harness.status",
             "harness.ledger",
             "harness.lint",
+            "harness.pv_baseline",
             "harness.gate",
             "harness.writer",
             "harness.recording",
@@ -249,6 +250,7 @@ def test_only_the_snapshot_builder_reads_contract_evidence_and_ini_files():
         "harness.demo.training": "the demo's shards",
         "harness.demo.corpus": "the standard library's sources",
         "harness.cli.gate": "the JSON report of the gate's own pytest run (a temp file)",
+        "harness.pv_baseline": "pv's lint baseline, .pv/lint-previous.json (read for harness.snapshot and for --update-baseline's merge)",
     }
     readers = set()
     for name, path in MODULES.items():

@@ -169,20 +169,9 @@ def changes_markdown(contracts, base: dict | str, ref: str) -> list[str]:
     return ["", f"**Changed since `{ref}`**", "", *(lines or ["No claim changed status."])]
 
 
-def _measurements(contract, falsifier) -> str:
-    """The refuted claim's measurements, from its evidence record (up to six)."""
-    import json
-
-    if not falsifier.evidence:
-        return ""
-    from harness.snapshot import contract_root
-
-    try:
-        record = json.loads((contract_root(Path(contract.path)) / falsifier.evidence / "results.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return ""
-    m = ((record.get("falsifiers") or {}).get(falsifier.id) or {}).get("measurements") or {}
-    return "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in list(m.items())[:6])
+def _measurements(measured: dict) -> str:
+    """A refuted claim's measurements, as its evidence recorded them (up to six)."""
+    return "; ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in list(measured.items())[:6])
 
 
 def summary_markdown(result, contracts, base_ref: str | None = None) -> str:
@@ -207,7 +196,7 @@ def summary_markdown(result, contracts, base_ref: str | None = None) -> str:
         for c, f in refuted:
             where = f"{c.display_path}:{c.line_of(f)}"
             evidence = f" — evidence `{f.evidence}`" if f.evidence else ""
-            measured = _measurements(c, f)
+            measured = _measurements(getattr(result, "measurements", {}).get((c.key, f.id), {}))
             lines.append(f"- `{c.key}::{f.id}` ({f.test}) at `{where}`{evidence}" + (f" — {measured}" if measured else ""))
     if result.problems:
         lines += ["", "**Problems**", ""]

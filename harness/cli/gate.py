@@ -75,20 +75,27 @@ def run_gate(root: Path, names: list[str] | None = None, run_falsifiers: bool = 
     result = judge_static(snapshot, contracts, allow_falsified)
     if not run_falsifiers:
         result.checks["run"] = "skipped"
-        return _locate(result, contracts)
+        return _locate(result, contracts, snapshot)
     report, exit_code, tail = _check_lane(snapshot.layout, [c.key for c in contracts] if names else [], junitxml)
     result.pytest_exit = exit_code
     problems = judge_run(claimed_on_cpu(contracts), report, exit_code, tail)
     result.problems.extend(problems)
     result.checks["run"] = "fail" if problems else "pass"
-    return _locate(result, contracts)
+    return _locate(result, contracts, snapshot)
 
 
-def _locate(result, contracts):
+def _locate(result, contracts, snapshot):
     from harness.gate import located
+    from harness.status import FALSIFIED
 
     result.problems = located(result.problems, contracts)
     result.judged = contracts
+    store = snapshot.store
+    for c in contracts:
+        for f in c.bound_falsifiers:
+            if f.status == FALSIFIED and f.evidence:
+                record = ((store.results(f.evidence) or {}).get("falsifiers") or {}).get(f.id) or {}
+                result.measurements[(c.key, f.id)] = record.get("measurements") or {}
     return result
 
 
