@@ -38,8 +38,19 @@ def resolve(tmp_path: Path, *requirements: str) -> dict[str, str]:
         [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--dry-run", "--report", str(report), *requirements],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+    if proc.returncode and not _index_reachable(env_dir):
+        pytest.skip("no package index is reachable from this machine (an offline runner): nothing to resolve against")
     assert proc.returncode == 0, f"pip could not resolve {requirements}:\n{proc.stderr[-3000:]}"
     return {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+
+
+def _index_reachable(env_dir: Path) -> bool:
+    """Whether pip can resolve anything at all here (setuptools, which every build needs)."""
+    probe = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--dry-run", "--ignore-installed", "setuptools"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return probe.returncode == 0
 
 
 def test_the_readme_names_every_extra_the_package_declares():
