@@ -76,6 +76,13 @@ BUILTINS: dict[str, Builtin] = {
             "empty documents; documents silently truncated at a maximum length",
         ),
         Builtin(
+            "documents-intact",
+            "harness.falsifiers.documents",
+            "test_documents_intact",
+            "data",
+            "declared documents missing from the shards (a dropped last buffer, a filter) or altered (indentation stripped, text normalised)",
+        ),
+        Builtin(
             "overfit-one-batch",
             "harness.falsifiers.eval_batch",
             "test_overfit_one_batch",
@@ -103,9 +110,28 @@ BUILTINS: dict[str, Builtin] = {
             tripwire=True,
         ),
         Builtin(
-            "target-alignment", "harness.falsifiers.batches", "test_target_alignment", "batches", "labels not shifted, or shifted twice (loader and model)"
+            "train-coverage",
+            "harness.falsifiers.batches",
+            "test_train_coverage",
+            "batches",
+            "a training stream that re-reads one batch (an iterator re-created every step)",
         ),
-        Builtin("loss-mask", "harness.falsifiers.batches", "test_loss_mask", "batches", "padding positions counted in the loss", tripwire=True),
+        Builtin(
+            "target-alignment",
+            "harness.falsifiers.batches",
+            "test_target_alignment",
+            "batches",
+            "labels not shifted, or shifted twice (loader and model, or loader and the model's own loss)",
+            tripwire=True,
+        ),
+        Builtin(
+            "loss-mask",
+            "harness.falsifiers.batches",
+            "test_loss_mask",
+            "batches",
+            "padding positions counted in the loss; the end-of-text id masked out of it",
+            tripwire=True,
+        ),
         Builtin(
             "model-vocab-fit",
             "harness.falsifiers.batches",

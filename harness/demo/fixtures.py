@@ -144,3 +144,7 @@ stdlib_loader_random_rows_val_from_train = _loader_fixture("random_rows_val_from
 stdlib_loader_repeated_eval = _loader_fixture("repeated_eval")
 stdlib_loader_clamping = _loader_fixture("clamping")
 stdlib_loader_unmasked_padding = _loader_fixture("unmasked_padding")
+stdlib_loader_eos_masked = _loader_fixture("eos_masked")
+stdlib_loader_repeated_train = _loader_fixture("repeated_train")
+stdlib_loader_model_fed = _loader_fixture("model_fed")
+stdlib_loader_shift_in_loss = _loader_fixture("shift_in_loss")

@@ -121,12 +121,13 @@ class ClampingLoader(PackedLoader):
 
 
 class DocumentLoader(PackedLoader):
-    """One document per row (split at the end-of-text id), cut to ``seq_len + 1`` ids and padded
-    with ``pad_id``; padded targets are ``ignore_index``, so the loss never scores padding."""
+    """One document per row, its end-of-text id kept (the model learns to end a document), cut to
+    ``seq_len + 1`` ids and padded with ``pad_id`` = the end-of-text id (Qwen2.5's own choice);
+    targets past each document's length are ``ignore_index``, so the loss never scores padding."""
 
     def __init__(self, pipeline, seq_len: int = 128, batch_size: int = 8, model_vocab_size: int | None = None) -> None:
         super().__init__(pipeline, seq_len, batch_size, model_vocab_size)
-        self.pad_id = pipeline.eos_id
+        self.pad_id = self.eos_id = pipeline.eos_id
 
     @cached_property
     def _docs(self):
@@ -136,9 +137,9 @@ class DocumentLoader(PackedLoader):
         import numpy as np
 
         ids = self.split_ids(split)
-        ends = np.flatnonzero(ids == self.pad_id)
-        starts = np.concatenate([[0], ends + 1])
-        return [ids[s:e] for s, e in zip(starts, np.concatenate([ends, [ids.size]])) if e - s > 1]
+        ends = np.flatnonzero(ids == self.eos_id) + 1  # each document with its end-of-text id
+        starts = np.concatenate([[0], ends])
+        return [ids[s:e] for s, e in zip(starts, np.concatenate([ends, [ids.size]])) if e - s > 2]
 
     def mask(self, targets, lengths):
         import numpy as np
@@ -168,6 +169,52 @@ class UnmaskedPaddingLoader(DocumentLoader):
         return targets
 
 
+class EosMaskedLoader(DocumentLoader):
+    """Defect: every label equal to the pad id is masked — Hugging Face's
+    ``DataCollatorForLanguageModeling`` with ``pad_token = eos_token`` — so each document's real end
+    goes out of the loss with its padding: the model never learns to stop."""
+
+    def mask(self, targets, lengths):
+        import numpy as np
+
+        return np.where(targets == self.pad_id, self.ignore_index, super().mask(targets, lengths))
+
+
+class RepeatedTrainLoader(PackedLoader):
+    """Defect: the training loop re-creates its iterator every step (``next(iter(loader))``), so
+    every step trains on the first batch: the run draws many windows and reads one batch's worth."""
+
+    def batches(self, split: str):
+        if split != "train":
+            yield from super().batches(split)
+            return
+        steps = max(1, len(self.windows(split)) // self.batch_size)
+        for _ in range(steps):
+            yield next(iter(super().batches(split)))
+
+
+class ModelFedLoader(PackedLoader):
+    """The packed loader with the model its batches feed (``model``): a nanoGPT-style GPT whose
+    ``forward(idx, targets)`` returns ``(logits, loss)``, the targets already shifted by the loader."""
+
+    shift_in_loss = False
+
+    @cached_property
+    def model(self):
+        from harness.demo.models import TinyConfig, build_gpt_with_loss
+
+        config = TinyConfig(vocab_size=self.vocab_size, hidden=32, layers=1, heads=2, max_seq=self.seq_len, dropout=0.0)
+        return build_gpt_with_loss(config, seed=0, shift_in_loss=self.shift_in_loss)
+
+
+class ShiftInLossLoader(ModelFedLoader):
+    """Defect: the same loader (its batches right) feeding a model whose loss shifts the targets
+    again, Hugging Face style (``logits[:, :-1]`` against ``targets[:, 1:]``): the run trains on
+    the token after next."""
+
+    shift_in_loss = True
+
+
 LOADERS = {
     "packed": PackedLoader,
     "documents": DocumentLoader,
@@ -177,6 +224,10 @@ LOADERS = {
     "repeated_eval": RepeatedEvalLoader,
     "clamping": ClampingLoader,
     "unmasked_padding": UnmaskedPaddingLoader,
+    "eos_masked": EosMaskedLoader,
+    "repeated_train": RepeatedTrainLoader,
+    "model_fed": ModelFedLoader,
+    "shift_in_loss": ShiftInLossLoader,
 }
 
 

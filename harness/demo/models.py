@@ -62,6 +62,32 @@ def build_tiny_lm(config: TinyConfig, seed: int, causal: bool = True, tokens: bo
     return TinyCausalLM()
 
 
+def build_gpt_with_loss(config: TinyConfig, seed: int, shift_in_loss: bool = False):
+    """The tiny LM behind nanoGPT's convention, ``forward(idx, targets=None) -> (logits, loss)``:
+    the loader hands targets already shifted by one, and the loss scores each position's logits
+    against its own target. ``shift_in_loss=True`` is the planted defect of a loss copied from a
+    Hugging Face model (``logits[:, :-1]`` against ``targets[:, 1:]``) into this convention: the
+    targets are shifted twice and the model trains on the token after next."""
+    torch = _torch()
+    nn = torch.nn
+    lm = build_tiny_lm(config, seed)
+
+    class GPTWithLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, idx, targets=None):
+            logits = self.lm(idx)
+            if targets is None:
+                return logits, None
+            scored, wanted = (logits[:, :-1], targets[:, 1:]) if shift_in_loss else (logits, targets)
+            loss = nn.functional.cross_entropy(scored.reshape(-1, scored.size(-1)), wanted.reshape(-1), ignore_index=-1)
+            return logits, loss
+
+    return GPTWithLoss()
+
+
 def build_gru_lm(config: TinyConfig, seed: int):
     """A recurrent LM (embedding, 2-layer GRU, head): causal by construction, a second healthy
     architecture for the causal probe."""

@@ -161,6 +161,40 @@ def _stream_pieces(stream, m: int, max_tokens: int | None, scan: Scan, chunk: in
                 return
 
 
+def _distinct_rows(subject, split: str, max_tokens: int | None, scan: Scan, ignore: int) -> tuple[int, int, int]:
+    """(rows the split's batches hold, how many of them are distinct, targets they score)."""
+    import numpy as np
+
+    hashes, tokens = [], 0
+    for inputs, targets in iter_rows(subject, split, max_tokens, scan):
+        hashes.append(window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
+        tokens += int((targets != ignore).sum())
+    rows = int(sum(h.size for h in hashes))
+    distinct = int(np.unique(np.concatenate(hashes)).size) if rows else 0
+    return rows, distinct, tokens
+
+
+@accepts(split="train", min_distinct_share=0.9, max_tokens=None)
+@records("rows", "distinct_rows", "distinct_share")
+def test_train_coverage(falsifier, subject):
+    """The training stream reads what it draws: of the rows a pass over the ``split`` batches
+    holds, at least ``min_distinct_share`` are distinct. A loop that re-creates its iterator every
+    step (``next(iter(loader))``) trains on one batch over and over; downstream it shows only as a
+    val/train ratio no model reaches, long after the compute is spent."""
+    p = falsifier.params
+    scan = Scan()
+    rows, distinct, _ = _distinct_rows(subject, p["split"], p["max_tokens"], scan, _ignore(subject))
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
+    falsifier.record("rows", rows)
+    falsifier.record("distinct_rows", distinct)
+    share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
+    assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
+    assert share >= p["min_distinct_share"], (
+        f"{falsifier.id}: the {p['split']} stream draws {rows:,} rows but reads only {distinct:,} distinct ones ({share:.1%}): "
+        "the same batch is trained on again and again (an iterator re-created every step)"
+    )
+
+
 @accepts(split="val", min_distinct_share=0.9, loss_sd=3.0, tolerance=0.05, max_tokens=None)
 @records("rows", "distinct_rows", "distinct_share", "eval_tokens", "loss_standard_error")
 def test_eval_coverage(falsifier, subject):
@@ -170,17 +204,10 @@ def test_eval_coverage(falsifier, subject):
     about ``loss_sd``/√n (per-token cross-entropy of a language model spreads about 3 nats), and it
     must not exceed ``tolerance`` (nats) — 3,600 targets at the defaults. A small eval of distinct
     rows is imprecise, not wrong."""
-    import numpy as np
-
     p = falsifier.params
-    ignore = _ignore(subject)
-    hashes, tokens, scan = [], 0, Scan()
-    for inputs, targets in iter_rows(subject, p["split"], p["max_tokens"], scan):
-        hashes.append(window_hashes(inputs, inputs.shape[1], stride=inputs.shape[1]))
-        tokens += int((targets != ignore).sum())
+    scan = Scan()
+    rows, distinct, tokens = _distinct_rows(subject, p["split"], p["max_tokens"], scan, _ignore(subject))
     scan.report(falsifier, "max_tokens", p["max_tokens"])
-    rows = int(sum(h.size for h in hashes))
-    distinct = int(np.unique(np.concatenate(hashes)).size) if rows else 0
     falsifier.record("rows", rows)
     falsifier.record("distinct_rows", distinct)
     share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
@@ -213,21 +240,39 @@ def _pad_counter(subject, p):
     return counter
 
 
-@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, min_trailing_fraction=0.5, max_tokens=None)
-@records("scored_targets", "scored_padding", "pad_share", "padded_positions")
+def _eos_id(subject) -> int | None:
+    """The end-of-text id: the subject's ``eos_id``, else its tokenizer's ``eos_token_id``."""
+    eos = getattr(subject, "eos_id", None)
+    eos = eos if eos is not None else getattr(getattr(subject, "tokenizer", None), "eos_token_id", None)
+    return int(eos) if eos is not None else None
+
+
+@accepts(splits=["train", "val"], max_pad_share=0.01, min_inferred_run=8, min_trailing_fraction=0.5, max_tokens=None, min_eos_rows=4)
+@records("scored_targets", "scored_padding", "pad_share", "padded_positions", "eos_rows", "eos_scored")
 def test_loss_mask(falsifier, subject):
     """Padding is not scored: of the targets the loss counts (≠ ``ignore_index``), at most
     ``max_pad_share`` are padding. Padding is what the batch's ``attention_mask`` leaves out, else
     the row ends of the subject's ``pad_id`` (or its tokenizer's pad token); a subject with
     ``pads = False`` never pads. With none of these, an id is padding only if it fills row ends
     (runs ≥ ``min_inferred_run``) and ≥ ``min_trailing_fraction`` of its occurrences are there —
-    runs of indentation tokens in source code are text, not padding."""
+    runs of indentation tokens in source code are text, not padding.
+
+    And the text is scored: where the end-of-text id (the subject's ``eos_id`` or its tokenizer's)
+    occurs in ``min_eos_rows`` rows or more, it must be a scored target somewhere. A collator that
+    masks every label equal to the pad id while pad = EOS (Hugging Face's
+    ``DataCollatorForLanguageModeling`` with ``pad_token = eos_token``) masks each document's real
+    end too: the model never learns to stop."""
     p = falsifier.params
     counter = _pad_counter(subject, p)
+    eos = _eos_id(subject)
+    eos_rows = eos_scored = 0
     scan = Scan()
     for split in p["splits"]:
         for inputs, targets, padding in iter_rows(subject, split, p["max_tokens"], scan, padding=True):
             counter.add(inputs, targets, padding)
+            if eos is not None:
+                eos_rows += int((inputs == eos).any(axis=1).sum())
+                eos_scored += int(((targets == eos) & (targets != counter.ignore_index)).sum())
     scan.report(falsifier, "max_tokens", p["max_tokens"])
     scan.require_every_split(falsifier.id, p["splits"])
     got = counter.result()
@@ -242,6 +287,14 @@ def test_loss_mask(falsifier, subject):
     assert share <= p["max_pad_share"], (
         f"{falsifier.id}: {share:.1%} of scored targets are padding ({scored_pad} of {scored}; padding from {pad_source}): the loss counts pad positions"
     )
+    if eos is not None:
+        falsifier.record("eos_rows", eos_rows)
+        falsifier.record("eos_scored", eos_scored)
+        assert eos_rows < p["min_eos_rows"] or eos_scored, (
+            f"{falsifier.id}: the end-of-text id {eos} occurs in {eos_rows:,} rows the model reads but is never a scored target: "
+            f"the loss masks it out (pad = EOS{' (' + pad_source + ')' if counter.pad_id == eos else ''} with every label equal to the pad id masked) — "
+            "the model never learns to end a document"
+        )
 
 
 @accepts(splits=["train", "val"], max_tokens=None, max_edge_share=0.01, top1_margin=0.05)
@@ -315,13 +368,18 @@ def test_model_vocab_fit(falsifier, subject):
             )
 
 
-@accepts(splits=["train", "val"], max_tokens=None, min_agreement=0.5)
-@records("agreement_shift0", "agreement_shift1", "agreement_shift2", "best_shift", "scored_targets")
+@accepts(splits=["train", "val"], max_tokens=None, min_agreement=0.5, probe_rows=2, probe_length=64)
+@records("agreement_shift0", "agreement_shift1", "agreement_shift2", "best_shift", "scored_targets", "loader_shift", "model_loss_shift", "model_loss")
 def test_target_alignment(falsifier, subject):
     """The targets the loss really sees are the inputs shifted by exactly one, in the framework's
     convention (Hugging Face ``labels`` are shifted by the model, so a loader that shifts them too
     trains on the token after next). Of the scored targets, the share equal to the input 0, 1 and
-    2 positions on: shift 1 must agree most, on at least ``min_agreement`` of them."""
+    2 positions on: shift 1 must agree most, on at least ``min_agreement`` of them.
+
+    Where the subject gives the ``model`` its batches feed, the loss it returns for the first
+    batch (``probe_rows`` × ``probe_length`` of it) is read too: loader shift plus the shift the
+    model's own loss applies must be one (``harness.checks.shift``) — right batches into a loss that
+    shifts again train on the token after next all the same."""
     import numpy as np
 
     p = falsifier.params
@@ -357,3 +415,30 @@ def test_target_alignment(falsifier, subject):
         f"{shares[0]:.1%}, {shares[1]:.1%}, {shares[2]:.1%}): the targets are not these inputs' next ids — reversed, shuffled, or another row's"
     )
     assert best == 1, f"{falsifier.id}: {shares[best]:.1%} of scored targets equal the input {best} position(s) on, {shares[1]:.1%} the next one: {why[best]}"
+    if getattr(subject, "model", None) is not None:
+        _judge_model_loss(falsifier, subject, p)
+
+
+def _judge_model_loss(falsifier, subject, p) -> None:
+    """The targets the model's own loss scores, on the first batch (``harness.checks.shift``)."""
+    import torch
+
+    from harness.checks.shift import judge
+
+    model = subject.model
+    batch = next(iter(subject.batches(p["splits"][0])), None)
+    if batch is None:
+        return
+    was_training = getattr(model, "training", False)
+    model.eval() if hasattr(model, "eval") else None
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            got = judge(model, batch, int(p["probe_rows"]), int(p["probe_length"]))
+    finally:
+        model.train(was_training) if hasattr(model, "train") else None
+    for name, value in got.measurements.items():
+        if name in ("loader_shift", "model_loss_shift", "model_loss"):
+            falsifier.record(name, value)
+    if got.passed is None:
+        falsifier.attach("model_loss_unjudged", got.why)
+    assert got.passed is not False, f"{falsifier.id}: {got.why}"

@@ -67,7 +67,13 @@ def test_document_boundaries(falsifier, subject):
         falsifier.suspect("the encoder has no end-of-text id, so documents cannot be told apart; declare the separator with params: separator_id")
         return
     text = p["separator_text"] or encoder.decode([int(sep)])
+    if p["separator_id"] is None:
+        _separator_is_special(falsifier, subject, int(sep), text)
     marker = plain_ids(encoder, text)
+    unk = getattr(encoder, "unk_id", None)
+    if unk is not None and int(unk) in marker:  # the text cannot be encoded: counting unknown ids would name the separator for it
+        falsifier.attach("text_markers_unjudged", f"the encoder cannot encode {text!r} as text (unknown id {unk}): markers not counted")
+        marker = []
     shards = subject_shards(subject)
     assert shards, f"{falsifier.id}: no shard holds any id"
     separators = read = 0
@@ -109,6 +115,40 @@ def test_document_boundaries(falsifier, subject):
     )
     assert per_doc >= p["min_per_document"], (
         f"{falsifier.id}: {separators} separators (id {sep}) for {documents} documents ({per_doc:.2f} per document): documents run together"
+    )
+
+
+def _separator_is_special(falsifier, subject, sep: int, text: str) -> None:
+    """The encoder's end-of-text id must be one of the vocabulary's special tokens: an ordinary
+    token (Qwen2.5's vocab holds ``</s>`` as plain text, id 128247) separates documents by a string
+    any document can hold — the encoder was written for another vocabulary. Judged where the
+    subject's vocab says which tokens are special: a ``tokenizer.json`` (its ``added_tokens``),
+    given or beside the ``vocab.json`` given; silent otherwise (a name like ``</s>`` says nothing)."""
+    from pathlib import Path
+
+    from harness.checks import ArtifactError
+    from harness.checks.vocab import load_vocab
+
+    path = getattr(subject, "vocab_path", None)
+    if not path:
+        return
+    path = Path(path)
+    path = path if path.name == "tokenizer.json" else (path if path.is_dir() else path.parent) / "tokenizer.json"
+    if not path.is_file():
+        return
+    try:
+        vocab = load_vocab(path)
+    except ArtifactError:
+        return  # vocab-format names an unreadable vocab
+    specials = {vocab.tokens[t]: t for t in vocab.special if t in vocab.tokens}
+    if not specials or sep in specials:
+        return
+    ends = [f"{t!r} = {i}" for i, t in specials.items() if any(e in t for e in ("end", "eos", "</s>", "eot"))] or [
+        f"{t!r} = {i}" for i, t in list(specials.items())[:3]
+    ]
+    raise AssertionError(
+        f"{falsifier.id}: the encoder ends documents with id {sep} ({text!r}), an ordinary token of {path}, not one of its special tokens "
+        f"({', '.join(ends[:3])}): the encoder's end-of-text token belongs to another vocabulary, and a document holding the text {text!r} is cut there"
     )
 
 
@@ -235,3 +275,65 @@ def _text_lost(subject, stats) -> tuple[int, int] | None:
     encode = encoder.encode_batch if hasattr(encoder, "encode_batch") else (lambda ts: [encoder.encode(t) for t in ts])
     encoded = sum(len(ids) for ids in encode(texts))
     return encoded, int(stats.length_array().sum())
+
+
+def _shard_chunks(shards, overlap: int, chunk: int = 1 << 22):
+    """Each shard's ids in chunks that overlap by ``overlap`` ids (a window never lost at an edge)."""
+    import numpy as np
+
+    for shard in shards:
+        ids = shard.open()
+        for start in range(0, max(shard.count - overlap, 1), chunk):
+            yield np.asarray(ids[start : min(shard.count, start + chunk + overlap)], dtype=np.int64)
+
+
+@accepts(window=16, min_found_share=0.9, max_missing_share=0.0, max_altered_share=0.01)
+@records("documents", "judged", "missing", "altered", "mean_found_share")
+def test_documents_intact(falsifier, subject):
+    """Every document the subject declares (``documents()``) reaches the shards whole, judged on
+    its own encoding: its ``window``-id windows looked up among the shards' (``harness.checks.intact``).
+    None found: missing (a writer that drops its last buffer, a silent filter) — more than
+    ``max_missing_share`` FALSIFIES; some but under ``min_found_share`` found: altered (indentation
+    stripped, whitespace or case normalised) — more than ``max_altered_share``. The edit that
+    explains an altered corpus is named. Chunked documents lose only windows across a cut."""
+    from harness.checks.intact import documents_intact
+    from harness.checks.shards import subject_shards
+
+    p = falsifier.params
+    docs = list(subject.documents())
+    shards = subject_shards(subject)
+    assert shards, f"{falsifier.id}: no shard holds any id"
+    assert docs, f"{falsifier.id}: the subject declares no document to look for"
+    n = int(p["window"])
+    report = documents_intact(docs, subject.encoder(), _shard_chunks(shards, n - 1), n, p["min_found_share"])
+    falsifier.record("documents", report.documents)
+    falsifier.record("judged", report.judged)
+    falsifier.record("missing", len(report.missing))
+    falsifier.record("altered", len(report.altered))
+    falsifier.record("mean_found_share", sum(report.found_share) / len(report.found_share) if report.found_share else 0.0)
+    assert report.judged, f"{falsifier.id}: no declared document holds {n} ids: nothing to look for"
+    if report.judged < report.documents:
+        falsifier.attach("too_short", f"{report.documents - report.judged} documents shorter than {n} ids were not judged")
+    names = [name for name, _ in docs]
+
+    def listed(indices: list[int]) -> str:
+        return ", ".join(str(names[i]) for i in indices[:3]) + (" …" if len(indices) > 3 else "")
+
+    lost = report.missing + report.altered
+    if report.edits and len(lost) > p["max_altered_share"] * report.judged:
+        edit, share = max(report.edits.items(), key=lambda kv: kv[1])
+        raise AssertionError(
+            f"{falsifier.id}: {len(lost):,} of {report.judged:,} declared documents do not reach the shards as they encode ({listed(sorted(lost))}); "
+            f"encoded with {edit}, {share:.0%} of the sampled ones do: the writer alters the text ({edit})"
+        )
+    missing_share = len(report.missing) / report.judged
+    tail = report.tail_missing()
+    assert missing_share <= p["max_missing_share"], (
+        f"{falsifier.id}: {len(report.missing):,} of {report.judged:,} declared documents never reach the shards ({listed(report.missing)})"
+        + (f"; the last {tail} in order among them: a writer that drops its last buffer" if tail >= max(1, len(report.missing) // 2) else "")
+    )
+    altered_share = len(report.altered) / report.judged
+    assert altered_share <= p["max_altered_share"], (
+        f"{falsifier.id}: {len(report.altered):,} of {report.judged:,} declared documents reach the shards altered "
+        f"(under {p['min_found_share']:.0%} of their {n}-id windows found: {listed(report.altered)}): the writer changes the text"
+    )

@@ -62,7 +62,8 @@ class BatchSubject(Protocol):
     — torch tensors or numpy arrays, or Hugging Face style mappings with ``input_ids`` and
     ``labels``. Optional members: ``pad_id`` (the padding token, when the loader pads),
     ``ignore_index`` (targets the loss skips; -100 when absent), ``shard_paths()`` (the token shards
-    the batches come from, to compare what the model sees with what was tokenized)."""
+    the batches come from, to compare what the model sees with what was tokenized), ``model`` (the
+    module the batches feed, called as its loop calls it: the targets its own loss scores are read)."""
 
     vocab_size: int  # the ids the model can embed (its embedding rows), not the tokenizer's
 
@@ -92,6 +93,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "document-boundaries": ("shard_paths", "encoder"),  # documents: used when present
     "duplicate-documents": ("shard_paths",),  # encoder: its end-of-text id, used when present
     "document-lengths": ("shard_paths",),  # encoder: its end-of-text id, used when present
+    "documents-intact": ("shard_paths", "documents", "encoder"),
     "learns-beyond-unigram": ("epochs", "split_stream"),  # vocab_size: used when present
 }
 # Optional members a built-in reads when present: only these (and what it needs) must be of the right kind.
@@ -103,9 +105,10 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "document-lengths": ("encoder",),
     "model-vocab-fit": ("shard_paths",),
     "split-overlap": ("split_stream",),
+    "target-alignment": ("model",),
 }
 CALLABLE = frozenset(
-    {"split_stream", "shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"}
+    {"model", "split_stream", "shard_paths", "encoder", "documents", "batches", "epochs", "reset", "make_batch", "eval_batch", "train_batch", "state_snapshot"}
 )
 
 

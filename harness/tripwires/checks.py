@@ -212,13 +212,16 @@ def vocab_format(ids, tokenizer, params: Mapping[str, Any], builtin: str = "voca
     return LiveVerdict(builtin, True, "", m)
 
 
-def loss_mask(batches: Iterable[Any], pad_id: int | None, params: Mapping[str, Any]) -> LiveVerdict:
-    """No padding in the loss: a label position whose input is padding must be -100."""
+def loss_mask(batches: Iterable[Any], pad_id: int | None, params: Mapping[str, Any], eos_id: int | None = None) -> LiveVerdict:
+    """No padding in the loss: a label position whose input is padding must be -100. And the
+    text in it: an end-of-text id the model reads (in ``min_eos_rows`` rows or more) must be a
+    scored label somewhere — ``labels[labels == pad_id] = -100`` with pad = EOS (Hugging Face's
+    ``DataCollatorForLanguageModeling``) masks every document's real end."""
     import torch
 
     if pad_id is None:
         return LiveVerdict("loss-mask", None, "no pad id (the tokenizer has none and none was given): nothing to judge")
-    padded = scored = 0
+    padded = scored = eos_rows = eos_scored = 0
     for batch in batches:
         ids, labels, mask = batch_parts(batch)
         if ids is None or labels is None:
@@ -230,13 +233,24 @@ def loss_mask(batches: Iterable[Any], pad_id: int | None, params: Mapping[str, A
         in_loss = labels != IGNORE_INDEX
         scored += int(in_loss.sum())
         padded += int((in_loss & is_pad).sum())
+        if eos_id is not None and mask is not None:  # without a mask, pad = EOS cannot be told from a document's end
+            eos_rows += int(((ids == eos_id) & ~is_pad).any(dim=1).sum())
+            eos_scored += int(((labels == eos_id) & in_loss).sum())
     if scored == 0:
         return LiveVerdict("loss-mask", None, "no batch carried labels to judge")
     share = padded / scored
-    m = {"pad_share_in_loss": share, "scored": float(scored)}
+    m = {"pad_share_in_loss": share, "scored": float(scored), "eos_rows": float(eos_rows), "eos_scored": float(eos_scored)}
     bound = float(params.get("max_pad_share", 0.01))
     if share > bound:
         return LiveVerdict("loss-mask", False, f"{share:.2%} of the positions in the loss are padding (labels not -100 where attention_mask is 0)", m)
+    if eos_rows >= int(params.get("min_eos_rows", 4)) and not eos_scored:
+        return LiveVerdict(
+            "loss-mask",
+            False,
+            f"the end-of-text id {eos_id} occurs in {eos_rows} rows the model reads but is never a scored label: the loss masks it out "
+            "(pad = EOS with every label equal to the pad id masked) — the model never learns to end a document",
+            m,
+        )
     return LiveVerdict("loss-mask", True, "", m)
 
 

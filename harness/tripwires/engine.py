@@ -137,9 +137,15 @@ class Tripwire:
             elif f.builtin == "shard-entropy":
                 results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: _worst(checks.entropy(s, p) for s in streams or [ids]))))
             elif f.builtin == "loss-mask":
-                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: checks.loss_mask(batches, pad_id, p))))
+                results.append(
+                    self._judge(f, checks.guarded(f.builtin, lambda p=p: checks.loss_mask(batches, pad_id, p, getattr(tokenizer, "eos_token_id", None))))
+                )
             elif f.builtin == "model-vocab-fit":
                 results.append(self._judge(f, checks.guarded(f.builtin, lambda: checks.vocab_fit(ids, rows))))
+            elif f.builtin == "target-alignment" and model is not None and train:
+                from harness.tripwires.probe import loss_targets
+
+                results.append(self._judge(f, checks.guarded(f.builtin, lambda p=p: loss_targets(model, train[0], p))))
             elif f.builtin == "causal-mask" and model is not None and batches:
                 from harness.tripwires.probe import causal_mask
 
@@ -391,7 +397,7 @@ def write_verdicts(tripwire: Tripwire, failures: list[tuple[str, LiveVerdict, in
 
 
 # the step-0 checks that read the loaders' batches
-STEP0_BUILTINS = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask")
+STEP0_BUILTINS = ("vocab-format", "tokenizer-roundtrip", "shard-entropy", "loss-mask", "model-vocab-fit", "causal-mask", "target-alignment")
 
 
 class batches_from:  # lower case: used like a function, train_loader=batches_from(lambda: get_batch("train"))

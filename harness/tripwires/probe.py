@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from harness.checks.forwards import as_logits, per_position, target_param
 from harness.tripwires.checks import LiveVerdict, batch_parts, rng_kept
 
 
@@ -23,54 +24,13 @@ def untouched(model):
         model.train(was_training)
 
 
-def as_logits(out):
-    """The (B, T, V) logits in what a model returns: a Hugging Face ``ModelOutput.logits``, a mapping's
-    ``logits``, the first 3-D tensor of a tuple (nanoGPT's ``(logits, loss)``), or the tensor itself."""
-    import torch
-
-    out = getattr(out, "logits", out)
-    if isinstance(out, dict):
-        out = out.get("logits")
-    if isinstance(out, (tuple, list)):
-        out = next((o for o in out if torch.is_tensor(o) and o.dim() == 3), out[0] if out else None)
-    return out
-
-
-def per_position(out, ids):
-    """Logits flattened to (B·T, V), as a model that feeds ``nll_loss`` directly returns them
-    (Lightning's demo ``Transformer``), back to (B, T, V); any other shape as it is."""
-    b, t = ids.shape
-    if getattr(out, "dim", lambda: 0)() == 2 and out.shape[0] == b * t and t > 1:
-        return out.reshape(b, t, out.shape[1])
-    return out
-
-
-TARGET_NAMES = ("targets", "target", "labels", "y")
-
-
-def _target_param(model) -> tuple[str | None, bool]:
-    """(the name of forward's targets parameter, whether it is required): nanoGPT's
-    ``forward(idx, targets=None)``, Lightning's demo ``forward(inputs, target)``."""
-    import inspect
-
-    try:
-        params = list(inspect.signature(model.forward).parameters.values())
-    except (TypeError, ValueError):
-        return None, False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    for p in positional[1:]:
-        if p.name in TARGET_NAMES or p.default is inspect.Parameter.empty:
-            return p.name, p.default is inspect.Parameter.empty
-    return None, False
-
-
 def forward_call(model, sample_ids, forward=None):
     """How to get full-sequence logits from this model: ``forward(model, ids)`` when the user
     declares it; else ``model(ids)``, with the targets a forward needs (or one that returns only
     the last position without them) passed as the ids themselves. Returns (call, why-not)."""
     if forward is not None:
         return (lambda ids: as_logits(forward(model, ids))), None
-    name, required = _target_param(model)
+    name, required = target_param(model)
     plain = lambda ids: per_position(as_logits(model(ids)), ids)  # noqa: E731
     with_targets = (lambda ids: per_position(as_logits(model(ids, **{name: ids})), ids)) if name else None
     t = sample_ids.shape[1]
@@ -98,7 +58,7 @@ def causal_mask(model, batch: Any, params: dict, vocab_rows: int, forward=None) 
     if ids is None:
         return LiveVerdict("causal-mask", None, "the first batch has no input_ids")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    ids = torch.as_tensor(ids)[: int(params.get("batch", 2)), : int(params.get("seq_len", 64))].to(device)
+    ids = torch.as_tensor(ids)[: int(params.get("batch", 2)), : int(params.get("seq_len", 64))].to(device).contiguous()
     t = ids.shape[1]
     if t < 4:
         return LiveVerdict("causal-mask", None, f"sequences of {t} tokens are too short to probe")
@@ -132,3 +92,13 @@ def causal_mask(model, batch: Any, params: dict, vocab_rows: int, forward=None) 
             m,
         )
     return LiveVerdict("causal-mask", True, "", m)
+
+
+def loss_targets(model, batch: Any, params: dict) -> LiveVerdict:
+    """target-alignment on the run's own model: the targets its loss scores for the first batch,
+    loader shift plus the shift inside the model's loss (``harness.checks.shift``)."""
+    from harness.checks.shift import judge
+
+    with untouched(model):
+        got = judge(model, batch, int(params.get("probe_rows", 2)), int(params.get("probe_length", 64)))
+    return LiveVerdict("target-alignment", got.passed, got.why, got.measurements)
