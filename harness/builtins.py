@@ -100,6 +100,13 @@ BUILTINS: dict[str, Builtin] = {
             "run",
             "a run whose held-out loss is no better than the data's own token frequencies (targets apart from their inputs, a model that learns nothing)",
         ),
+        Builtin(
+            "learning-curve",
+            "harness.falsifiers.metrics",
+            "test_learning_curve",
+            "run",
+            "a training loss that never moves (lr 0, frozen weights, gradients zeroed before the step), rises, or starts far from ln V",
+        ),
         Builtin("split-overlap", "harness.falsifiers.batches", "test_split_overlap", "batches", "validation windows drawn from training data", tripwire=True),
         Builtin(
             "eval-coverage",

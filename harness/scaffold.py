@@ -146,7 +146,8 @@ def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     if artifacts.char_level:
         why = f"{artifacts.vocab} is a char-level meta.pkl: ids map to characters, there is no BPE encoder to check (the size checks run)"
         return dict.fromkeys(
-            ("vocab-format", "tokenizer-roundtrip", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"), why
+            ("vocab-format", "tokenizer-roundtrip", "vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths", "documents-intact"),
+            why,
         )
     if artifacts.shards and artifacts.vocab:
         why = _no_documents(artifacts, root)
@@ -157,7 +158,7 @@ def unbuildable(artifacts: Artifacts, root: Path) -> dict[str, str]:
     vocab = root / artifacts.vocab
     if vocab.name.endswith(".json") and vocab.name != "tokenizer.json" and not (vocab.parent / "merges.txt").is_file():
         why = f"{artifacts.vocab} has no merges.txt beside it, so no {artifacts.encoder} encoder can be built; add merges.txt (or give tokenizer.json)"
-        needs = ["tokenizer-roundtrip"] if artifacts.documents else []
+        needs = ["tokenizer-roundtrip"] + (["documents-intact"] if artifacts.shards else []) if artifacts.documents else []
         needs += ["vocab-id-agreement", "document-boundaries", "duplicate-documents", "document-lengths"] if artifacts.shards else []
         out |= dict.fromkeys(needs, why)
     return out
@@ -303,10 +304,13 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
         bind("FALSIFY-DOCUMENT-BOUNDARIES-001", "documents are separated by the end-of-text id, never by its text", "document-boundaries", "pipeline")
         bind("FALSIFY-DUPLICATE-DOCUMENTS-001", "no document was written more than once", "duplicate-documents", "pipeline")
         bind("FALSIFY-DOCUMENT-LENGTHS-001", "no document is empty or cut at a maximum length", "document-lengths", "pipeline")
+    if artifacts.shards and artifacts.vocab and artifacts.documents:
+        bind("FALSIFY-DOCUMENTS-INTACT-001", "every source document reaches the shards, whole and unaltered", "documents-intact", "pipeline")
     if splits:
         _bind_batches(bind, splits)
     if artifacts.run:
         bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
+        bind("FALSIFY-LEARNING-CURVE-001", "the training loss starts near ln V and falls", "learning-curve", "run")
     if artifacts.tripwire:
         _bind_tripwires(bind, lines)
     return "\n".join(lines) + "\n"
@@ -318,6 +322,7 @@ TRIPWIRE_RULES = {
     "loss-mask": "padding never enters the loss",
     "model-vocab-fit": "every id the loader yields fits the model's embedding",
     "causal-mask": "the model cannot see future tokens",
+    "target-alignment": "the loss scores each position's next token, once shifted",
     "split-overlap": "the eval set holds no training data",
     "eval-coverage": "the eval scores many different rows",
     "metric-plausibility": "the logged losses are finite, move, and are ones a real model can have",
@@ -386,6 +391,8 @@ def _bind_batches(bind, splits: dict[str, tuple[str, ...]]) -> None:
     bind("FALSIFY-MODEL-VOCAB-FIT-001", "every batch id fits the model's vocab, none clamped into it", "model-vocab-fit", "pipeline", {"splits": all_splits})
     if evaluation is not None:
         bind("FALSIFY-EVAL-COVERAGE-001", "the eval scores enough distinct rows", "eval-coverage", "pipeline", {"split": evaluation})
+    if "train" in splits:
+        bind("FALSIFY-TRAIN-COVERAGE-001", "the training stream reads as many distinct rows as it draws", "train-coverage", "pipeline", {"split": "train"})
     if evaluation is not None and "train" in splits:
         bind(
             "FALSIFY-SPLIT-OVERLAP-001",

@@ -88,6 +88,14 @@ def position_only_run_with_data(qwen_stdlib_pipeline, demo_training_batches, tmp
 
 
 @pytest.fixture(scope="session")
+def gradients_zeroed_run(qwen_stdlib_pipeline, tmp_path_factory):
+    """The demo's run with ``zero_grad()`` between backward and step: its loss never leaves init."""
+    from harness.demo.training import run_training
+
+    return run_training(qwen_stdlib_pipeline.shard_paths(), tmp_path_factory.mktemp("run-zeroed"), kind="gradients_zeroed_before_step")
+
+
+@pytest.fixture(scope="session")
 def demo_training_batches(qwen_stdlib_pipeline):
     """The batches the demo's tiny-LM run trains and evaluates on (its compact vocab, its eval)."""
     from harness.demo.training import TrainingBatches

@@ -215,8 +215,12 @@ class ReferenceTrainer(ModuleTrainer):
         loss.backward()
         b, t = inputs.shape
         self.logits_buf[:b, :t].copy_(logits.grad)
+        self._before_step()
         self.optimizer.step()
         return float(loss.item())
+
+    def _before_step(self) -> None:
+        """Between backward and the optimizer step (the hook a planted defect overrides)."""
 
 
 # ----------------------------------------------------------------------------- planted defects
@@ -267,12 +271,21 @@ class UnsyncedLossTrainer(ReferenceTrainer):
         return float(self._host_loss.numpy())  # no torch.cuda.synchronize(): the bug
 
 
+class GradientsZeroedBeforeStepTrainer(ReferenceTrainer):
+    """A loop with ``optimizer.zero_grad()`` moved between ``backward()`` and ``step()``: every step
+    applies zero gradients (AdamW's weight decay alone moves the weights); the loss stays at init."""
+
+    def _before_step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=False)
+
+
 DEFECTS = {
     "stale_logits": StaleLogitsTrainer,
     "labels_equal_inputs": LabelsEqualInputsTrainer,
     "dropout_in_eval": DropoutInEvalTrainer,
     "optimizer_step_in_eval": OptimizerStepInEvalTrainer,
     "unsynced_loss": UnsyncedLossTrainer,
+    "gradients_zeroed_before_step": GradientsZeroedBeforeStepTrainer,
 }
 
 

@@ -79,6 +79,59 @@ def test_learns_beyond_unigram(falsifier, subject):
     )
 
 
+def _curve(subject) -> list[tuple[float, float]]:
+    """(step, training loss) at each logged point: the subject's ``train_curve()``, else its epochs."""
+    if callable(getattr(subject, "train_curve", None)):
+        return list(subject.train_curve())
+    epochs = subject.epochs()
+    return [(float(e.get("step") if e.get("step") is not None else n), float(e["train_loss"])) for n, e in enumerate(epochs)]
+
+
+@accepts(run_dir=None, vocab_size=None, init_steps=10, low=0.5, high_factor=1.5, min_drop=0.02)
+@records("first_loss", "last_loss", "drop", "first_step", "last_step", "points", "ln_v")
+def test_learning_curve(falsifier, subject):
+    """The training loss moves as learning does. Karpathy's recipe: the loss at init is about ln V
+    (a first point logged within ``init_steps`` steps must lie in [``low``, ``high_factor``·ln V]:
+    else the weights came from elsewhere or the loss is on another scale); it falls early and by
+    the end sits at least ``min_drop`` (relative) below where it started — a run whose loss does not
+    move learned nothing (a learning rate of zero, frozen weights, gradients zeroed before the
+    step), one whose loss rises diverged; a non-finite loss anywhere is a divergence. ``vocab_size``
+    (param, the subject's, or a Hugging Face checkpoint's ``config.json``) sets ln V; without it the
+    init premise is not judged."""
+    from harness.subjects.protocols import as_run
+
+    p = falsifier.params
+    run = as_run(p.path("run_dir") if p["run_dir"] else subject)
+    curve = _curve(run)
+    falsifier.record("points", len(curve))
+    assert curve, f"{falsifier.id}: {run}: no training loss logged"
+    bad = next(((step, loss) for step, loss in curve if not math.isfinite(loss)), None)
+    assert bad is None, f"{falsifier.id}: {run}: the training loss is {bad[1]} at step {bad[0]:g}: the run diverged"
+    (first_step, first), (last_step, last) = curve[0], curve[-1]
+    falsifier.record("first_loss", first)
+    falsifier.record("last_loss", last)
+    falsifier.record("first_step", first_step)
+    falsifier.record("last_step", last_step)
+    vocab = p["vocab_size"] or getattr(run, "vocab_size", None)
+    if vocab and first_step <= p["init_steps"]:
+        ln_v = falsifier.record("ln_v", math.log(int(vocab)))
+        assert p["low"] <= first <= p["high_factor"] * ln_v, (
+            f"{falsifier.id}: {run}: the loss at step {first_step:g} is {first:.4g}, outside [{p['low']}, {p['high_factor'] * ln_v:.4g}] "
+            f"(ln V = {ln_v:.4g}): a model at init scores about ln V — these weights came from elsewhere, or the loss is on another scale"
+        )
+    if len(curve) < 2:
+        falsifier.suspect(f"one logged training loss (step {first_step:g}): no slope to judge")
+        return
+    drop = falsifier.record("drop", (first - last) / first if first > 0 else 0.0)
+    assert drop > -p["min_drop"], (
+        f"{falsifier.id}: {run}: the training loss rose from {first:.4g} (step {first_step:g}) to {last:.4g} (step {last_step:g}): the run diverges"
+    )
+    assert drop >= p["min_drop"], (
+        f"{falsifier.id}: {run}: the training loss moved {drop:+.1%} from step {first_step:g} ({first:.4g}) to step {last_step:g} ({last:.4g}): "
+        "the model does not learn — a learning rate of zero, frozen weights, gradients zeroed before the optimizer step"
+    )
+
+
 def _id_counts(stream, max_tokens: int | None, chunk: int = 1 << 22):
     """How often each id occurs in a split's stream (one array or an iterable of them, a shard
     each), read in chunks: a corpus is counted, never held in memory. Negative ids are left out."""

@@ -176,6 +176,33 @@ def read_run(location: Path, root: Path | None = None) -> list[dict]:
     return epochs
 
 
+def read_train_curve(location: Path, root: Path | None = None) -> list[tuple[float, float]]:
+    """(step, training loss) at every logged step: a Hugging Face ``trainer_state.json``'s
+    ``log_history`` ``loss`` entries, a Lightning ``metrics.csv``'s per-step training loss; else
+    the per-epoch training losses ``read_run`` gives (a pv folder logs no finer)."""
+    path = location
+    if location.is_dir() and not any(location.glob("epoch-*.metadata.json")):
+        path = latest_run_file(location, root) or location
+    curve: list[tuple[float, float]] = []
+    if path.is_file() and path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFormatError(f"{path}: unreadable trainer state ({exc})") from None
+        for entry in data.get("log_history") or [] if isinstance(data, dict) else []:
+            if isinstance(entry, dict) and _number(entry.get("loss")) is not None and _number(entry.get("step")) is not None:
+                curve.append((float(entry["step"]), float(entry["loss"])))
+    elif path.is_file() and path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                loss = next((_number(row.get(k)) for k in ("train_loss_step", "train_loss", "loss") if _number(row.get(k)) is not None), None)
+                if loss is not None and _number(row.get("step")) is not None:
+                    curve.append((float(row["step"]), loss))
+    if curve:
+        return curve
+    return [(float(e.get("step") if e.get("step") is not None else n), float(e["train_loss"])) for n, e in enumerate(read_run(location, root))]
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """A finished run on disk, as a ``RunSubject``."""
@@ -184,6 +211,26 @@ class RunFolder:
 
     def epochs(self) -> list[dict]:
         return read_run(self.path)
+
+    def train_curve(self) -> list[tuple[float, float]]:
+        return read_train_curve(self.path)
+
+    @property
+    def vocab_size(self) -> int | None:
+        """The model's vocab from the Hugging Face ``config.json`` a checkpoint keeps beside its
+        state (the run's folder, or the newest checkpoint's), when there is one."""
+        places = [self.path if self.path.is_dir() else self.path.parent]
+        newest = latest_run_file(self.path) if self.path.is_dir() else None
+        if newest is not None:
+            places.insert(0, newest.parent)
+        for place in places:
+            try:
+                size = json.loads((place / "config.json").read_text("utf-8")).get("vocab_size")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(size, int) and not isinstance(size, bool) and size > 1:
+                return size
+        return None
 
     def __str__(self) -> str:
         return str(self.path)
