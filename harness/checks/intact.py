@@ -34,12 +34,16 @@ class IntactReport:
     altered: list[int] = field(default_factory=list)
     found_share: list[float] = field(default_factory=list)  # per judged document
     edits: dict[str, float] = field(default_factory=dict)  # edit → share of the sampled documents it explains
+    unjudged: list[int] = field(default_factory=list)  # shorter than a window
 
     def tail_missing(self) -> int:
-        """How many of the missing documents are the last ones in the declared order, in a row."""
-        k, last = 0, self.documents - 1
-        for index in sorted(self.missing, reverse=True):
-            if index != last - k:
+        """How many of the missing documents are the last ones in the declared order, in a row
+        (documents too short to judge neither break nor extend the run)."""
+        missing, skipped, k = set(self.missing), set(self.unjudged), 0
+        for index in range(self.documents - 1, -1, -1):
+            if index in skipped:
+                continue
+            if index not in missing:
                 break
             k += 1
         return k
@@ -84,6 +88,7 @@ def documents_intact(
     report = IntactReport(documents=len(texts))
     for index, hashes in enumerate(per_doc):
         if not hashes.size:
+            report.unjudged.append(index)
             continue
         report.judged += 1
         got = share(hashes)
