@@ -83,6 +83,13 @@ BUILTINS: dict[str, Builtin] = {
             "declared documents missing from the shards (a dropped last buffer, a filter) or altered (indentation stripped, text normalised)",
         ),
         Builtin(
+            "benchmark-contamination",
+            "harness.falsifiers.contamination",
+            "test_benchmark_contamination",
+            "data",
+            "benchmark items (HumanEval, …) inside the training shards, verbatim or re-indented, CRLF, re-cased",
+        ),
+        Builtin(
             "overfit-one-batch",
             "harness.falsifiers.eval_batch",
             "test_overfit_one_batch",

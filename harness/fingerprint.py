@@ -41,7 +41,7 @@ def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestIn
     ``memo`` (one dict for one read of a project: a snapshot, a collection) shares the code closure
     between the falsifiers bound to the same test, which import the same modules from the same
     folder: 500 contracts bound to one test walk its imports once, not 500 times."""
-    from harness.identity import subject_identity
+    from harness.identity import param_files_identity, subject_identity
 
     root = Path(root).absolute()
     test_path = Path(test.path) if test.path else root / falsifier.test_file
@@ -53,7 +53,11 @@ def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestIn
         if memo is not None:
             memo[key] = code
     subject = subject_identity(root, contract, falsifier.subject)
-    payload = json.dumps({"code": code, "subject": subject}, sort_keys=True, default=str)
+    named = {"code": code, "subject": subject}
+    params_files = param_files_identity(root, falsifier.params)
+    if params_files:  # only where params name files: every other fingerprint stays as it was
+        named["param_files"] = params_files
+    payload = json.dumps(named, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -160,6 +160,33 @@ def artifact_identity(root: Path, spec: Any) -> dict[str, Any]:
     return files
 
 
+PARAM_FILES = ("benchmarks",)  # params that name artifact files whose content decides the verdict
+
+
+def param_files_identity(root: Path, params: Any) -> dict[str, Any]:
+    """The files a falsifier's params name (``benchmarks``: ``path[:fields]`` strings or mappings
+    with a path), by content: an edited benchmark file makes a contamination verdict stale."""
+    root = Path(root).absolute()
+    files: dict[str, Any] = {}
+    if not isinstance(params, dict):
+        return files
+    for key in PARAM_FILES:
+        specs = params.get(key)
+        specs = [specs] if isinstance(specs, (str, dict)) else specs if isinstance(specs, list) else []
+        for spec in specs:
+            path = spec.get("path") if isinstance(spec, dict) else spec
+            if isinstance(path, str) and not isinstance(spec, dict) and ":" in path:
+                path = path.rpartition(":")[0]  # "path:field+field", as harness.checks.contamination.parse_benchmark reads it
+            if not isinstance(path, str) or not path:
+                continue
+            location = root / path
+            found = [p for p in sorted(location.rglob("*")) if p.is_file()] if location.is_dir() else [location]
+            for item in found:
+                digest = file_sha256(item)
+                files[_named(root, item)] = list(digest) if digest else "missing"
+    return files
+
+
 def subject_identity(root: Path, contract: Any, name: Any) -> Any:
     """The identity of the subject a falsifier names: a declared one's spec and files. A fixture
     subject is the code that builds it: the conftest files pytest loads and the plugin modules they

@@ -30,6 +30,7 @@ class Artifacts:
     dtype: str | None = None  # a raw memmap's id dtype
     column: str | None = None  # the token column when not input_ids
     vocab_size: int | None = None  # --vocab-size: the ids' bound, where no vocab file says it (or a char-level meta.pkl)
+    benchmarks: tuple[str, ...] = ()  # --benchmark FILE[:field+field]: eval sets that must not be in the shards
 
     @property
     def char_level(self) -> bool:
@@ -100,6 +101,12 @@ def validate(artifacts: Artifacts, root: Path) -> list[str]:
         problems.append(f"--vocab-size {artifacts.vocab_size}: a vocab holds at least one id")
     if artifacts.format == "raw" and not artifacts.dtype:
         problems.append("--format raw needs --dtype (the ids' width: nanoGPT writes uint16)")
+    for spec in artifacts.benchmarks:
+        path = spec.rpartition(":")[0] if ":" in spec else spec
+        if not (root / path).exists():
+            problems.append(f"--benchmark {spec}: no such file or folder {path}")
+    if artifacts.benchmarks and not (artifacts.shards and artifacts.vocab):
+        problems.append("--benchmark needs --shards and --vocab (the benchmark is encoded with the shards' tokenizer and looked for in them)")
     if artifacts.splits and not artifacts.vocab and not artifacts.vocab_size:
         problems.append("--split needs --vocab (batch ids are checked against the vocab, and a split's subject is built from it)")
     return problems
@@ -304,6 +311,14 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
         bind("FALSIFY-DOCUMENT-BOUNDARIES-001", "documents are separated by the end-of-text id, never by its text", "document-boundaries", "pipeline")
         bind("FALSIFY-DUPLICATE-DOCUMENTS-001", "no document was written more than once", "duplicate-documents", "pipeline")
         bind("FALSIFY-DOCUMENT-LENGTHS-001", "no document is empty or cut at a maximum length", "document-lengths", "pipeline")
+    if artifacts.shards and artifacts.vocab and artifacts.benchmarks:
+        bind(
+            "FALSIFY-BENCHMARK-CONTAMINATION-001",
+            "no item of the benchmarks we report on is in the training shards",
+            "benchmark-contamination",
+            "pipeline",
+            {"benchmarks": artifacts.benchmarks},
+        )
     if artifacts.shards and artifacts.vocab and artifacts.documents:
         bind("FALSIFY-DOCUMENTS-INTACT-001", "every source document reaches the shards, whole and unaltered", "documents-intact", "pipeline")
     if splits:

@@ -235,6 +235,7 @@ def test_only_the_snapshot_builder_reads_contract_evidence_and_ini_files():
         "harness.checks.storage": "token shards, local (memory-mapped) or at fsspec URLs (ranged reads)",
         "harness.checks.scan": "token shards, re-opened by a task on whichever worker runs it",
         "harness.falsifiers.documents": "token shards",
+        "harness.checks.contamination": "benchmark files (JSONL, JSON, parquet, a datasets folder), checked against the artifact roots by its falsifier",
         "harness.subjects.encoders": "a tokenizer file",
         "harness.cli.init": "nothing: it creates the new contract exclusively (open mode 'x')",
         "harness.subjects.batching": "token shards",

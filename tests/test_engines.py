@@ -40,6 +40,14 @@ def cluster():
     cluster.shutdown()
 
 
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    from harness.demo.pipeline import vocab_dir
+
+    return Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
+
+
 @pytest.fixture(scope="module")
 def documents():
     """Real documents (stdlib modules through the real Qwen2.5 tokenizer, EOS after each) and, last,
@@ -74,6 +82,15 @@ def test_ray_gives_the_single_process_counts_on_every_format(kind, cluster, docu
     found = range_problems(shards, V, engine="ray", task_ids=task_ids)
     assert found == range_problems(shards, V, engine="local")
     assert len(found) == 1 and str(V + 9) in found[0]
+    from harness.checks.contamination import ContaminationIndex, canonical_table, scan_shards
+    from harness.subjects.encoders import HFTokenizerEncoder
+
+    encoder = HFTokenizerEncoder(_tokenizer())
+    texts = [_tokenizer().decode(d[:-1][:400]) for d in documents[3:6]]  # three documents' heads: in the shards, found
+    index = ContaminationIndex.build([("heads", [(str(k), t) for k, t in enumerate(texts)])], encoder, canonical_table(encoder, V), 13, 2)
+    local_found, local_ids, _ = scan_shards(shards, index, engine="local")
+    ray_found, ray_ids, ray_failed = scan_shards(shards, index, engine="ray", task_ids=task_ids)
+    assert ray_failed == [] and ray_found == local_found and ray_ids == local_ids and local_found
     here, _ = document_stats(shards, EOS, engine="local")
     there, _ = document_stats(shards, EOS, engine="ray")
     assert here.documents == there.documents == len(documents) and here.hashes == there.hashes

@@ -29,6 +29,13 @@ def register(sub, add) -> None:
         metavar="NAME=GLOB",
         help="the shards a split's batches are packed from (train=…, val=…); repeatable. Binds loss-mask, model-vocab-fit, eval-coverage and split-overlap",
     )
+    p.add_argument(
+        "--benchmark",
+        action="append",
+        default=[],
+        metavar="FILE[:FIELD+FIELD]",
+        help="an eval set you report on (JSONL, JSON, parquet, a datasets folder) and the fields of one item's text; repeatable. Binds benchmark-contamination",
+    )
     p.add_argument("--run", help="a training run: a folder of epoch-NNN.metadata.json, a trainer_state.json or a metrics.csv")
     p.add_argument(
         "--tripwire",
@@ -62,6 +69,7 @@ def cmd_init(args) -> int:
             dtype=args.dtype,
             column=args.column,
             vocab_size=args.vocab_size,
+            benchmarks=tuple(_benchmark_spec(b, root) for b in args.benchmark),
         )
     except ScaffoldError as exc:
         return fail("init", str(exc))
@@ -101,6 +109,14 @@ def cmd_init(args) -> int:
         if not args.tripwire:
             print("next: pytest            # runs them and records the verdicts in the contract")
     return _print_tripwire(args, path.relative_to(root), written=True) if args.tripwire else EXIT_OK
+
+
+def _benchmark_spec(spec: str, root) -> str:
+    """``FILE[:fields]`` with FILE made relative to the project root (as the other flags are)."""
+    from harness.scaffold import relative_to_root
+
+    path, sep, fields = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    return relative_to_root(path, root, "benchmark") + (sep + fields if sep else "")
 
 
 def _print_tripwire(args, contract, *, written: bool) -> int:

@@ -1,4 +1,4 @@
-"""``harness probe vocab | shards``: for people debugging a pipeline by hand."""
+"""``harness probe vocab | shards | contamination``: for people debugging a pipeline by hand."""
 
 from __future__ import annotations
 
@@ -29,6 +29,28 @@ def register(sub, add) -> None:
     p.add_argument("--address", default=None, help="with --engine ray: the cluster to join (auto, ray://host:10001); default: start one here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_probe_shards)
+    p = kinds.add_parser("contamination", help="benchmark items inside token shards: per benchmark, per item (shard and id offset), per shard")
+    p.add_argument("paths", nargs="+", help="the training shards, their folders or globs, in any format docs/subjects.md lists")
+    p.add_argument("--tokenizer", required=True, help="the tokenizer the shards were made with: tokenizer.json, vocab.json beside merges.txt, a .tiktoken file")
+    p.add_argument(
+        "--benchmark",
+        action="append",
+        required=True,
+        metavar="FILE[:FIELD+FIELD]",
+        help="a benchmark (JSONL, JSON, parquet, a datasets folder) and the fields of one item's text; repeat for more",
+    )
+    p.add_argument("--ngram", type=int, default=13)
+    p.add_argument("--min-share", type=float, default=0.2, help="share of an item's n-grams that must be found")
+    p.add_argument("--min-hits", type=int, default=3)
+    p.add_argument("--format", choices=SHARD_FORMATS, help="the shards' format where the files cannot say it (raw)")
+    p.add_argument("--dtype", choices=ID_DTYPES, help="a raw memmap's id dtype")
+    p.add_argument("--column", help="the token column when it is not input_ids")
+    p.add_argument(
+        "--engine", choices=ENGINES, default=None, help="where the scan runs: local or ray (the same exact scan; no sampled mode: a sample cannot show absence)"
+    )
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster to join")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_probe_contamination)
 
 
 def cmd_probe_vocab(args) -> int:
@@ -97,3 +119,66 @@ def cmd_probe_shards(args) -> int:
     for problem in problems:
         print(problem)
     return EXIT_FINDINGS if problems else EXIT_OK
+
+
+def cmd_probe_contamination(args) -> int:
+    """Exit 0 when no item is found, 1 when some are (they are listed), 2 on bad input."""
+    from pathlib import Path
+
+    from harness.checks import ArtifactError
+    from harness.checks.contamination import contamination, parse_benchmark
+    from harness.checks.formats import ShardOptions
+    from harness.checks.shards import describe_shards
+    from harness.cli.render import ProgressBar
+    from harness.contract.subjects import SubjectError
+    from harness.engines import EngineError
+    from harness.subjects.declarative import ArtifactSubject
+
+    root = Path.cwd()
+    try:
+        subject = ArtifactSubject("probe", root, {"vocab": str(Path(args.tokenizer).absolute()), "encoder": "byte_level"})
+        encoder = subject.encoder()
+        shards, problems, _ = describe_shards(args.paths, None, ShardOptions(args.format, args.dtype, args.column))
+        if problems or not shards:
+            return fail("probe", "; ".join(problems) or f"{' '.join(args.paths)}: no shard")
+        sources = [parse_benchmark(spec) for spec in args.benchmark]
+        with ProgressBar("ids") as bar:
+            report = contamination(
+                shards,
+                encoder,
+                int(encoder.vocab_size),
+                sources,
+                root,
+                ngram=args.ngram,
+                min_hits=args.min_hits,
+                min_share=args.min_share,
+                engine=args.engine,
+                address=args.address,
+                progress=bar,
+            )
+    except (ArtifactError, SubjectError, EngineError) as exc:
+        return fail("probe", str(exc))
+    found = bool(report.items or report.failures)
+    if args.json:
+        print_json(report.as_json())
+        return EXIT_FINDINGS if found else EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"contamination: {report.ids_scanned:,} ids of {len(shards)} shard(s)", title_justify="left")
+    for column in ("benchmark", "items", "contaminated", "n-grams found"):
+        table.add_column(column)
+    for label, figures in report.per_benchmark.items():
+        table.add_row(label, f"{int(figures['items']):,}", f"{int(figures['contaminated']):,}", f"{figures['ngram_share']:.2%}")
+    console().print(table)
+    if report.items:
+        hits = Table(title="items found (drop the documents that hold them)", title_justify="left")
+        for column in ("benchmark", "item", "n-grams found", "shard", "first id offset"):
+            hits.add_column(column)
+        for f in report.items:
+            hits.add_row(f.benchmark, f.item, f"{f.found} of {f.grams}", f.shard, f"{f.offset:,}")
+        console().print(hits)
+        for shard, count in sorted(report.per_shard().items()):
+            print(f"{shard}: {count} item(s)")
+    for failure in report.failures:
+        print(failure)
+    return EXIT_FINDINGS if found else EXIT_OK

@@ -106,6 +106,11 @@ class FalsifierRun:
         return self.binding.contract_id
 
     @property
+    def root(self) -> Path:
+        """The project root the contract's relative artifact paths resolve against."""
+        return self.params._root if self.params is not None else Path.cwd()
+
+    @property
     def plausible(self) -> dict[str, tuple[float, float]]:
         return dict(self.binding.falsifier.plausible)
 

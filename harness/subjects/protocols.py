@@ -94,6 +94,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "duplicate-documents": ("shard_paths",),  # encoder: its end-of-text id, used when present
     "document-lengths": ("shard_paths",),  # encoder: its end-of-text id, used when present
     "documents-intact": ("shard_paths", "documents", "encoder"),
+    "benchmark-contamination": ("shard_paths", "encoder"),
     "learns-beyond-unigram": ("epochs", "split_stream"),  # vocab_size: used when present
 }
 # Optional members a built-in reads when present: only these (and what it needs) must be of the right kind.
