@@ -159,3 +159,21 @@ def test_tripwire_stops_hugging_faces_collator_masking_the_end_of_text_with_the_
     )
     mask = next(v for v in verdicts if v.builtin == "loss-mask")
     assert mask.passed is True and mask.measurements["eos_scored"] > 0, mask
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_loss_shift_is_told_apart_at_every_seed(seed, tokenizer, ids):
+    """Twelve inits of each model (the premise — the loss at one shift, told from the others within
+    float32 rounding — holds on every one): healthy ones pass, the planted shift is caught."""
+    from harness.demo.models import TinyConfig, build_gpt_with_loss
+    from tests.test_tripwires import qwen2
+
+    config = TinyConfig(vocab_size=len(tokenizer), hidden=32, layers=1, heads=2, max_seq=64, dropout=0.0)
+    batch = (ids[:, :-1], ids[:, 1:])
+    assert _judged(build_gpt_with_loss(config, seed), batch).passed is True
+    assert _judged(build_gpt_with_loss(config, seed, shift_in_loss=True), batch).passed is False
+    torch.manual_seed(seed)
+    model = qwen2(len(tokenizer))
+    torch.manual_seed(seed)
+    model.apply(model._init_weights)
+    assert _judged(model, {"input_ids": ids[:, :-1], "labels": ids[:, :-1].clone()}).passed is True

@@ -75,6 +75,7 @@ def test_use_it_in_your_repo_as_the_readme_says(tmp_path):
         "document-boundaries",
         "duplicate-documents",
         "document-lengths",
+        "documents-intact",
     }
 
     # "Writing a falsifier": the module and its binding, as printed
