@@ -104,7 +104,9 @@ def project(tmp_path_factory):
         "clean-green": _contract("clean/*.npy"),
         "boilerplate-green": _contract("boilerplate/*.npy"),
         "planted-allowed": _contract("planted/*.npy", {"max_items": 20}),
+        "short-items-suspect": _contract("clean/*.npy", {"benchmarks": ["bench/short.jsonl:q"]}),
     }
+    (root / "bench" / "short.jsonl").write_text('{"id": "s1", "q": "What is 2 + 2?"}\n{"id": "s2", "q": "Name the capital of France."}\n')
     for case, text in cases.items():
         (root / "contracts" / f"{case}.yaml").write_text(text)
     return root, planted, run_cases(root, list(cases))
@@ -208,3 +210,11 @@ def test_an_edited_benchmark_makes_the_verdict_stale(tmp_path):
     before = param_files_identity(tmp_path, params)
     (tmp_path / "b.jsonl").write_text('{"task_id": "a", "prompt": "def f():\\n    return 2\\n"}\n')
     assert before and param_files_identity(tmp_path, params) != before
+
+
+@pytest.mark.slow
+def test_items_too_short_to_look_for_are_never_a_pass(project):
+    _, _, outcomes = project
+    check(outcomes, "short-items-suspect", "METHODOLOGY_SUSPECT")
+    record = outcomes["short-items-suspect"][1]
+    assert "not looked for" in " ".join(record.get("suspect_reasons", [])), sorted(record)

@@ -30,7 +30,15 @@ from typing import Any
 from harness.checks import ArtifactError
 
 PRIME = 0x9E3779B97F4A7C15  # the rolling hash's multiplier (odd: a bijection mod 2⁶⁴)
-BITMAP_BITS = 22  # the prefilter: 4 Mi flags indexed by a hash's top bits
+BITMAP_BITS = 22  # the prefilter: at least 4 Mi flags indexed by a hash's top bits
+
+
+def bitmap_bits(grams: int) -> int:
+    """Flags enough that about one in 32 is set (a corpus n-gram passes the prefilter that rarely),
+    between 4 Mi and 64 Mi (64 MiB): HumanEval's 23k n-grams set 0.5% of 4 Mi."""
+    return min(26, max(BITMAP_BITS, (max(grams, 1) * 32 - 1).bit_length()))
+
+
 ID_KEYS = ("task_id", "id", "_id", "question_id", "problem_id", "uid")
 
 
@@ -203,6 +211,7 @@ class ContaminationIndex:
     items: list[tuple[str, str, int]]  # (benchmark, item id, its indexed n-grams)
     stop_grams: int = 0
     bitmap: Any = None
+    bits: int = BITMAP_BITS
 
     @classmethod
     def build(cls, benchmarks: list[tuple[str, list[tuple[str, str]]]], encoder, table, n: int, stop_items: int) -> ContaminationIndex:
@@ -241,9 +250,14 @@ class ContaminationIndex:
             [(label, key, int(sizes[k])) for k, (label, key) in enumerate(items)],
             stop_grams=int(stock.sum()),
         )
-        index.bitmap = np.zeros(1 << BITMAP_BITS, dtype=bool)
-        index.bitmap[(index.hashes >> np.uint64(64 - BITMAP_BITS)).astype(np.int64)] = True
+        index.bits = bitmap_bits(int(index.hashes.size))
+        index.bitmap = np.zeros(1 << index.bits, dtype=bool)
+        index.bitmap[(index.hashes >> np.uint64(64 - index.bits)).astype(np.int64)] = True
         return index
+
+    def unindexed(self) -> list[tuple[str, str]]:
+        """(benchmark, item) of the items too short to hold one interior n-gram: not looked for."""
+        return [(label, key) for label, key, grams in self.items if not grams]
 
     def find(self, ids, offset: int, stop: int | None = None):
         """(gram numbers found, the raw id offset of each) in one stretch of ids starting at
@@ -254,7 +268,7 @@ class ContaminationIndex:
         h = gram_hashes(canon, self.n)
         if not h.size or not self.hashes.size:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        maybe = np.flatnonzero(self.bitmap[(h >> np.uint64(64 - BITMAP_BITS)).astype(np.int64)])
+        maybe = np.flatnonzero(self.bitmap[(h >> np.uint64(64 - self.bits)).astype(np.int64)])
         at = np.searchsorted(self.hashes, h[maybe])
         at[at == self.hashes.size] = 0
         hit = self.hashes[at] == h[maybe]
@@ -288,6 +302,7 @@ class ContaminationReport:
     stop_grams: int = 0
     items_total: int = 0
     failures: list[str] = field(default_factory=list)  # shards not read, each named
+    unindexed: list[tuple[str, str]] = field(default_factory=list)  # items too short to look for
 
     def per_shard(self) -> dict[str, int]:
         """Contaminated items by the shard their first n-gram is in."""
@@ -307,6 +322,7 @@ class ContaminationReport:
             "shards": self.per_shard(),
             "hits": [{"benchmark": f.benchmark, "item": f.item, "shard": f.shard, "offset": f.offset, "ngrams": f.grams, "found": f.found} for f in self.items],
             "failures": self.failures,
+            "not_looked_for": [{"benchmark": b, "item": i} for b, i in self.unindexed],
         }
 
 
@@ -396,7 +412,7 @@ def contamination(
         progress.start(sum(s.count for s in shards))
     found, scanned, failures = scan_shards(shards, index, engine, address, getattr(progress, "advance", None), task_ids)
     report = judge(index, found, [str(s.path) for s in shards], min_hits, min_share)
-    report.ids_scanned, report.failures = scanned, failures
+    report.ids_scanned, report.failures, report.unindexed = scanned, failures, index.unindexed()
     return report
 
 

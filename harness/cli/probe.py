@@ -179,6 +179,11 @@ def cmd_probe_contamination(args) -> int:
         console().print(hits)
         for shard, count in sorted(report.per_shard().items()):
             print(f"{shard}: {count} item(s)")
+    if report.unindexed:
+        print(
+            f"{len(report.unindexed)} item(s) shorter than {args.ngram + 2} canonical ids, not looked for (lower --ngram): "
+            + ", ".join(i for _, i in report.unindexed[:10])
+        )
     for failure in report.failures:
         print(failure)
     return EXIT_FINDINGS if found else EXIT_OK

@@ -73,6 +73,12 @@ def test_benchmark_contamination(falsifier, subject):
         falsifier.attach(f"benchmark:{label}", figures)
     falsifier.attach("contaminated_items", report.as_json()["hits"])
     assert scanned, f"{falsifier.id}: the shards hold no id: nothing was scanned"
+    if report.unindexed:
+        names = ", ".join(f"{b} {i}" for b, i in report.unindexed[:3]) + (" …" if len(report.unindexed) > 3 else "")
+        falsifier.suspect(
+            f"{len(report.unindexed)} benchmark item(s) are shorter than {int(p['ngram']) + 2} canonical ids ({names}): not looked for; "
+            "lower ngram to judge them"
+        )
     named = "; ".join(f"{f.benchmark} {f.item} ({f.found} of {f.grams} n-grams, first at {f.shard} id {f.offset:,})" for f in report.items[:5])
     assert count <= p["max_items"], (
         f"{falsifier.id}: {count} benchmark item(s) are in the training shards (max_items {p['max_items']}): {named}"
