@@ -287,6 +287,14 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
             lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items()]
     if artifacts.run:
         lines += ["  run:", f"    run: {_yaml_str(artifacts.run)}"]
+    evaluation = next((n for n in EVAL_SPLIT_NAMES if n in splits), None)
+    learned = bool(artifacts.run and artifacts.vocab and "train" in splits and evaluation)
+    if learned:  # the run beside the splits it trained on: its held-out loss against the data's own baseline
+        lines += ["  trained:", f"    run: {_yaml_str(artifacts.run)}", f"    vocab: {_yaml_str(artifacts.vocab)}"]
+        if artifacts.encoder:
+            lines.append(f"    encoder: {_yaml_str(artifacts.encoder)}")
+        lines.append("    splits:")
+        lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items() if name in ("train", evaluation)]
     if lines[-1] == "subjects:":  # a tripwire-only contract: the live run is its subject
         lines.pop()
     lines += ["", "falsification_tests:"]
@@ -326,6 +334,14 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
     if artifacts.run:
         bind("FALSIFY-METRIC-PLAUSIBILITY-001", "the run's reported losses are ones a real model can have", "metric-plausibility", "run")
         bind("FALSIFY-LEARNING-CURVE-001", "the training loss starts near ln V and falls", "learning-curve", "run")
+    if learned:
+        bind(
+            "FALSIFY-LEARNS-BEYOND-UNIGRAM-001",
+            "the held-out loss beats the data's own unigram baseline",
+            "learns-beyond-unigram",
+            "trained",
+            {"train_split": "train", "val_split": evaluation},
+        )
     if artifacts.tripwire:
         _bind_tripwires(bind, lines)
     return "\n".join(lines) + "\n"

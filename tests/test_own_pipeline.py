@@ -189,12 +189,23 @@ def test_init_split_flags_are_checked_and_bind_the_batch_falsifiers(project):
         project, "init", "--vocab", "vocab.json", "--encoder", "byte_level", "--split", "train=data/train-*.npy", "--split", "dev=data/dev-*.npy", "--json"
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["falsifiers"] == ["vocab-format", "loss-mask", "model-vocab-fit", "eval-coverage", "split-overlap"]
+    assert json.loads(out.stdout)["falsifiers"] == ["vocab-format", "loss-mask", "model-vocab-fit", "eval-coverage", "train-coverage", "split-overlap"]
     contract = load_contract(project / "contracts" / "pipeline-v1.yaml", root=project)[0]
     params = {f.builtin: f.params for f in contract.falsifiers}
     assert params["split-overlap"] == {"train_split": "train", "val_split": "dev"}  # the eval split by its usual names
     assert params["loss-mask"] == {"splits": ["train", "dev"]}
     assert contract.subjects["pipeline"]["splits"] == {"train": "data/train-*.npy", "dev": "data/dev-*.npy"}
+    # with the run beside them, its held-out loss is judged against the splits' own unigram baseline
+    (project / "contracts" / "pipeline-v1.yaml").unlink()
+    args = ("init", "--vocab", "vocab.json", "--encoder", "byte_level", "--split", "train=data/train-*.npy", "--split", "dev=data/dev-*.npy")
+    out = cli(project, *args, "--run", "runs/r1", "--json")
+    assert out.returncode == 0, out.stderr
+    assert {"metric-plausibility", "learning-curve", "learns-beyond-unigram"} <= set(json.loads(out.stdout)["falsifiers"])
+    contract = load_contract(project / "contracts" / "pipeline-v1.yaml", root=project)[0]
+    learned = next(f for f in contract.falsifiers if f.builtin == "learns-beyond-unigram")
+    assert learned.subject == "trained" and learned.params == {"train_split": "train", "val_split": "dev"}
+    assert contract.subjects["trained"]["run"] == "runs/r1" and set(contract.subjects["trained"]["splits"]) == {"train", "dev"}
+    assert cli(project, "validate").returncode == 0
 
 
 # ----------------------------------------------------------------------------- adapters
