@@ -23,7 +23,14 @@ def wall(args: list[str], **kwargs) -> float:
 
 
 def main() -> None:
+    import argparse
+
     import torch
+    from _pairs import paired
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=7)
+    pairs = parser.parse_args().pairs
 
     if not torch.cuda.is_available():
         raise SystemExit("needs CUDA")
@@ -50,23 +57,12 @@ def main() -> None:
     from harness.demo.models import qwen_trainer
     from harness.falsifiers.eval_batch import synthetic_tokens
 
-    def timed(fn, repeat=5):
-        best = float("inf")
-        for _ in range(repeat):
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
-        return best
-
     trainer = qwen_trainer("healthy")
     start = time.perf_counter()
     trainer.reset(0)
     torch.cuda.synchronize()
     t_reset = time.perf_counter() - start
     x, y = trainer.make_batch(synthetic_tokens(trainer.vocab_size, 4 * 513, 0), 4, 512)
-    t_ref = timed(lambda: trainer.train_batch(x, y))
     model, opt = trainer.model, torch.optim.AdamW(trainer.model.parameters(), lr=1e-5)
 
     def plain():
@@ -75,10 +71,19 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    t_plain = timed(plain)
+    # both warmed (kernels chosen, optimizer state allocated), then alternated: neither side is timed cold
+    times = paired(
+        {"reference trainer train step": lambda: trainer.train_batch(x, y), "plain backward + AdamW step": plain},
+        pairs=pairs,
+        warmup=2,
+        sync=torch.cuda.synchronize,
+    )
+    t_ref, t_plain = times["reference trainer train step"], times["plain backward + AdamW step"]
     print(f"  reference trainer reset (model + optimizer)    {t_reset:6.2f} s   ({t_reset / t_init:.2f}× of the direct build)")
-    print(f"  reference trainer train step, 4×512            {t_ref * 1e3:6.1f} ms")
-    print(f"  plain backward + AdamW step, same model         {t_plain * 1e3:6.1f} ms  (trainer at {t_ref / t_plain:.2f}× of plain)")
+    print(f"  reference trainer train step, 4×512            {t_ref.describe()}")
+    print(
+        f"  plain backward + AdamW step, same model        {t_plain.describe()}  (trainer at {t_ref.median / t_plain.median:.2f}× of plain, medians of {max(pairs, 5)} alternated rounds)"
+    )
 
 
 if __name__ == "__main__":

@@ -245,26 +245,10 @@ falsification_tests: []
 """
 
 
-def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[str] = frozenset()) -> str:
-    """The contract for these artifacts, or the commented template when none is given."""
-    if artifacts.empty:
-        return TEMPLATE.format(name=name)
-    lines = [
-        "# Written by `harness init`. `pytest` runs the bound falsifiers and rewrites status,",
-        "# fingerprint, evidence and digest (machine-written). Everything else is yours to edit;",
-        "# docs/subjects.md lists every built-in falsifier with its params and defaults.",
-        "metadata:",
-        f"  id: {_yaml_str(name)}",
-        "  version: 1.0.0",
-        "  status: DRAFT",
-        "  description: >",
-        "    Claims about this repository's data pipeline and training run, falsified on its",
-        "    real artifacts by the harness's built-in falsifiers.",
-        "",
-        "subjects:",
-    ]
+def _subject_lines(artifacts: Artifacts, splits: dict, evaluation: str | None) -> list[str]:
+    """The subjects section: the pipeline's data, the run, and (given ``evaluation``) the run beside the splits it trained on."""
+    lines: list[str] = []
     data = bool(artifacts.vocab or artifacts.shards or artifacts.splits)
-    splits = artifacts.split_globs()
     if data:
         lines.append("  pipeline:")
         if artifacts.vocab:
@@ -287,14 +271,37 @@ def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[st
             lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items()]
     if artifacts.run:
         lines += ["  run:", f"    run: {_yaml_str(artifacts.run)}"]
-    evaluation = next((n for n in EVAL_SPLIT_NAMES if n in splits), None)
-    learned = bool(artifacts.run and artifacts.vocab and "train" in splits and evaluation)
-    if learned:  # the run beside the splits it trained on: its held-out loss against the data's own baseline
+    if evaluation:  # the run beside the splits it trained on: its held-out loss against the data's own baseline
         lines += ["  trained:", f"    run: {_yaml_str(artifacts.run)}", f"    vocab: {_yaml_str(artifacts.vocab)}"]
         if artifacts.encoder:
             lines.append(f"    encoder: {_yaml_str(artifacts.encoder)}")
         lines.append("    splits:")
         lines += [f"      {_yaml_str(name)}: {_list(globs)}" for name, globs in splits.items() if name in ("train", evaluation)]
+    return lines
+
+
+def contract_text(name: str, artifacts: Artifacts, skip: set[str] | frozenset[str] = frozenset()) -> str:
+    """The contract for these artifacts, or the commented template when none is given."""
+    if artifacts.empty:
+        return TEMPLATE.format(name=name)
+    lines = [
+        "# Written by `harness init`. `pytest` runs the bound falsifiers and rewrites status,",
+        "# fingerprint, evidence and digest (machine-written). Everything else is yours to edit;",
+        "# docs/subjects.md lists every built-in falsifier with its params and defaults.",
+        "metadata:",
+        f"  id: {_yaml_str(name)}",
+        "  version: 1.0.0",
+        "  status: DRAFT",
+        "  description: >",
+        "    Claims about this repository's data pipeline and training run, falsified on its",
+        "    real artifacts by the harness's built-in falsifiers.",
+        "",
+        "subjects:",
+    ]
+    splits = artifacts.split_globs()
+    evaluation = next((n for n in EVAL_SPLIT_NAMES if n in splits), None)
+    learned = bool(artifacts.run and artifacts.vocab and "train" in splits and evaluation)
+    lines += _subject_lines(artifacts, splits, evaluation if learned else None)
     if lines[-1] == "subjects:":  # a tripwire-only contract: the live run is its subject
         lines.pop()
     lines += ["", "falsification_tests:"]

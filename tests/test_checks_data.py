@@ -308,6 +308,37 @@ def test_cuda_histogram_equals_cpu(stream):
     assert np.array_equal(histogram(ids, 151646, device="cuda"), histogram(ids, 151646))
 
 
+@pytest.mark.cuda
+@pytest.mark.parametrize("stream", ["zipf", "incident", "strays"])
+def test_every_cuda_kernel_variant_and_the_file_reader_count_what_numpy_counts(stream, tmp_path):
+    """Each kernel variant the benchmark may pick (register-counted hot ids among them), on resident
+    ids and on a memory-mapped shard read in several chunks through the pinned buffers with
+    ``preadv`` (and, as asked, by copying out of the mapping): the same counts as numpy's."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from harness.checks import cuda_histogram
+    from harness.checks.entropy import _histogram_cuda
+
+    rng = np.random.default_rng(2)
+    ids = {
+        "zipf": lambda: rng.zipf(1.2, size=4_000_003) % 151646,
+        "incident": lambda: np.where(rng.random(4_000_003) < 0.9999, 128244, 7),
+        "strays": lambda: np.concatenate([rng.zipf(1.3, size=1_000_000) % 151646, [2**31 + 3, 2**27, 151646, 151645]]),
+    }[stream]().astype(np.uint32)
+    expected = np.bincount(np.where(ids >= 151646, 151646, ids), minlength=151647)
+    if cuda_histogram.available():
+        resident = torch.from_numpy(ids.view(np.int32)).cuda()
+        for tuned in [(1, 3), (2, 3), (1, 4, 4), (1, 4, 8), (2, 4, 8), (1, 4, 16)]:
+            got = cuda_histogram.bincount_cuda(resident, 151646, tuned=tuned).cpu().numpy()
+            assert np.array_equal(got, expected), tuned
+    np.save(tmp_path / "ids.npy", ids)
+    mapped = np.load(tmp_path / "ids.npy", mmap_mode="r")
+    for reader, depth in [("pread", 2), ("pread", 3), ("copy", 2)]:
+        got = _histogram_cuda(mapped[3:], 151646, "cuda", chunk=1 << 20, reader=reader, depth=depth)
+        assert np.array_equal(got, expected - np.bincount(np.where(ids[:3] >= 151646, 151646, ids[:3]), minlength=151647)), (reader, depth)
+
+
 def test_entropy_of_known_distributions():
     uniform = stats_from_counts(np.full(1024, 100))
     assert uniform.entropy_bits == pytest.approx(10.0) and uniform.top1_share == pytest.approx(1 / 1024)

@@ -425,3 +425,39 @@ def test_a_forged_outcome_in_a_worker_record_is_never_a_pass(forged):
     assert outcome is Outcome.NOT_RUN
     outcome, _ = aggregate_items(2, [{"outcome": "passed"}, {"outcome": forged}])
     assert outcome is Outcome.NOT_RUN
+
+
+# ----------------------------------------------------------------------------- shards to the GPU
+
+
+def test_a_mapped_shard_is_read_from_its_file_at_the_bytes_the_mapping_shows(tmp_path):
+    """The CUDA path reads a memory-mapped shard with ``preadv`` instead of copying it out of the
+    mapping; the file range it reads must be the mapping's own bytes, for the whole shard, for a
+    slice of it and past a header, and anything it cannot place exactly is copied instead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from harness.checks.entropy import _file_range, _parallel_pread
+    from harness.checks.shards import describe_shard, write_shard
+
+    ids = np.random.default_rng(0).integers(0, 151_646, size=3_000_017, dtype=np.uint32)
+    shard = describe_shard(write_shard(tmp_path / "s.bin", ids, 151_646))[0]
+    np.save(tmp_path / "s.npy", ids)
+    npy = np.load(tmp_path / "s.npy", mmap_mode="r")
+    assert npy.offset > 0  # a header precedes the ids
+    with ThreadPoolExecutor(3) as pool:
+        for mapped, (lo, hi) in [(m, span) for m in (shard.open(), npy) for span in [(0, ids.size), (1_234_567, ids.size), (5, 1_000_005)]]:
+            fd, offset = _file_range(mapped[lo:hi])
+            try:
+                out = np.empty(hi - lo, dtype=np.int32)
+                _parallel_pread(out, fd, offset, pool)
+            finally:
+                os.close(fd)
+            assert np.array_equal(out.view(np.uint32), ids[lo:hi])
+    assert _file_range(np.asarray(ids)) is None  # in memory
+    assert _file_range(npy[::2]) is None  # strided
+    big_endian = np.memmap(tmp_path / "s.bin", dtype=">u4", mode="r", offset=shard.offset, shape=(ids.size,))
+    assert _file_range(big_endian) is None  # bytes that are not the ids the device would count
+    writable = np.memmap(tmp_path / "s.bin", dtype="<u4", mode="c", offset=shard.offset, shape=(ids.size,))
+    assert _file_range(writable) is None  # copy-on-write: memory may differ from the file
