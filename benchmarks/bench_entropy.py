@@ -1,12 +1,18 @@
-"""Entropy histogram throughput, as ratios against a plain sum over the same resident ids.
+"""Entropy histogram throughput, as ratios against a plain pass over the same ids, every
+comparison warmed and alternated (``_pairs.paired``: median and spread over ≥ 5 rounds).
 
-CPU: ``np.sum`` streaming over N uint32 ids in memory is the baseline (1.00×); we report the
-harness's histogram (chunked ``torch.bincount`` on both cores), chunked and whole-array
-``np.bincount``. CUDA (when available): ``torch.sum`` over the same resident tensor is the
-baseline; we report ``torch.bincount`` on device, and the harness's CUDA path including the
-host→device copy. Ids follow a Zipf law, as real token streams do.
+CPU: one thread's ``np.sum`` over N uint32 ids in memory is the baseline; against it the harness's
+histogram on every usable core (numpy and torch backends) and on one thread; then whole processes:
+``harness probe shards`` against a ``np.memmap(...).sum()`` process over the same shard file.
+CUDA (when available), per distribution (Zipf: a few hot ids, as token streams are; the incident's
+stream: 99.99% one id; uniform): ``torch.sum`` over the same resident tensor is the baseline;
+``torch.bincount`` and every kernel variant (counts checked against numpy's first) as GB/s of ids
+read and as a share of the card's HBM peak (memory clock × bus width). Then ids that start on the
+host: an in-memory array and a memory-mapped shard (copied out of the mapping, or read with
+``preadv`` into the pinned buffers; 2 or 3 buffers) against a pinned host→device copy.
 
-    python benchmarks/bench_entropy.py [--tokens 100000000] [--vocab 151646]
+    python benchmarks/bench_entropy.py [--tokens 300000000] [--vocab 151646] [--pairs 7] [--skip-cpu]
+        [--cuda-distributions zipf,incident,uniform]
 """
 
 from __future__ import annotations
