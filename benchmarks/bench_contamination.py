@@ -58,8 +58,9 @@ def build_corpus(folder: Path, max_bytes: int, shards: int = 8, with_tests: bool
     planted = plant(texts, humaneval_items())
     planted = {task: (names[doc], edit) for task, (doc, edit) in planted.items()}
     tok = Tokenizer.from_file(str(vocab_dir() / "tokenizer.json"))
-    (folder / "text").mkdir(parents=True)
-    (folder / "ids").mkdir()
+    for sub in ("text", "ids"):  # a --dir reused: written afresh
+        shutil.rmtree(folder / sub, ignore_errors=True)
+        (folder / sub).mkdir(parents=True)
     per = -(-len(texts) // shards)
     for k in range(shards):
         chunk = list(zip(names, texts))[k * per : (k + 1) * per]
@@ -237,11 +238,11 @@ def scaling(corpus: Path, index, mb: float, scale: int, workers: int, pairs: int
     import ray
 
     big = corpus.parent / f"scaled-{scale}"
-    if not big.exists():
-        (big / "ids").mkdir(parents=True)
-        for k in range(scale):
-            for shard in sorted((corpus / "ids").glob("*.npy")):
-                os.link(shard, big / "ids" / f"copy{k:03d}-{shard.name}")
+    shutil.rmtree(big, ignore_errors=True)  # links to this run's shards, never an earlier run's
+    (big / "ids").mkdir(parents=True)
+    for k in range(scale):
+        for shard in sorted((corpus / "ids").glob("*.npy")):
+            os.link(shard, big / "ids" / f"copy{k:03d}-{shard.name}")
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
     harness_run(big, index, 1)
     harness_run(big, index, workers)

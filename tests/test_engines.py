@@ -183,3 +183,31 @@ def test_probe_and_pytest_run_on_ray(cluster, documents, tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\nharness_engine = ray\nharness_engine_address = 127.0.0.1:9\n")
     unreachable = subprocess.run([*pytest_run, "--harness-no-write"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert unreachable.returncode != 0 and "passed" not in unreachable.stdout.splitlines()[-1], unreachable.stdout[-3000:]
+
+
+def test_short_tasks_travel_to_ray_together_and_each_keeps_its_own_result():
+    """Short shards make short tasks, and each Ray task costs milliseconds of dispatch: consecutive
+    tasks are gathered up to ``BATCH_IDS`` ids, in order, none split or lost; a task without an id
+    count, or one as large as a batch, goes alone; one failing task fails alone inside its batch."""
+    from harness.checks.scan import plan
+    from harness.engines.on_ray import BATCH_IDS, _in_batch, batches
+
+    class Short:
+        def __init__(self, k, count):
+            self.path, self.count, self.view, self.options = f"s{k}.npy", count, None, None
+
+    tasks = plan([Short(k, 360_000) for k in range(80)] + [Short(80, 3 * BATCH_IDS)], task_ids=BATCH_IDS)
+    grouped = batches(tasks)
+    assert [t for batch in grouped for t in batch] == tasks
+    assert all(sum(t.ids for t in batch) <= BATCH_IDS for batch in grouped)
+    assert len(grouped) == 8 + 3  # 80 short tasks in batches of 11 (8 batches), then three whole ones alone
+    loose = [object(), object()]
+    assert batches(loose) == [[loose[0]], [loose[1]]]
+
+    def fn(task, offset):
+        if task == 2:
+            raise ValueError("shard 2 is gone")
+        return task + offset
+
+    got = _in_batch(fn, [1, 2, 3], (10,), run=lambda f, task, args: f(task, *args))
+    assert got[0] == 11 and got[2] == 13 and isinstance(got[1], ValueError)
