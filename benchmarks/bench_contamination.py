@@ -226,7 +226,29 @@ def main() -> None:
                 print(f"  corpus-assay missed: {missed}")
     if args.scale > 1:
         scaling(corpus, index, mb, args.scale, max(args.workers), args.pairs)
+        memory(corpus.parent / f"scaled-{args.scale}", corpus)
     print(f"\nfiles in {folder}")
+
+
+def memory(shards: Path, corpus: Path) -> None:
+    """Peak anonymous memory (RssAnon, sampled every 5 ms) of ``harness probe contamination`` as a
+    process over the scaled shards: memory-mapped shards are page cache the kernel reclaims, not
+    the process's; what it holds should be the index and a chunk, whatever the corpus's size."""
+    files = sorted((shards / "ids").glob("*.npy"))
+    size = sum(f.stat().st_size for f in files)
+    cmd = [sys.executable, "-m", "harness", "probe", "contamination", *map(str, files), "--tokenizer", str(corpus / "tokenizer.json")]
+    cmd += ["--benchmark", f"{HUMANEVAL}:prompt+canonical_solution", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+        except OSError:
+            break
+        time.sleep(0.005)
+    print(f"\nmemory: harness probe contamination over {len(files)} shards ({size / 1e9:.2f} GB of ids): peak anonymous RSS {peak / 2**20:.0f} MiB (exit {proc.returncode})")
 
 
 def scaling(corpus: Path, index, mb: float, scale: int, workers: int, pairs: int) -> None:

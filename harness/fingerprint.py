@@ -47,17 +47,19 @@ def context_digest(root: Path, contract: Any, falsifier: Falsifier, test: TestIn
     test_path = Path(test.path) if test.path else root / falsifier.test_file
     test_dir = root if falsifier.builtin else test_path.parent
     key = (str(test_path), test.imports, str(test_dir))
-    code = memo.get(key) if memo is not None else None
-    if code is None:
+    code_json = memo.get(key) if memo is not None else None
+    if code_json is None:
         code = closure_digests(set(test.imports), conftest_files(root, test_dir), search_path(root, test_dir), root, skip=test_path)
+        code_json = json.dumps(code, sort_keys=True, default=str)  # serialised once per test: 2,000 falsifiers on one test share it
         if memo is not None:
-            memo[key] = code
-    subject = subject_identity(root, contract, falsifier.subject)
-    named = {"code": code, "subject": subject}
+            memo[key] = code_json
+    subject = json.dumps(subject_identity(root, contract, falsifier.subject), sort_keys=True, default=str)
     params_files = param_files_identity(root, falsifier.params)
-    if params_files:  # only where params name files: every other fingerprint stays as it was
-        named["param_files"] = params_files
-    payload = json.dumps(named, sort_keys=True, default=str)
+    # json.dumps({"code", ["param_files"], "subject"}, sort_keys=True, default=str), assembled from its
+    # members (keys in sorted order); param_files only where params name files, so every other
+    # fingerprint stays as it was
+    files = f', "param_files": {json.dumps(params_files, sort_keys=True, default=str)}' if params_files else ""
+    payload = '{"code": ' + code_json + files + ', "subject": ' + subject + "}"
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -166,10 +166,10 @@ PARAM_FILES = ("benchmarks",)  # params that name artifact files whose content d
 def param_files_identity(root: Path, params: Any) -> dict[str, Any]:
     """The files a falsifier's params name (``benchmarks``: ``path[:fields]`` strings or mappings
     with a path), by content: an edited benchmark file makes a contamination verdict stale."""
-    root = Path(root).absolute()
     files: dict[str, Any] = {}
-    if not isinstance(params, dict):
+    if not isinstance(params, dict) or not any(key in params for key in PARAM_FILES):
         return files
+    root = Path(root).absolute()
     for key in PARAM_FILES:
         specs = params.get(key)
         specs = [specs] if isinstance(specs, (str, dict)) else specs if isinstance(specs, list) else []

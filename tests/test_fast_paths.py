@@ -77,6 +77,27 @@ def test_assembled_digests_equal_the_json_formulas_the_ledger_was_written_with(v
     assert stamps(f, missing) == ("", reference_declaration(f))
 
 
+@pytest.mark.parametrize("files", [{}, {"bench/HumanEval.jsonl.gz": ["ab" * 32, 10]}, {"é/🙂.json": "missing"}])
+@pytest.mark.parametrize("subject", [None, {"spec": {"shards": ["a/*.npy"], "n": 2.5}, "files": {"a/ü.npy": ["cd", 3]}}, "fixture"])
+def test_the_assembled_context_digest_equals_the_json_formula(monkeypatch, tmp_path, files, subject):
+    """``context_digest`` serialises the code closure once per test and assembles the payload from its
+    members; the digest must be the one ``json.dumps`` of the whole mapping gives, or every recorded
+    fingerprint would go stale."""
+    import harness.identity as identity
+
+    code = {"harness/checks/ü.py": "00ff", "pkg/model.py": {"digest": "12", "size": 7}, "a": None}
+    monkeypatch.setattr(fp, "closure_digests", lambda *a, **k: code)
+    monkeypatch.setattr(identity, "subject_identity", lambda *a, **k: subject)
+    monkeypatch.setattr(identity, "param_files_identity", lambda *a, **k: files)
+    f = new_falsifier(id="F-1", index=0, line=0, bound=True, test_file="t.py", test_func="t", status=None, fingerprint=None, evidence=None,
+                      digest=None, ship_blocking=False, builtin=None, params={}, requires=(), plausible={}, subject="s", test="t.py::t")  # fmt: skip
+    test = fp.TestInfo(file="t.py", func="t", exists=True, file_exists=True, source="", code_digest="abc", path=str(tmp_path / "t.py"))
+    named = {"code": code, "subject": subject, **({"param_files": files} if files else {})}
+    expected = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    memo: dict = {}
+    assert fp.context_digest(tmp_path, None, f, test, memo) == expected == fp.context_digest(tmp_path, None, f, test, memo)
+
+
 def test_new_falsifier_is_the_dataclass_and_refuses_what_the_dataclass_refuses():
     values = dict(id="F-1", test="t", index=2, line=0, bound=False, test_file=None, test_func=None, subject=None, params={"a": 1},
                   requires=(), plausible={}, status="OPEN", fingerprint=None, evidence=None, digest=None, ship_blocking=True, builtin=None)  # fmt: skip
