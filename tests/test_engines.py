@@ -211,3 +211,36 @@ def test_short_tasks_travel_to_ray_together_and_each_keeps_its_own_result():
 
     got = _in_batch(fn, [1, 2, 3], (10,), run=lambda f, task, args: f(task, *args))
     assert got[0] == 11 and got[2] == 13 and isinstance(got[1], ValueError)
+
+
+def test_a_corpus_of_many_shards_is_counted_holding_one_histogram_not_one_per_shard(tmp_path):
+    """``shard_stats`` counts through ``count_corpus``: the same total and out-of-vocab findings as
+    per-shard histograms summed, a shard that fails part-way leaves nothing of itself in the
+    total, and memory is a histogram for the corpus (and the shards being read), not one per shard:
+    200 shards on Qwen2.5's 151,646 ids held 240 MB of histograms before."""
+    import tracemalloc
+
+    from harness.checks.scan import count_corpus
+
+    vocab = 151_646
+    rng = np.random.default_rng(3)
+    for k in range(200):
+        ids = rng.integers(0, vocab, 1_000, dtype=np.uint32)
+        if k == 7:
+            ids[3] = vocab + 5  # one id outside the vocab, in shard 7
+        np.save(tmp_path / f"s{k:03d}.npy", ids)
+    shards, _, _ = describe_shards([str(tmp_path / "*.npy")], vocab)
+    per_shard, failed = count_shards(shards, vocab, engine="local", task_ids=400)
+    assert failed == []
+    tracemalloc.start()
+    total, oov, failed = count_corpus(shards, vocab, engine="local", task_ids=400)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert failed == [] and np.array_equal(total, sum(per_shard))
+    assert oov[7] == 1 and sum(oov) == 1
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB held while counting 200 shards"
+
+    (tmp_path / "s100.npy").unlink()  # gone between planning and reading
+    total, oov, failed = count_corpus(shards, vocab, engine="local", task_ids=400)
+    assert len(failed) == 1 and "s100.npy" in failed[0] and oov[100] is None
+    assert int(total.sum()) == 199 * 1_000 and np.array_equal(total, sum(c for k, c in enumerate(per_shard) if k != 100))

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.checks import IncompleteScan
 from harness.checks.entropy import TokenStats, stats_from_counts
 from harness.checks.formats import NO_OPTIONS, ShardOptions
-from harness.checks.scan import count_shards, range_problems
+from harness.checks.scan import count_corpus, range_problems
 from harness.checks.shards import Shard, describe_shards, unjudged
 
 __all__ = ["IncompleteScan", "NoTokens", "check_shards", "shard_stats"]
@@ -61,7 +61,6 @@ def shard_stats(
     its counts are left out — which makes the statistics partial, as does a shard that cannot be
     read at all; so unless ``partial`` is asked for (``harness probe``), ``IncompleteScan`` is raised
     instead of statistics of part of the corpus."""
-    import numpy as np
 
     from harness.checks.formats import NO_OPTIONS
 
@@ -74,17 +73,13 @@ def shard_stats(
         raise ValueError("vocab size unknown: pass it or give shards with sidecars")
     if progress is not None:
         progress.start(sum(s.count for s in shards))
-    per_shard, failures = count_shards(shards, limit, device, engine, address, progress=getattr(progress, "advance", None))
+    counts, oov, failures = count_corpus(shards, limit, device, engine, address, progress=getattr(progress, "advance", None))
     if failures and not partial:
         raise IncompleteScan(failures)
     problems.extend(failures)
-    counts = np.zeros(limit + 1, dtype=np.int64)
-    for shard, found in zip(shards, per_shard):
-        if found is None:
-            continue
-        if found[limit]:
-            problems.append(f"{shard.path}: {int(found[limit])} ids outside [0, {limit}) (≥ vocab size {limit}, or negative)")
-        counts += found
+    for shard, outside in zip(shards, oov):
+        if outside:
+            problems.append(f"{shard.path}: {outside} ids outside [0, {limit}) (≥ vocab size {limit}, or negative)")
     if not counts.any():
         raise NoTokens(problems or [f"{', '.join(map(str, paths))}: no ids in any shard"])
     return stats_from_counts(counts[:limit], unk_id, oov=int(counts[limit])), problems
