@@ -218,3 +218,31 @@ def test_items_too_short_to_look_for_are_never_a_pass(project):
     check(outcomes, "short-items-suspect", "METHODOLOGY_SUSPECT")
     record = outcomes["short-items-suspect"][1]
     assert "not looked for" in " ".join(record.get("suspect_reasons", [])), sorted(record)
+
+
+@pytest.mark.slow
+def test_shards_at_an_fsspec_url_give_the_report_the_local_shards_give(project):
+    """The same planted shards copied into fsspec's memory filesystem (read in ranges, as an
+    ``s3://`` bucket would be): the same items, shards by name and id offsets, every id scanned."""
+    fsspec = pytest.importorskip("fsspec")
+    pytest.importorskip("upath", reason="the [remote] extra")
+    import uuid
+
+    from harness.checks.contamination import contamination, parse_benchmark
+    from harness.checks.shards import describe_shards
+    from harness.subjects.declarative import ArtifactSubject
+
+    root, planted, _ = project
+    encoder = ArtifactSubject("p", root, {"vocab": "vocab/tokenizer.json", "encoder": "byte_level"}).encoder()
+    sources = [parse_benchmark("bench/HumanEval.jsonl.gz:prompt+canonical_solution")]
+    url = f"memory:///c{uuid.uuid4().hex[:8]}"
+    fsspec.filesystem("memory").put(str(root / "planted"), url.removeprefix("memory://"), recursive=True)
+
+    def report(glob: str):
+        shards, problems, _ = describe_shards([glob])
+        assert shards and not problems, problems
+        found = contamination(shards, encoder, int(encoder.vocab_size), sources, root)
+        return found.ids_scanned, sorted((hit.item, Path(str(hit.shard)).name, hit.offset) for hit in found.items)
+
+    local, remote = report(str(root / "planted" / "*.npy")), report(f"{url}/*.npy")
+    assert local == remote and len(local[1]) == len(planted) and local[0] > 0
