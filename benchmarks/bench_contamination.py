@@ -248,7 +248,9 @@ def memory(shards: Path, corpus: Path) -> None:
         except OSError:
             break
         time.sleep(0.005)
-    print(f"\nmemory: harness probe contamination over {len(files)} shards ({size / 1e9:.2f} GB of ids): peak anonymous RSS {peak / 2**20:.0f} MiB (exit {proc.returncode})")
+    print(
+        f"\nmemory: harness probe contamination over {len(files)} shards ({size / 1e9:.2f} GB of ids): peak anonymous RSS {peak / 2**20:.0f} MiB (exit {proc.returncode})"
+    )
 
 
 def scaling(corpus: Path, index, mb: float, scale: int, workers: int, pairs: int) -> None:

@@ -105,7 +105,9 @@ def outcomes(tmp_path_factory):
         np.save(root / "agree-eos" / f"s{k:03d}.npy", part)
     cases["agree-eos-green"] = contract({"vocab": QWEN_TIKTOKEN, "encoder": "byte_level", "shards": "agree-eos/*.npy"}, "vocab-id-agreement")
     for seed in range(1, 12):  # #40's seed sweep: the same healthy stream, eleven more draws of windows
-        cases[f"agree-eos-seed-{seed}"] = contract({"vocab": QWEN_TIKTOKEN, "encoder": "byte_level", "shards": "agree-eos/*.npy"}, "vocab-id-agreement", {"seed": seed})
+        cases[f"agree-eos-seed-{seed}"] = contract(
+            {"vocab": QWEN_TIKTOKEN, "encoder": "byte_level", "shards": "agree-eos/*.npy"}, "vocab-id-agreement", {"seed": seed}
+        )
 
     # 2: a Megatron index whose pointers skip a region: the trained sequences hold ids ≥ V, the skipped bytes do not
     (root / "mg").mkdir()
