@@ -339,6 +339,33 @@ def test_every_cuda_kernel_variant_and_the_file_reader_count_what_numpy_counts(s
         assert np.array_equal(got, expected - np.bincount(np.where(ids[:3] >= 151646, 151646, ids[:3]), minlength=151647)), (reader, depth)
 
 
+@pytest.mark.parametrize("variant", ["scalar", (1, 3), (2, 3), (1, 4, 8), (2, 4, 8), (1, 4, 16)])
+def test_every_cuda_kernel_variant_compiles_for_hopper_without_spills(variant, tmp_path):
+    """The kernels' CUDA source, as the harness formats it, compiled by nvcc for sm_90 (H100/H200)
+    without a GPU: a syntax error or a register spill is found here, not on the runner."""
+    import shutil
+    import subprocess
+
+    from harness.checks import cuda_histogram as c
+
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc not installed")
+    epilogue = c._EPILOGUE % {"hot": c.HOT}
+    if variant == "scalar":
+        source = c._SOURCE % {"hot": c.HOT}
+    elif variant[1] == 4:
+        source = c._SOURCE_REGS % {"hot": c.HOT, "quads": variant[0], "top": variant[2], "epilogue": epilogue}
+    else:
+        source = c._SOURCE_TUNED % {"hot": c.HOT, "quads": variant[0], "agg": variant[1], "epilogue": epilogue}
+    (tmp_path / "k.cu").write_text(source)
+    done = subprocess.run(
+        [nvcc, "-arch=sm_90", "-cubin", "-Xptxas", "-v", "-o", str(tmp_path / "k.cubin"), str(tmp_path / "k.cu")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "0 bytes spill stores" in done.stderr and "0 bytes spill loads" in done.stderr, done.stderr
+
+
 def test_entropy_of_known_distributions():
     uniform = stats_from_counts(np.full(1024, 100))
     assert uniform.entropy_bits == pytest.approx(10.0) and uniform.top1_share == pytest.approx(1 / 1024)

@@ -49,6 +49,23 @@ extern "C" __global__ void token_histogram(const int* __restrict__ ids, long lon
 """
 
 
+# Shared by the vectorised kernels: a lane's pending run of one id, then the ids past the last
+# whole int4 (fewer than four), counted by the first block.
+_EPILOGUE = r"""
+    if (run_c) {
+        if (run_v < %(hot)d) atomicAdd(&local[run_v], (unsigned)run_c); else atomicAdd(&out[run_v], run_c);
+    }
+    if (blockIdx.x == 0) {
+        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
+            int v = ids[i];
+            if (v < 0 || v >= vocab) v = vocab;
+            if (v < %(hot)d) atomicAdd(&local[v], 1u);
+            else atomicAdd(&out[v], 1ull);
+        }
+    }
+"""
+
+
 # Variants measured by benchmarks/bench_entropy.py: QUADS int4 loads issued per iteration before
 # any counting (more loads in flight), and how equal ids of a warp are merged — AGG 1 merges every
 # id with __match_any_sync, AGG 2 only ids in the shared-memory range (a cold id rarely meets its
@@ -119,18 +136,7 @@ extern "C" __global__ void token_histogram_tuned(const int* __restrict__ ids, lo
             }
         }
     }
-    if (run_c) {
-        if (run_v < %(hot)d) atomicAdd(&local[run_v], (unsigned)run_c); else atomicAdd(&out[run_v], run_c);
-    }
-    if (blockIdx.x == 0) {
-        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
-            int v = ids[i];
-            if (v < 0 || v >= vocab) v = vocab;
-            if (v < %(hot)d) atomicAdd(&local[v], 1u);
-            else atomicAdd(&out[v], 1ull);
-        }
-    }
-    __syncthreads();
+%(epilogue)s    __syncthreads();
     for (int i = threadIdx.x; i < %(hot)d && i <= vocab; i += blockDim.x) {
         unsigned c = local[i];
         if (c) atomicAdd(&out[i], (unsigned long long)c);
@@ -200,18 +206,7 @@ extern "C" __global__ void token_histogram_regs(const int* __restrict__ ids, lon
             }
         }
     }
-    if (run_c) {
-        if (run_v < %(hot)d) atomicAdd(&local[run_v], (unsigned)run_c); else atomicAdd(&out[run_v], run_c);
-    }
-    if (blockIdx.x == 0) {
-        for (long long i = (n4 << 2) + threadIdx.x; i < n; i += blockDim.x) {
-            int v = ids[i];
-            if (v < 0 || v >= vocab) v = vocab;
-            if (v < %(hot)d) atomicAdd(&local[v], 1u);
-            else atomicAdd(&out[v], 1ull);
-        }
-    }
-    #pragma unroll
+%(epilogue)s    #pragma unroll
     for (int t = 0; t < %(top)d; ++t) {
         unsigned long long c = hot_count[t];
         #pragma unroll
@@ -244,14 +239,14 @@ REGISTER_IDS = 8  # hot ids counted in registers by AGG 4
 def _kernel_tuned(quads: int, agg: int):
     import cupy
 
-    return cupy.RawKernel(_SOURCE_TUNED % {"hot": HOT, "quads": quads, "agg": agg}, "token_histogram_tuned")
+    return cupy.RawKernel(_SOURCE_TUNED % {"hot": HOT, "quads": quads, "agg": agg, "epilogue": _EPILOGUE % {"hot": HOT}}, "token_histogram_tuned")
 
 
 @lru_cache(maxsize=16)
 def _kernel_regs(quads: int, top: int):
     import cupy
 
-    return cupy.RawKernel(_SOURCE_REGS % {"hot": HOT, "quads": quads, "top": top}, "token_histogram_regs")
+    return cupy.RawKernel(_SOURCE_REGS % {"hot": HOT, "quads": quads, "top": top, "epilogue": _EPILOGUE % {"hot": HOT}}, "token_histogram_regs")
 
 
 SAMPLE = 1 << 16  # ids read to pick the register-counted hot ids (AGG 4)
