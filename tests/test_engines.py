@@ -244,3 +244,20 @@ def test_a_corpus_of_many_shards_is_counted_holding_one_histogram_not_one_per_sh
     total, oov, failed = count_corpus(shards, vocab, engine="local", task_ids=400)
     assert len(failed) == 1 and "s100.npy" in failed[0] and oov[100] is None
     assert int(total.sum()) == 199 * 1_000 and np.array_equal(total, sum(c for k, c in enumerate(per_shard) if k != 100))
+
+
+def test_a_huge_scan_makes_a_bounded_number_of_tasks():
+    """Each task sends a vocabulary-sized histogram to the driver: a 40 TB scan (10¹³ ids) in 64 Mi-id
+    tasks would send 187 GB. Tasks grow with the scan so it makes at most ``MAX_TASKS`` — where its
+    shards are large enough to be cut that coarsely (a shard is never joined to another)."""
+    from harness.checks.scan import MAX_TASKS, TASK_IDS, default_task_ids, plan
+
+    class Big:
+        def __init__(self, k, count):
+            self.path, self.count, self.view, self.options = f"s{k}.bin", count, None, None
+
+    shards = [Big(k, 10**13 // 100) for k in range(100)]
+    for on_ray in (False, True):
+        size = default_task_ids(on_ray, sum(s.count for s in shards))
+        assert len(plan(shards, size)) <= MAX_TASKS + len(shards)  # at most one short tail task per shard
+    assert default_task_ids(False, 10**8) >= TASK_IDS  # a small scan keeps tasks sized to the cores

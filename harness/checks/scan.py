@@ -18,6 +18,7 @@ from harness.checks.formats import NO_OPTIONS, ShardOptions
 
 TASK_IDS = 1 << 26  # ids per task at least: 256 MiB of uint32 — long enough to hide a task's overhead
 TASK_IDS_PER_CORE = 1 << 24  # four of torch's 4 Mi-id counting spans per core in each task
+MAX_TASKS = 4096  # a scan's tasks at most: each sends its 1.2 MB histogram (Qwen2.5's vocab) to the driver
 
 
 def task_ids_for(cores: int) -> int:
@@ -28,16 +29,21 @@ def task_ids_for(cores: int) -> int:
     return max(TASK_IDS, cores * TASK_IDS_PER_CORE)
 
 
-def default_task_ids(on_ray: bool) -> int:
+def default_task_ids(on_ray: bool, scan_ids: int = 0) -> int:
     """Ids per task for this engine: sized to the cores one Ray task asks for, or to this
-    process's cores on the local engine."""
+    process's cores on the local engine — and long enough that a scan of ``scan_ids`` makes at most
+    ``MAX_TASKS`` tasks. Each task returns a vocabulary-sized histogram to the driver: 40 TB in
+    64 Mi-id tasks is 156,000 of them, 187 GB sent to one process, about a minute on a 25 Gb/s
+    link and longer than the scan itself on 128 hosts; at most 4,096 tasks send 4.9 GB."""
     if on_ray:
         from harness.engines.on_ray import cpus_per_task
 
-        return task_ids_for(cpus_per_task())
-    from harness.checks.parallel import usable_cores
+        cores = cpus_per_task()
+    else:
+        from harness.checks.parallel import usable_cores
 
-    return task_ids_for(usable_cores())
+        cores = usable_cores()
+    return max(task_ids_for(cores), -(-scan_ids // MAX_TASKS))
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ def _counted(shards, limit: int, device: str, engine: str | None, address: str |
 
     scan_ids = sum(s.count for s in shards)
     on_ray = resolve(engine, address)[0] == "ray"
-    task_ids = task_ids or default_task_ids(on_ray)
+    task_ids = task_ids or default_task_ids(on_ray, scan_ids)
     if not device.startswith("cpu"):  # the GPU path stages a whole shard at once; cutting it costs set-up per task
         task_ids = max([task_ids, *(s.count for s in shards)])
     elif not on_ray:  # this process counts every id: torch, where that pays
@@ -216,7 +222,7 @@ def range_problems(shards, limit: int, engine: str | None = None, address: str |
     """Per shard, its first id outside ``[0, limit)`` (in id order) or why it could not be read."""
     from harness.engines import resolve, run_tasks
 
-    tasks = plan(shards, task_ids or default_task_ids(resolve(engine, address)[0] == "ray"))
+    tasks = plan(shards, task_ids or default_task_ids(resolve(engine, address)[0] == "ray", sum(s.count for s in shards)))
     found: dict[int, list] = {}
     for task, problem in run_tasks(first_bad_id, tasks, (limit,), engine, address, local=lambda t: first_bad_id(t, limit, shards[t.shard])):
         if isinstance(problem, BaseException):
