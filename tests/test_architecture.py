@@ -234,6 +234,7 @@ def test_only_the_snapshot_builder_reads_contract_evidence_and_ini_files():
         "harness.checks.sampling": "token shards, through the readers in harness.checks.shards",
         "harness.checks.storage": "token shards, local (memory-mapped) or at fsspec URLs (ranged reads)",
         "harness.checks.scan": "token shards, re-opened by a task on whichever worker runs it",
+        "harness.checks.entropy": "the file behind a memory-mapped shard it was given (already opened and checked), read with preadv into pinned buffers for the GPU",
         "harness.falsifiers.documents": "token shards",
         "harness.checks.contamination": "benchmark files (JSONL, JSON, parquet, a datasets folder), checked against the artifact roots by its falsifier",
         "harness.subjects.encoders": "a tokenizer file",
