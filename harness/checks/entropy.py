@@ -234,13 +234,15 @@ def histogram(ids, vocab_size: int, device: str = "cpu"):
     return _histogram_cpu(ids, vocab_size)
 
 
-def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26, reader: str = "auto", depth: int = 2):
+def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26, reader: str = "copy", depth: int = 2):
     """Stream ids through two pinned host buffers to the GPU and count them there; the copy of one
     chunk overlaps the count of the previous one. Ids wider than 32 bits are clipped on the host
     first (an unsafe cast could wrap one into the vocab); narrower ones out of range land in the
-    out-of-vocab bin on the device. A memory-mapped shard of 4-byte ids is read into the pinned
-    buffers with ``preadv`` on several threads (``reader='pread'``; 'auto' picks it where it can)
-    rather than copied out of the mapping, which costs a page fault per page touched."""
+    out-of-vocab bin on the device. ``reader='pread'`` reads a memory-mapped shard of 4-byte ids into
+    the pinned buffers with ``preadv`` on several threads instead of copying it out of the mapping
+    (a page fault per page touched); it, a third buffer (``depth``) and smaller chunks are measured
+    beside the default by benchmarks/bench_entropy.py and become the default when a GPU host shows
+    them faster."""
     import numpy as np
     import torch
 
@@ -257,7 +259,7 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26, rea
     wide = np.dtype(ids.dtype).itemsize > 4 or (np.dtype(ids.dtype).kind == "u" and np.dtype(ids.dtype).itemsize == 4 and vocab_size > 2**31)
     size = min(chunk, n)
     pool = ThreadPoolExecutor(min(16, usable_cores()))
-    source = _file_range(ids) if reader in ("auto", "pread") and not wide else None
+    source = _file_range(ids) if reader == "pread" and not wide else None
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(depth)]
     ready = [torch.cuda.Event() for _ in range(depth)]
     copy_stream = torch.cuda.Stream(device=device)
