@@ -263,27 +263,29 @@ def _histogram_cuda(ids, vocab_size: int, device: str, chunk: int = 1 << 26, rea
     staging = [torch.empty(size, dtype=torch.int32, pin_memory=True) for _ in range(depth)]
     ready = [torch.cuda.Event() for _ in range(depth)]
     copy_stream = torch.cuda.Stream(device=device)
-    for i, s in enumerate(range(0, n, size)):
-        part = ids[s : s + size]
-        buf = staging[i % depth]
-        ready[i % depth].synchronize()  # the buffer's previous copy has finished
+    try:
+        for i, s in enumerate(range(0, n, size)):
+            part = ids[s : s + size]
+            buf = staging[i % depth]
+            ready[i % depth].synchronize()  # the buffer's previous copy has finished
+            if source is not None:
+                _parallel_pread(buf.numpy()[: part.shape[0]], source[0], source[1] + 4 * s, pool)
+            else:
+                _parallel_copy(buf.numpy()[: part.shape[0]], in_vocab_or_oov(part, vocab_size) if wide else part, pool)
+            with torch.cuda.stream(copy_stream):
+                on_device = buf[: part.shape[0]].to(device, non_blocking=True)
+                ready[i % depth].record(copy_stream)
+            torch.cuda.current_stream().wait_stream(copy_stream)
+            on_device.record_stream(torch.cuda.current_stream())
+            if fast:
+                cuda_histogram.bincount_cuda(on_device, vocab_size, out=total)
+            else:
+                oov = (on_device < 0) | (on_device >= vocab_size)
+                total += torch.bincount(torch.where(oov, vocab_size, on_device), minlength=bins)
+    finally:
+        pool.shutdown()
         if source is not None:
-            _parallel_pread(buf.numpy()[: part.shape[0]], source[0], source[1] + 4 * s, pool)
-        else:
-            _parallel_copy(buf.numpy()[: part.shape[0]], in_vocab_or_oov(part, vocab_size) if wide else part, pool)
-        with torch.cuda.stream(copy_stream):
-            on_device = buf[: part.shape[0]].to(device, non_blocking=True)
-            ready[i % depth].record(copy_stream)
-        torch.cuda.current_stream().wait_stream(copy_stream)
-        on_device.record_stream(torch.cuda.current_stream())
-        if fast:
-            cuda_histogram.bincount_cuda(on_device, vocab_size, out=total)
-        else:
-            oov = (on_device < 0) | (on_device >= vocab_size)
-            total += torch.bincount(torch.where(oov, vocab_size, on_device), minlength=bins)
-    pool.shutdown()
-    if source is not None:
-        os.close(source[0])
+            os.close(source[0])
     return total.cpu().numpy()
 
 

@@ -61,7 +61,6 @@ def shard_stats(
     its counts are left out — which makes the statistics partial, as does a shard that cannot be
     read at all; so unless ``partial`` is asked for (``harness probe``), ``IncompleteScan`` is raised
     instead of statistics of part of the corpus."""
-
     from harness.checks.formats import NO_OPTIONS
 
     shards, problems, unreadable = describe_shards(paths, vocab_size, options or NO_OPTIONS)
