@@ -32,3 +32,21 @@ def check(outcomes, case: str, status: str | None, message: str | None = None) -
     if message is not None:
         assert message in record.get("message", ""), f"{case}: {message!r} not in {record.get('message')!r}"
     return record.get("measurements", {})
+
+
+def write_documents(root: Path, total: int) -> list[tuple[str, str]]:
+    """Small standard-library modules (each under 12,000 characters: many documents, not a few large
+    ones — 3.12's first modules are large) up to ``total`` characters, written under ``root/docs``
+    as a subject's ``documents:`` glob reads them; (name, text) in order."""
+    from harness.demo.corpus import stdlib_documents
+
+    docs, size = [], 0
+    for name, text in stdlib_documents(max_bytes=6_000_000):
+        if len(text) < 12_000 and size < total:
+            docs.append((name, text))
+            size += len(text)
+    for name, text in docs:
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+    return docs

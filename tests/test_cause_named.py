@@ -20,7 +20,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.redgreen import check, run_cases
+from tests.redgreen import check, run_cases, write_documents
 
 EOS = 151643
 
@@ -76,7 +76,6 @@ CASES = {
 def outcomes(tmp_path_factory):
     from tokenizers import Tokenizer
 
-    from harness.demo.corpus import stdlib_documents
     from harness.demo.pipeline import vocab_dir
 
     root = tmp_path_factory.mktemp("cause") / "p"
@@ -86,15 +85,7 @@ def outcomes(tmp_path_factory):
     (root / "vocab").mkdir()
     shutil.copy(vocab_dir() / "tokenizer.json", root / "vocab" / "tokenizer.json")
     tok = Tokenizer.from_file(str(root / "vocab" / "tokenizer.json"))
-    docs, size = [], 0
-    for name, text in stdlib_documents(max_bytes=6_000_000):
-        if len(text) < 12_000 and size < 400_000:
-            docs.append((name, text))
-            size += len(text)
-    for name, text in docs:
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
+    docs = write_documents(root, 400_000)
     texts = [t for _, t in docs]
     encoded = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
     stripped = [e.ids for e in tok.encode_batch([normalise(t) for t in texts], add_special_tokens=False)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.redgreen import check, run_cases
+from tests.redgreen import check, run_cases, write_documents
 
 EOS = 151643
 
@@ -31,7 +31,6 @@ def contract(subject: dict, builtin: str, params: dict | None = None) -> str:
 def outcomes(tmp_path_factory):
     from tokenizers import Tokenizer
 
-    from harness.demo.corpus import stdlib_documents
     from harness.demo.pipeline import vocab_dir
 
     root = tmp_path_factory.mktemp("power3") / "p"
@@ -40,15 +39,7 @@ def outcomes(tmp_path_factory):
     (root / "vocab").mkdir()
     shutil.copy(vocab_dir() / "tokenizer.json", root / "vocab" / "tokenizer.json")
     tok = Tokenizer.from_file(str(root / "vocab" / "tokenizer.json"))
-    docs, size = [], 0
-    for name, text in stdlib_documents(max_bytes=6_000_000):  # many modules, not a few large ones (3.12's first ones are large)
-        if len(text) < 12_000 and size < 500_000:
-            docs.append((name, text))
-            size += len(text)
-    for name, text in docs:
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
+    docs = write_documents(root, 500_000)
     encoded = [e.ids for e in tok.encode_batch([t for _, t in docs], add_special_tokens=False)]
     cases = {}
 

@@ -182,13 +182,7 @@ def test_train_coverage(falsifier, subject):
     step (``next(iter(loader))``) trains on one batch over and over; downstream it shows only as a
     val/train ratio no model reaches, long after the compute is spent."""
     p = falsifier.params
-    scan = Scan()
-    rows, distinct, _ = _distinct_rows(subject, p["split"], p["max_tokens"], scan, _ignore(subject))
-    scan.report(falsifier, "max_tokens", p["max_tokens"])
-    falsifier.record("rows", rows)
-    falsifier.record("distinct_rows", distinct)
-    share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
-    assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
+    rows, distinct, _, share = _recorded_rows(falsifier, subject)
     assert share >= p["min_distinct_share"], (
         f"{falsifier.id}: the {p['split']} stream draws {rows:,} rows but reads only {distinct:,} distinct ones ({share:.1%}): "
         "the same batch is trained on again and again (an iterator re-created every step)"
@@ -205,14 +199,8 @@ def test_eval_coverage(falsifier, subject):
     must not exceed ``tolerance`` (nats) — 3,600 targets at the defaults. A small eval of distinct
     rows is imprecise, not wrong."""
     p = falsifier.params
-    scan = Scan()
-    rows, distinct, tokens = _distinct_rows(subject, p["split"], p["max_tokens"], scan, _ignore(subject))
-    scan.report(falsifier, "max_tokens", p["max_tokens"])
-    falsifier.record("rows", rows)
-    falsifier.record("distinct_rows", distinct)
-    share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
+    rows, distinct, tokens, share = _recorded_rows(falsifier, subject)
     falsifier.record("eval_tokens", tokens)
-    assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
     assert tokens, f"{falsifier.id}: the {p['split']} split scores no target"
     assert share >= p["min_distinct_share"], f"{falsifier.id}: only {distinct} of {rows} {p['split']} rows are distinct ({share:.1%}): the eval repeats itself"
     error = falsifier.record("loss_standard_error", p["loss_sd"] / math.sqrt(tokens))
@@ -222,6 +210,20 @@ def test_eval_coverage(falsifier, subject):
             f"the {p['split']} split scores {tokens:,} targets: its mean loss has a standard error of about {error:.3f} nats, "
             f"above the tolerance of {p['tolerance']} (≥ {needed:,} targets would meet it)"
         )
+
+
+def _recorded_rows(falsifier, subject):
+    """(rows, distinct rows, scored targets, distinct share) of one pass over the ``split`` batches,
+    the counts recorded; a split that yields no batch is never judged (train- and eval-coverage)."""
+    p = falsifier.params
+    scan = Scan()
+    rows, distinct, tokens = _distinct_rows(subject, p["split"], p["max_tokens"], scan, _ignore(subject))
+    scan.report(falsifier, "max_tokens", p["max_tokens"])
+    falsifier.record("rows", rows)
+    falsifier.record("distinct_rows", distinct)
+    share = falsifier.record("distinct_share", distinct / rows if rows else 0.0)
+    assert rows, f"{falsifier.id}: the {p['split']!r} split yields no batch"
+    return rows, distinct, tokens, share
 
 
 def _pad_counter(subject, p):
